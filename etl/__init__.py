@@ -1,0 +1,32 @@
+"""A date-partitioned daily ETL pipeline for e-commerce orders, built on Luigi.
+
+``luigi --module etl RangeDaily --of DailyReport --start 2024-01-01 --stop 2024-01-15``
+"""
+
+from etl.config import install_package_defaults
+
+install_package_defaults()
+
+from etl.range import RangeDaily  # noqa: E402
+from etl.tasks import (  # noqa: E402
+    CleanupOldPartitions,
+    ComputeRollingMetrics,
+    DailyPipeline,
+    DailyReport,
+    GenerateDailyData,
+    ProcessDailyData,
+    ValidateDailyData,
+)
+from etl.version import __version__  # noqa: E402
+
+__all__ = [
+    "CleanupOldPartitions",
+    "ComputeRollingMetrics",
+    "DailyPipeline",
+    "DailyReport",
+    "GenerateDailyData",
+    "ProcessDailyData",
+    "RangeDaily",
+    "ValidateDailyData",
+    "__version__",
+]

@@ -1,0 +1,71 @@
+"""The Hive-style partition layout: the one place that formats and parses ``year=/month=/day=``."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+RAW = "raw"
+PROCESSED = "processed"
+METRICS = "metrics"
+CLEANUP = "cleanup"
+LAYERS = (RAW, PROCESSED, METRICS, CLEANUP)
+RETAINED_LAYERS = (RAW, PROCESSED, METRICS)
+
+_YEAR = re.compile(r"year=(\d{4})")
+_MONTH = re.compile(r"month=(\d{2})")
+_DAY = re.compile(r"day=(\d{2})")
+
+
+def partition_path(base_dir: str | os.PathLike, layer: str, date: datetime.date) -> Path:
+    """``<base>/<layer>/year=YYYY/month=MM/day=DD``."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    return Path(base_dir, layer, f"year={date.year:04d}", f"month={date.month:02d}", f"day={date.day:02d}")
+
+
+def list_partitions(base_dir: str | os.PathLike, layer: str) -> dict[datetime.date, Path]:
+    """Every well-formed day partition of a layer, by date, from one walk of its directory tree.
+
+    Anything that is not a ``year=/month=/day=`` directory naming a real date is ignored.
+    """
+    found: dict[datetime.date, Path] = {}
+    for year_entry in _subdirs(Path(base_dir, layer), _YEAR):
+        for month_entry in _subdirs(Path(year_entry.path), _MONTH):
+            for day_entry in _subdirs(Path(month_entry.path), _DAY):
+                date = _date_or_none(
+                    _YEAR.fullmatch(year_entry.name), _MONTH.fullmatch(month_entry.name), _DAY.fullmatch(day_entry.name)
+                )
+                if date is not None:
+                    found[date] = Path(day_entry.path)
+    return found
+
+
+def dates_with_files(base_dir: str | os.PathLike, layer: str, filenames: Iterable[str]) -> set[datetime.date]:
+    """Dates whose partition in ``layer`` holds every one of ``filenames``."""
+    wanted = set(filenames)
+    complete = set()
+    for date, path in list_partitions(base_dir, layer).items():
+        with os.scandir(path) as entries:
+            if wanted <= {entry.name for entry in entries}:
+                complete.add(date)
+    return complete
+
+
+def _subdirs(path: Path, pattern: re.Pattern[str]) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as entries:
+            return [e for e in entries if pattern.fullmatch(e.name) and e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+def _date_or_none(*matches: re.Match[str] | None) -> datetime.date | None:
+    try:
+        year, month, day = (int(m.group(1)) for m in matches if m is not None)
+        return datetime.date(year, month, day)
+    except ValueError:
+        return None

@@ -1,0 +1,26 @@
+"""Where a day of orders comes from, behind one small interface."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Protocol
+
+import pandas as pd
+
+from etl.generation import GenerationSettings, generate_orders
+
+
+class OrderSource(Protocol):
+    """A provider of one day of raw orders in the canonical columns."""
+
+    def orders_for_day(self, date: datetime.date) -> pd.DataFrame: ...
+
+
+class SyntheticOrderSource:
+    """Reproducible synthetic orders (see :mod:`etl.generation`)."""
+
+    def __init__(self, settings: GenerationSettings) -> None:
+        self.settings = settings
+
+    def orders_for_day(self, date: datetime.date) -> pd.DataFrame:
+        return generate_orders(date, self.settings)

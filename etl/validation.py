@@ -1,0 +1,91 @@
+"""The quality gate of a raw day: each rule reports pass/fail with counts, and any failure fails the day."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+import pandas as pd
+
+from etl.csv_io import ORDER_COLUMNS
+
+CRITICAL_COLUMNS = ("order_id", "customer_id", "order_timestamp", "quantity", "unit_price")
+NUMERIC_COLUMNS = ("quantity", "unit_price", "total_amount")
+
+
+class DataValidationError(Exception):
+    """A day's raw orders broke one or more validation rules."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleResult:
+    """The outcome of one rule: what it checks, whether it passed, and the counts behind that."""
+
+    rule: str
+    passed: bool
+    detail: str
+    failing_rows: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def validate_orders(orders: pd.DataFrame, date: datetime.date, min_orders: int) -> list[RuleResult]:
+    """Check one day of raw orders against every rule; the order of results is the order of the rules."""
+    missing = [c for c in ORDER_COLUMNS if c not in orders.columns]
+    results = [
+        RuleResult(
+            "min_orders",
+            len(orders) >= min_orders,
+            f"{len(orders)} orders, at least {min_orders} required",
+            0 if len(orders) >= min_orders else min_orders - len(orders),
+        ),
+        RuleResult(
+            "required_columns",
+            not missing,
+            f"missing columns: {', '.join(missing)}" if missing else f"all {len(ORDER_COLUMNS)} columns present",
+            0,
+        ),
+    ]
+    if missing:
+        return results
+    results.append(_critical_not_null(orders))
+    results.append(_numeric_fields(orders))
+    results.append(_timestamps_in_day(orders, date))
+    return results
+
+
+def failed_rules(results: list[RuleResult]) -> list[RuleResult]:
+    """The rules that did not pass."""
+    return [r for r in results if not r.passed]
+
+
+def order_timestamps(orders: pd.DataFrame) -> pd.Series:
+    """Parse ``order_timestamp`` (ISO 8601) as naive datetimes; unparseable values become NaT."""
+    return pd.to_datetime(orders["order_timestamp"], format="ISO8601", errors="coerce")
+
+
+def _critical_not_null(orders: pd.DataFrame) -> RuleResult:
+    nulls = {c: int(orders[c].isna().sum()) for c in CRITICAL_COLUMNS}
+    offending = {c: n for c, n in nulls.items() if n}
+    rows = int(orders[list(CRITICAL_COLUMNS)].isna().any(axis=1).sum())
+    detail = ", ".join(f"{c}: {n} null" for c, n in offending.items()) or "no nulls in critical fields"
+    return RuleResult("critical_not_null", not offending, detail, rows)
+
+
+def _numeric_fields(orders: pd.DataFrame) -> RuleResult:
+    bad = pd.Series(False, index=orders.index)
+    for column in NUMERIC_COLUMNS:
+        values = orders[column]
+        if not pd.api.types.is_numeric_dtype(values):
+            bad |= values.notna() & pd.to_numeric(values, errors="coerce").isna()
+    rows = int(bad.sum())
+    return RuleResult("numeric_fields", rows == 0, f"{rows} rows with non-numeric quantity, price or amount", rows)
+
+
+def _timestamps_in_day(orders: pd.DataFrame, date: datetime.date) -> RuleResult:
+    stamps = order_timestamps(orders)
+    start = pd.Timestamp(date)
+    outside = orders["order_timestamp"].notna() & ~((stamps >= start) & (stamps < start + pd.Timedelta(days=1)))
+    rows = int(outside.sum())
+    return RuleResult("timestamps_in_day", rows == 0, f"{rows} timestamps unparseable or outside {date.isoformat()}", rows)

@@ -1,0 +1,25 @@
+"""Packaging: ``pip install -e .[dev]`` installs the pipeline, its tests' tools and the ``luigi`` command."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+VERSION = re.search(r'__version__ = "([^"]+)"', Path("etl/version.py").read_text()).group(1)
+
+setup(
+    name="etl",
+    version=VERSION,
+    description="Date-partitioned daily ETL pipeline for e-commerce orders, on Luigi",
+    packages=find_packages(include=["etl", "etl.*"]),
+    package_data={"etl": ["luigi_defaults.cfg"]},
+    python_requires=">=3.11",
+    install_requires=[
+        "luigi==3.8.1",
+        "pandas>=2.2,<4",
+        "numpy>=1.26,<3",
+        # pyarrow: the fastest CSV reader and writer available; pandas uses it for strings too.
+        "pyarrow>=15",
+    ],
+    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9"]},
+)
