@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 def today(timezone: str, now: datetime.datetime | None = None) -> datetime.date:
     """The current business day in ``timezone``; ``now`` (aware, or naive UTC) pins the clock in tests."""
     if now is None:
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
     elif now.tzinfo is None:
-        now = now.replace(tzinfo=datetime.timezone.utc)
+        now = now.replace(tzinfo=datetime.UTC)
     return now.astimezone(ZoneInfo(timezone)).date()
 
 

@@ -111,9 +111,7 @@ def effective_config() -> dict[str, dict[str, object]]:
     result: dict[str, dict[str, object]] = {}
     for section in SECTIONS:
         instance = section()
-        result[section.__name__] = {
-            name: _plain(getattr(instance, name)) for name, _ in instance.get_params()
-        }
+        result[section.__name__] = {name: _plain(getattr(instance, name)) for name, _ in instance.get_params()}
     return result
 
 

@@ -21,7 +21,11 @@ def build_daily_report(
     """Assemble the report of one day; ``generated_at`` is its only run-time field besides run metadata."""
     return {
         "execution_date": date.isoformat(),
-        "run": {"generated_at": generated_at.isoformat(timespec="seconds"), "pipeline_version": version, "config": config},
+        "run": {
+            "generated_at": generated_at.isoformat(timespec="seconds"),
+            "pipeline_version": version,
+            "config": config,
+        },
         "ingestion": {"raw_rows": validation_report["rows"], "raw_file": validation_report["file"]},
         "validation": {"passed": validation_report["passed"], "rules": validation_report["rules"]},
         "processing": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import fcntl
+import itertools
 import logging
 from pathlib import Path
 from typing import ClassVar
@@ -17,7 +18,14 @@ from etl.generation import GenerationSettings
 from etl.metrics import rolling_metrics, window_dates
 from etl.partitions import CLEANUP, METRICS, PROCESSED, RAW, RETAINED_LAYERS, dates_with_files
 from etl.report import build_daily_report, is_newer_report
-from etl.retention import RetentionPolicy, check_policy, parse_weekdays, plan_cleanup, remove_partitions, retention_cutoff
+from etl.retention import (
+    RetentionPolicy,
+    check_policy,
+    parse_weekdays,
+    plan_cleanup,
+    remove_partitions,
+    retention_cutoff,
+)
 from etl.sources import OrderSource, SyntheticOrderSource
 from etl.targets import partition_target, read_json, write_json
 from etl.transform import clean_orders, summarize_day
@@ -154,7 +162,7 @@ class DailyReport(DailyTask):
         inputs = self.input()
         daily = build_daily_report(
             date=self.date,
-            generated_at=datetime.datetime.now(datetime.timezone.utc),
+            generated_at=datetime.datetime.now(datetime.UTC),
             version=__version__,
             config=effective_config(),
             validation_report=read_json(inputs["validation"]["validation_report.json"].path),
@@ -195,9 +203,8 @@ class CleanupOldPartitions(DailyTask):
         base = Path(etl().base_dir)
         plan = plan_cleanup(base, self.date, policy)
         removed = {layer: remove_partitions(base, paths) for layer, paths in plan.items()}
-        for layer, paths in removed.items():
-            for path in paths:
-                logger.info("Retention: removed %s", path)
+        for path in itertools.chain.from_iterable(removed.values()):
+            logger.info("Retention: removed %s", path)
         write_json(
             self.path("cleanup_report.json"),
             {
@@ -231,7 +238,9 @@ class DailyPipeline(luigi.WrapperTask):
 def order_source() -> OrderSource:
     """The configured source of raw orders."""
     settings = generation()
-    return SyntheticOrderSource(GenerationSettings(**{name: getattr(settings, name) for name, _ in settings.get_params()}))
+    return SyntheticOrderSource(
+        GenerationSettings(**{name: getattr(settings, name) for name, _ in settings.get_params()})
+    )
 
 
 def publish_latest(metrics_dir: Path, daily: dict) -> None:

@@ -88,4 +88,6 @@ def _timestamps_in_day(orders: pd.DataFrame, date: datetime.date) -> RuleResult:
     start = pd.Timestamp(date)
     outside = orders["order_timestamp"].notna() & ~((stamps >= start) & (stamps < start + pd.Timedelta(days=1)))
     rows = int(outside.sum())
-    return RuleResult("timestamps_in_day", rows == 0, f"{rows} timestamps unparseable or outside {date.isoformat()}", rows)
+    return RuleResult(
+        "timestamps_in_day", rows == 0, f"{rows} timestamps unparseable or outside {date.isoformat()}", rows
+    )
