@@ -107,11 +107,16 @@ def install_package_defaults() -> None:
 
 
 def effective_config() -> dict[str, dict[str, object]]:
-    """Every setting in force, as plain JSON values, for the run metadata of a report."""
+    """Every setting that shapes the data, as plain JSON values, for the run metadata of a report.
+
+    The base directory is left out: a report lives inside it, and a copied or moved tree stays identical.
+    """
     result: dict[str, dict[str, object]] = {}
     for section in SECTIONS:
         instance = section()
-        result[section.__name__] = {name: _plain(getattr(instance, name)) for name, _ in instance.get_params()}
+        result[section.__name__] = {
+            name: _plain(getattr(instance, name)) for name, _ in instance.get_params() if name != "base_dir"
+        }
     return result
 
 

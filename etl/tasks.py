@@ -247,7 +247,7 @@ def publish_latest(metrics_dir: Path, daily: dict) -> None:
     """Replace ``latest_daily_report.json`` with ``daily`` unless it already holds a newer day."""
     metrics_dir.mkdir(parents=True, exist_ok=True)
     latest = metrics_dir / LATEST_REPORT
-    with open(metrics_dir / f".{LATEST_REPORT}.lock", "w") as lock:
+    with open(metrics_dir / f".{LATEST_REPORT}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         current = read_json(latest) if latest.exists() else None
         if is_newer_report(daily, current):

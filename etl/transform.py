@@ -51,8 +51,8 @@ def clean_orders(orders: pd.DataFrame) -> tuple[pd.DataFrame, CleaningStats]:
         **{c: cleaned[c].fillna(UNKNOWN) for c in BREAKDOWN_COLUMNS},
         order_date=_dates(stamps),
         hour=stamps.dt.hour.astype(np.int64),
-        day_of_week=DAY_NAMES[stamps.dt.dayofweek.to_numpy()],
-        is_weekend=stamps.dt.dayofweek.to_numpy() >= 5,
+        day_of_week=DAY_NAMES[stamps.dt.day_of_week.to_numpy()],
+        is_weekend=stamps.dt.day_of_week.to_numpy() >= 5,
     )
     stats = CleaningStats(
         rows_in=len(orders),

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The cron entry point: run DailyPipeline (report and retention cleanup) for one business day,
+# by default yesterday in [etl] timezone. Missed earlier days are caught up first, oldest first,
+# back to [etl] start_date. Safe to call from any directory and to overlap: a second run while
+# one is active exits 10 at once.
+#
+#   scripts/run_daily.sh [--date YYYY-MM-DD] [extra luigi arguments, e.g. --workers 2]
+#
+# Environment: ETL_BASE_DIR (base directory), LUIGI_CONFIG_PATH (default: this repo's luigi.cfg),
+# ETL_SCHEDULER_URL (a luigid, e.g. http://127.0.0.1:8082; default: local scheduler),
+# ETL_LOG_DIR (default: <repo>/logs), ETL_LOCK_FILE (default: $ETL_LOG_DIR/run_daily.lock).
+# Exit status: luigi's (see [retcode] in etl/luigi_defaults.cfg); 10 when already running.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+luigi_bin="$repo/.venv/bin/luigi"
+python_bin="$repo/.venv/bin/python"
+[ -x "$luigi_bin" ] || { luigi_bin=$(command -v luigi); python_bin=$(command -v python3); }
+export LUIGI_CONFIG_PATH="${LUIGI_CONFIG_PATH:-$repo/luigi.cfg}"
+
+date_arg=""
+if [ "${1:-}" = "--date" ]; then
+  date_arg=$2
+  shift 2
+fi
+[ -n "$date_arg" ] || date_arg=$("$python_bin" -m etl yesterday)
+
+log_dir="${ETL_LOG_DIR:-$repo/logs}"
+mkdir -p "$log_dir"
+log_file="$log_dir/daily-$date_arg.log"
+exec 9>"${ETL_LOCK_FILE:-$log_dir/run_daily.lock}"
+if ! flock -n 9; then
+  echo "run_daily: another run is active; not starting DailyPipeline for $date_arg" | tee -a "$log_file" >&2
+  exit 10
+fi
+
+if [ -n "${ETL_SCHEDULER_URL:-}" ]; then
+  scheduler=(--scheduler-url "$ETL_SCHEDULER_URL")
+else
+  scheduler=(--local-scheduler)
+fi
+
+echo "run_daily: $(date -u +%FT%TZ) DailyPipeline --date $date_arg" >>"$log_file"
+set +e
+"$luigi_bin" --module etl DailyPipeline --date "$date_arg" "${scheduler[@]}" "$@" >>"$log_file" 2>&1
+status=$?
+set -e
+echo "run_daily: $(date -u +%FT%TZ) DailyPipeline --date $date_arg exited $status" | tee -a "$log_file"
+exit "$status"

@@ -1,0 +1,68 @@
+"""Shared fixtures: a fresh base directory per test, Luigi config set and restored, the real luigi CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import luigi.configuration
+import pytest
+
+import etl  # noqa: F401 - installs the package's Luigi defaults, as the luigi command does
+
+REPO = Path(__file__).resolve().parents[1]
+LUIGI = Path(sys.executable).with_name("luigi")
+# Small days keep the suite fast; validation's minimum is lowered to match.
+FAST_DAYS = {"generation": {"mean_orders_per_day": "80"}, "validation": {"min_orders": "20"}}
+
+
+@pytest.fixture
+def base_dir(tmp_path: Path) -> Path:
+    return tmp_path / "base"
+
+
+@pytest.fixture
+def configure(base_dir: Path) -> Iterator:
+    """Set Luigi config options for one test (base_dir and small days by default) and restore them after."""
+    config = luigi.configuration.get_config()
+    saved: dict[tuple[str, str], str | None] = {}
+
+    def apply(sections: dict[str, dict[str, object]]) -> None:
+        for section, options in sections.items():
+            if not config.has_section(section):
+                config.add_section(section)
+            for option, value in options.items():
+                saved.setdefault((section, option), config.get(section, option, None))
+                config.set(section, option, str(value))
+
+    apply({"etl": {"base_dir": str(base_dir)}, **FAST_DAYS})
+    yield apply
+    for (section, option), value in saved.items():
+        if value is None:
+            config.remove_option(section, option)
+        else:
+            config.set(section, option, value)
+
+
+def run_luigi(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, scheduler: tuple[str, ...] = ("--local-scheduler",)
+) -> subprocess.CompletedProcess:
+    """Run the real ``luigi`` command with ``--module etl`` in a clean environment; returns the finished process."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LUIGI_", "ETL_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(LUIGI), "--module", "etl", *args, *scheduler, "--log-level", "INFO"],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def fast_day_args() -> list[str]:
+    """The command-line form of FAST_DAYS."""
+    return [f"--{s}-{o.replace('_', '-')}={v}" for s, options in FAST_DAYS.items() for o, v in options.items()]

@@ -1,0 +1,210 @@
+"""The Luigi tasks run in-process with the local scheduler, on a fresh base directory each."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+from pathlib import Path
+
+import luigi
+import pandas as pd
+import pytest
+
+from etl import (
+    CleanupOldPartitions,
+    ComputeRollingMetrics,
+    DailyPipeline,
+    DailyReport,
+    GenerateDailyData,
+    ProcessDailyData,
+    ValidateDailyData,
+)
+from etl.partitions import partition_path
+
+D = datetime.date
+
+
+def build(*tasks: luigi.Task, workers: int = 1) -> luigi.execution_summary.LuigiRunResult:
+    return luigi.build(list(tasks), local_scheduler=True, workers=workers, detailed_summary=True, log_level="WARNING")
+
+
+def days(first: datetime.date, count: int) -> list[datetime.date]:
+    return [first + datetime.timedelta(days=i) for i in range(count)]
+
+
+def read(base: Path, layer: str, date: datetime.date, name: str) -> dict:
+    return json.loads((partition_path(base, layer, date) / name).read_text())
+
+
+def test_daily_report_builds_every_layer_of_its_day_and_window(configure, base_dir):
+    result = build(DailyReport(date=D(2024, 1, 10)))
+
+    assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
+    for day in days(D(2024, 1, 4), 7):
+        assert (partition_path(base_dir, "processed", day) / "daily_summary.json").exists(), day
+    assert not partition_path(base_dir, "processed", D(2024, 1, 3)).exists(), "outside the 7-day window"
+    report = read(base_dir, "metrics", D(2024, 1, 10), "daily_report.json")
+    assert report["execution_date"] == "2024-01-10"
+    assert report["rolling_metrics"]["days_in_window"] == 7
+    assert report["validation"]["passed"] is True
+    summary = read(base_dir, "processed", D(2024, 1, 10), "daily_summary.json")
+    assert report["daily_summary"] == summary
+    processed = pd.read_csv(partition_path(base_dir, "processed", D(2024, 1, 10)) / "orders_processed.csv")
+    assert summary["total_orders"] == len(processed)
+    assert summary["total_revenue"] == round(processed["total_amount"].sum(), 2)
+    latest = json.loads((base_dir / "metrics" / "latest_daily_report.json").read_text())
+    assert latest == report
+
+
+def test_window_never_reaches_before_start_date(configure, base_dir):
+    build(ComputeRollingMetrics(date=D(2024, 1, 3)))
+
+    metrics = read(base_dir, "metrics", D(2024, 1, 3), "rolling_metrics.json")
+    assert metrics["window_start"] == "2024-01-01"
+    assert metrics["days_in_window"] == 3
+    assert not (base_dir / "raw" / "year=2023").exists(), "days before start_date are never required"
+
+
+def test_validation_failure_fails_the_day_keeps_details_and_writes_nothing_downstream(configure, base_dir):
+    bad_day = D(2024, 1, 5)
+    orders = partition_path(base_dir, "raw", bad_day) / "orders.csv"
+    build(GenerateDailyData(date=bad_day))
+    frame = pd.read_csv(orders)
+    frame.loc[3, "customer_id"] = None
+    frame.loc[4, "order_timestamp"] = "2024-01-06T10:00:00"
+    frame.to_csv(orders, index=False)
+
+    result = build(*(DailyReport(date=day) for day in days(D(2024, 1, 1), 14)))
+
+    assert result.status == luigi.LuigiStatusCode.FAILED
+    reports = {day for day in days(D(2024, 1, 1), 14) if DailyReport(date=day).complete()}
+    assert reports == set(days(D(2024, 1, 1), 4)) | set(days(D(2024, 1, 12), 3)), (
+        "the bad day and the windows that contain it (5th to 11th) fail; every other day completes"
+    )
+    assert not partition_path(base_dir, "processed", bad_day).exists(), "nothing downstream of a failed day"
+    assert not (partition_path(base_dir, "raw", bad_day) / "validation_report.json").exists()
+    details = json.loads((partition_path(base_dir, "raw", bad_day) / "validation_failed.json").read_text())
+    failing = {r["rule"]: r for r in details["rules"] if not r["passed"]}
+    assert set(failing) == {"critical_not_null", "timestamps_in_day"}
+    assert failing["critical_not_null"]["failing_rows"] == 1
+    assert failing["timestamps_in_day"]["failing_rows"] == 1
+
+
+def test_validation_error_names_date_file_and_rule(configure, base_dir):
+    configure({"validation": {"min_orders": 100000}})
+    build(GenerateDailyData(date=D(2024, 2, 1)))
+    task = ValidateDailyData(date=D(2024, 2, 1))
+
+    with pytest.raises(Exception, match=r"2024-02-01.*orders\.csv.*min_orders") as error:
+        task.run()
+
+    assert "at least 100000 required" in str(error.value)
+
+
+def test_a_failed_day_is_retried_and_completes_once_its_data_is_fixed(configure, base_dir):
+    day = D(2024, 1, 2)
+    configure({"validation": {"min_orders": 100000}})
+    assert build(DailyReport(date=day)).status == luigi.LuigiStatusCode.FAILED
+    assert (partition_path(base_dir, "raw", day) / "validation_failed.json").exists()
+
+    configure({"validation": {"min_orders": 20}})
+    assert build(DailyReport(date=day)).status == luigi.LuigiStatusCode.SUCCESS
+
+    assert DailyReport(date=day).complete()
+    assert not (partition_path(base_dir, "raw", day) / "validation_failed.json").exists(), "stale failure removed"
+
+
+def test_a_day_that_is_not_over_is_refused(configure, base_dir):
+    configure({"etl": {"timezone": "Pacific/Kiritimati"}})
+    tomorrow = datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)
+    with pytest.raises(RuntimeError, match="not over yet in timezone"):
+        GenerateDailyData(date=tomorrow + datetime.timedelta(days=1)).run()
+    assert not partition_path(base_dir, "raw", tomorrow).exists()
+
+
+@pytest.mark.parametrize("task_cls", [GenerateDailyData, ValidateDailyData, ProcessDailyData, DailyReport])
+def test_bulk_complete_agrees_with_complete_and_accepts_an_iterator_and_a_partial(configure, base_dir, task_cls):
+    build(DailyReport(date=D(2024, 1, 9)))
+    (partition_path(base_dir, "processed", D(2024, 1, 5)) / "daily_summary.json").unlink()
+    candidates = days(D(2024, 1, 1), 12)
+
+    expected = [day for day in candidates if task_cls(date=day).complete()]
+    from_iterator = task_cls.bulk_complete.__func__(functools.partial(task_cls), iter(candidates))
+
+    assert list(from_iterator) == expected
+    assert expected, "some days are complete"
+    assert len(expected) < len(candidates), "some are not"
+
+
+def test_latest_report_never_moves_backwards(configure, base_dir):
+    build(DailyReport(date=D(2024, 1, 20)))
+    build(DailyReport(date=D(2024, 1, 12)))
+
+    latest = json.loads((base_dir / "metrics" / "latest_daily_report.json").read_text())
+    assert latest["execution_date"] == "2024-01-20"
+
+
+def test_same_day_generated_twice_is_byte_identical(configure, base_dir, tmp_path):
+    build(GenerateDailyData(date=D(2024, 3, 3)))
+    first = (partition_path(base_dir, "raw", D(2024, 3, 3)) / "orders.csv").read_bytes()
+    configure({"etl": {"base_dir": str(tmp_path / "other")}})
+    build(GenerateDailyData(date=D(2024, 3, 3)))
+
+    assert (partition_path(tmp_path / "other", "raw", D(2024, 3, 3)) / "orders.csv").read_bytes() == first
+
+
+def test_daily_pipeline_applies_retention_per_layer_and_records_it(configure, base_dir):
+    last = D(2024, 2, 20)
+    configure({"retention": {"raw_days": 3, "processed_days": 10, "metrics_days": 20}})
+
+    result = build(DailyPipeline(date=last))
+
+    assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
+    for layer, keep in (("raw", 3), ("processed", 10), ("metrics", 20)):
+        kept = sorted(p.name for p in (base_dir / layer).glob("year=*/month=*/day=*"))
+        oldest = last - datetime.timedelta(days=keep)
+        assert partition_path(base_dir, layer, oldest).exists(), f"{layer}: day == date - retention stays"
+        assert not partition_path(base_dir, layer, oldest - datetime.timedelta(days=1)).exists(), layer
+        assert len(kept) == keep + 1, f"{layer} keeps {keep + 1} days, has {kept}"
+    assert not (base_dir / "raw" / "year=2024" / "month=01").exists(), "emptied month directories go too"
+    record = read(base_dir, "cleanup", last, "cleanup_report.json")
+    assert record["removed"]["raw"] == [str(partition_path("", "raw", D(2024, 2, 16))).lstrip("/")]
+    every_day = days(D(2024, 1, 1), 51)
+    assert all(CleanupOldPartitions(date=day).complete() for day in every_day), "the cleanup chain covers the range"
+    assert DailyPipeline(date=D(2024, 1, 5)).complete(), "a retired day stays done: catch-up does not rebuild it"
+
+
+def test_cleanup_only_on_configured_weekdays(configure, base_dir):
+    configure({"retention": {"raw_days": 1, "processed_days": 7, "cleanup_weekdays": "sun"}})
+    saturday = D(2024, 1, 13)
+
+    build(DailyPipeline(date=saturday))
+
+    raw_days = sorted(p.name for p in (base_dir / "raw").glob("year=*/month=*/day=*"))
+    assert raw_days[0] == "day=06", "only Sunday the 7th's cleanup removed anything (raw before the 6th)"
+    assert len(raw_days) == 8
+    build(DailyPipeline(date=saturday + datetime.timedelta(days=1)))
+    assert len(list((base_dir / "raw").glob("year=*/month=*/day=*"))) == 2, "Sunday keeps date - 1 and date"
+
+
+def test_processed_retention_shorter_than_window_is_a_configuration_error(configure, base_dir):
+    configure({"retention": {"processed_days": 3}})
+
+    result = build(DailyPipeline(date=D(2024, 1, 9)))
+
+    assert result.status == luigi.LuigiStatusCode.FAILED
+    assert DailyReport(date=D(2024, 1, 9)).complete(), "reports are unaffected"
+    assert not (base_dir / "cleanup").exists() or not CleanupOldPartitions(date=D(2024, 1, 1)).complete()
+    assert len(list((base_dir / "processed").glob("year=*/month=*/day=*"))) == 9, "nothing was deleted"
+
+
+def test_parallel_workers_produce_the_same_bytes_as_one(configure, base_dir, tmp_path):
+    build(*(DailyReport(date=day) for day in days(D(2024, 1, 1), 10)))
+    configure({"etl": {"base_dir": str(tmp_path / "parallel")}})
+    result = build(*(DailyReport(date=day) for day in days(D(2024, 1, 1), 10)), workers=2)
+
+    assert result.status == luigi.LuigiStatusCode.SUCCESS
+    for path in sorted((base_dir / "processed").rglob("*.*")):
+        twin = tmp_path / "parallel" / path.relative_to(base_dir)
+        assert twin.read_bytes() == path.read_bytes(), path
