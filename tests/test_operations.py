@@ -1,0 +1,167 @@
+"""Operating the pipeline: long catch-ups, retention across a range, cron, and a real luigid."""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+from conftest import LUIGI, REPO, fast_day_args, run_luigi
+from test_cli import day_dir, snapshot, without_run_time
+
+pytestmark = pytest.mark.slow
+
+TINY_DAYS = ("--generation-mean-orders-per-day=12", "--validation-min-orders=1")
+
+
+def all_days(first: datetime.date, stop: datetime.date) -> list[datetime.date]:
+    return [first + datetime.timedelta(days=i) for i in range((stop - first).days)]
+
+
+def test_one_command_fills_gaps_in_the_middle_and_near_the_end_of_a_400_day_range(tmp_path):
+    base = tmp_path / "base"
+    stop = datetime.date(2025, 2, 4)
+    command = ("RangeDaily", "--of", "DailyReport", "--start", "2024-01-01", "--stop", stop.isoformat())
+    first = run_luigi(*command, f"--etl-base-dir={base}", *TINY_DAYS, "--log-level=WARNING", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    gaps = [datetime.date(2024, 7, 1), datetime.date(2024, 7, 2), datetime.date(2025, 1, 30), datetime.date(2025, 2, 3)]
+    for day in gaps:
+        for layer in ("raw", "processed", "metrics"):
+            shutil.rmtree(day_dir(base, layer, day))
+    before = snapshot(base)
+
+    second = run_luigi(*command, f"--etl-base-dir={base}", *TINY_DAYS, cwd=tmp_path)
+
+    assert second.returncode == 0, second.stderr[-3000:]
+    reports = sorted(base.glob("metrics/year=*/month=*/day=*/daily_report.json"))
+    assert len(reports) == 400
+    after = snapshot(base)
+    written = {name.split("/", 1)[1].rsplit("/", 1)[0] for name in after if after[name] != before.get(name)}
+    expected = {f"year={d:%Y}/month={d:%m}/day={d:%d}" for d in gaps}
+    assert written - {"latest_daily_report.json"} == expected, "exactly the gaps are built, nothing else rewritten"
+
+
+def test_daily_pipeline_catch_up_with_cleanup_ends_complete_and_identical_every_time(tmp_path):
+    stop = datetime.date(2024, 4, 20)  # 110 days: every layer's retention acts
+    command = ("RangeDaily", "--of", "DailyPipeline", "--start", "2024-01-01", "--stop", stop.isoformat())
+    one, two = tmp_path / "one", tmp_path / "two"
+
+    first = run_luigi(*command, f"--etl-base-dir={one}", *TINY_DAYS, "--log-level=WARNING", cwd=tmp_path)
+    parallel = run_luigi(*command, f"--etl-base-dir={two}", *TINY_DAYS, "--workers=2", cwd=tmp_path)
+
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert parallel.returncode == 0, parallel.stderr[-3000:]
+    days = all_days(datetime.date(2024, 1, 1), stop)
+    assert all((day_dir(one, "cleanup", d) / "cleanup_report.json").exists() for d in days), "every day completed"
+    last = days[-1]
+    for layer, keep in (("raw", 7), ("processed", 30), ("metrics", 90)):
+        kept = sorted(one.glob(f"{layer}/year=*/month=*/day=*"))
+        assert kept[0] == day_dir(one, layer, last - datetime.timedelta(days=keep)), layer
+        assert len(kept) == keep + 1, layer
+    a, b = snapshot(one), snapshot(two)
+    assert a.keys() == b.keys(), "the same partitions survive, whatever the worker count"
+    for name in a:
+        if name.endswith("report.json") and "metrics" in name:
+            assert without_run_time(json.loads(a[name][0])) == without_run_time(json.loads(b[name][0])), name
+        else:
+            assert a[name][0] == b[name][0], name
+
+    again = run_luigi(*command, f"--etl-base-dir={one}", *TINY_DAYS, cwd=tmp_path)
+    assert again.returncode == 0
+    assert snapshot(one) == a, "catch-up does not rebuild what retention removed"
+
+
+def test_cron_wrapper_runs_yesterday_from_anywhere_logs_and_refuses_to_overlap(tmp_path):
+    base, logs = tmp_path / "base", tmp_path / "logs"
+    config = tmp_path / "site.cfg"
+    config.write_text("[generation]\nmean_orders_per_day = 80\n[validation]\nmin_orders = 20\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("LUIGI_", "ETL_"))},
+        "ETL_BASE_DIR": str(base),
+        "ETL_LOG_DIR": str(logs),
+        "LUIGI_CONFIG_PATH": str(config),
+    }
+    wrapper = [str(REPO / "scripts" / "run_daily.sh"), "--date", "2024-01-05"]
+
+    ok = subprocess.run(wrapper, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert all(
+        (day_dir(base, "cleanup", datetime.date(2024, 1, d)) / "cleanup_report.json").exists() for d in range(1, 6)
+    )
+    log = (logs / "daily-2024-01-05.log").read_text()
+    assert "DailyPipeline --date 2024-01-05 exited 0" in log and "Luigi Execution Summary" in log
+
+    with open(logs / "run_daily.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        busy = subprocess.run(wrapper, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert busy.returncode == 10, busy.stderr
+
+    config.write_text("[validation]\nmin_orders = 100000\n")
+    failed = subprocess.run(
+        [str(REPO / "scripts" / "run_daily.sh"), "--date", "2024-01-07"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert failed.returncode == 30, "a failed day reaches cron as a non-zero exit"
+    assert (day_dir(base, "raw", datetime.date(2024, 1, 6)) / "validation_failed.json").exists()
+
+    default_day = subprocess.run(
+        [str(LUIGI.with_name("python")), "-m", "etl", "yesterday"], env=env, capture_output=True, text=True
+    )
+    expected = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
+    assert default_day.stdout.strip() == expected.isoformat(), "without --date, cron runs yesterday (UTC here)"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def luigid(tmp_path):
+    """A real central scheduler on a free loopback port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(LUIGI.with_name("luigid")), "--address", "127.0.0.1", "--port", str(port), "--logdir", str(tmp_path)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("luigid did not start")
+    yield port
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_a_range_runs_against_a_real_luigid_which_lists_every_day_done(tmp_path, luigid):
+    base = tmp_path / "base"
+    scheduler = ("--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid))
+
+    result = run_luigi(
+        "RangeDaily", "--of", "DailyReport", "--start", "2024-01-01", "--stop", "2024-01-06",
+        f"--etl-base-dir={base}", *fast_day_args(), cwd=tmp_path, scheduler=scheduler,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    query = urllib.parse.quote(json.dumps({"status": "DONE", "search": "DailyReport"}))
+    with urllib.request.urlopen(f"http://127.0.0.1:{luigid}/api/task_list?data={query}", timeout=10) as response:
+        tasks = json.load(response)["response"]
+    dates = sorted(t["params"]["date"] for t in tasks.values() if t["name"] == "DailyReport")
+    assert dates == [f"2024-01-0{d}" for d in range(1, 6)]
