@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import fcntl
+import functools
 import itertools
 import logging
 from pathlib import Path
@@ -29,7 +30,7 @@ from etl.retention import (
 from etl.sources import OrderSource, SyntheticOrderSource
 from etl.targets import partition_target, read_json, write_json
 from etl.transform import clean_orders, summarize_day
-from etl.validation import DataValidationError, failed_rules, validate_orders
+from etl.validation import DataValidationError, failed_rules, validate_file
 from etl.version import __version__
 
 logger = logging.getLogger("luigi-interface")
@@ -56,6 +57,11 @@ class DailyTask(luigi.Task):
         return -self.date.toordinal()
 
     def output(self) -> dict[str, luigi.LocalTarget]:
+        return self._targets
+
+    @functools.cached_property
+    def _targets(self) -> dict[str, luigi.LocalTarget]:
+        """Built once per task instance, as Luigi resolves parameters once: it asks for outputs many times."""
         return {name: partition_target(etl().base_dir, self.layer, self.date, name) for name in self.filenames}
 
     @classmethod
@@ -93,13 +99,12 @@ class ValidateDailyData(DailyTask):
 
     def run(self) -> None:
         raw_file = Path(self.input()["orders.csv"].path)
-        orders = read_orders_csv(raw_file)
-        results = validate_orders(orders, self.date, validation().min_orders)
+        rows, results = validate_file(raw_file, self.date, validation().min_orders)
         failures = failed_rules(results)
         payload = {
             "execution_date": self.date.isoformat(),
             "file": str(raw_file.relative_to(etl().base_dir)),
-            "rows": len(orders),
+            "rows": rows,
             "passed": not failures,
             "rules": [r.as_dict() for r in results],
         }

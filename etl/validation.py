@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 
 import pandas as pd
+import pyarrow as pa
 
-from etl.csv_io import ORDER_COLUMNS
+from etl.csv_io import ORDER_COLUMNS, read_orders_csv
 
 CRITICAL_COLUMNS = ("order_id", "customer_id", "order_timestamp", "quantity", "unit_price")
 NUMERIC_COLUMNS = ("quantity", "unit_price", "total_amount")
@@ -28,6 +30,18 @@ class RuleResult:
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
+
+
+def validate_file(path: str | os.PathLike, date: datetime.date, min_orders: int) -> tuple[int, list[RuleResult]]:
+    """Read a raw orders file and validate it: (rows read, rule results).
+
+    A file that is not readable CSV fails the ``readable_csv`` rule instead of raising.
+    """
+    try:
+        orders = read_orders_csv(path)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        return 0, [RuleResult("readable_csv", False, f"not a readable CSV file: {error}", 0)]
+    return len(orders), validate_orders(orders, date, min_orders)
 
 
 def validate_orders(orders: pd.DataFrame, date: datetime.date, min_orders: int) -> list[RuleResult]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import luigi.configuration
 import pytest
+from luigi.task_register import Register
 
 import etl  # noqa: F401 - installs the package's Luigi defaults, as the luigi command does
 
@@ -26,7 +27,11 @@ def base_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def configure(base_dir: Path) -> Iterator:
-    """Set Luigi config options for one test (base_dir and small days by default) and restore them after."""
+    """Set Luigi config options for one test (base_dir and small days by default) and restore them after.
+
+    Luigi caches task instances, and a task reads its config once, as it does its parameters:
+    the cache is cleared whenever config changes, as a new process would start afresh.
+    """
     config = luigi.configuration.get_config()
     saved: dict[tuple[str, str], str | None] = {}
 
@@ -37,6 +42,7 @@ def configure(base_dir: Path) -> Iterator:
             for option, value in options.items():
                 saved.setdefault((section, option), config.get(section, option, None))
                 config.set(section, option, str(value))
+        Register.clear_instance_cache()
 
     apply({"etl": {"base_dir": str(base_dir)}, **FAST_DAYS})
     yield apply
@@ -45,6 +51,7 @@ def configure(base_dir: Path) -> Iterator:
             config.remove_option(section, option)
         else:
             config.set(section, option, value)
+    Register.clear_instance_cache()
 
 
 def run_luigi(

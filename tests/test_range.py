@@ -20,7 +20,7 @@ def epoch(text: str) -> int:
 
 
 def scheduled(**params) -> list[datetime.date]:
-    Register.clear_instance_cache()  # a RangeDaily instance caches its requires(); config changes between tests
+    Register.clear_instance_cache()  # a RangeDaily instance caches its requires(), and the tasks their targets
     return [task.date for task in RangeDaily(**params).requires()]
 
 

@@ -208,3 +208,16 @@ def test_parallel_workers_produce_the_same_bytes_as_one(configure, base_dir, tmp
     for path in sorted((base_dir / "processed").rglob("*.*")):
         twin = tmp_path / "parallel" / path.relative_to(base_dir)
         assert twin.read_bytes() == path.read_bytes(), path
+
+
+def test_an_unreadable_raw_file_fails_validation_with_its_name_and_rule(configure, base_dir):
+    day = D(2024, 1, 3)
+    raw = partition_path(base_dir, "raw", day) / "orders.csv"
+    raw.parent.mkdir(parents=True)
+    raw.write_bytes(b'order_id,quantity\n"unterminated,1\n\xff\xfe,2,3,4\n')
+
+    with pytest.raises(Exception, match=r"validation failed for 2024-01-03 in .*orders\.csv: readable_csv"):
+        ValidateDailyData(date=day).run()
+
+    assert not (partition_path(base_dir, "raw", day) / "validation_report.json").exists()
+    assert (partition_path(base_dir, "raw", day) / "validation_failed.json").exists()
