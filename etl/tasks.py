@@ -1,42 +1,24 @@
-"""The pipeline's Luigi tasks: parameters, dependencies and targets; the logic lives in the pure modules."""
+"""The pipeline's Luigi tasks: parameters, dependencies and targets; each ``run`` is one call into ``steps``."""
 
 from __future__ import annotations
 
 import datetime
-import fcntl
 import functools
-import itertools
-import logging
 from pathlib import Path
 from typing import ClassVar
 
 import luigi
 
-from etl import clock
+from etl import clock, steps
 from etl.config import effective_config, etl, generation, report, retention, rolling, validation
-from etl.csv_io import read_orders_csv, write_csv
 from etl.generation import GenerationSettings
-from etl.metrics import rolling_metrics, window_dates
-from etl.partitions import CLEANUP, METRICS, PROCESSED, RAW, RETAINED_LAYERS, dates_with_files
-from etl.report import build_daily_report, is_newer_report
-from etl.retention import (
-    RetentionPolicy,
-    check_policy,
-    parse_weekdays,
-    plan_cleanup,
-    remove_partitions,
-    retention_cutoff,
-)
+from etl.metrics import window_dates
+from etl.partitions import CLEANUP, METRICS, PROCESSED, RAW, dates_with_files
+from etl.retention import RetentionPolicy, parse_weekdays
 from etl.sources import OrderSource, SyntheticOrderSource
-from etl.targets import partition_target, read_json, write_json
-from etl.transform import clean_orders, summarize_day
-from etl.validation import DataValidationError, failed_rules, validate_file
-from etl.version import __version__
-
-logger = logging.getLogger("luigi-interface")
+from etl.targets import partition_target
 
 LATEST_REPORT = "latest_daily_report.json"
-VALIDATION_FAILED = "validation_failed.json"
 
 
 class DayNotOverError(RuntimeError):
@@ -76,7 +58,7 @@ class DailyTask(luigi.Task):
 
 
 class GenerateDailyData(DailyTask):
-    """Ingest one day of raw orders from the configured source."""
+    """Ingest one day of raw orders from the configured source, once the day is over."""
 
     layer = RAW
     filenames = ("orders.csv",)
@@ -85,7 +67,7 @@ class GenerateDailyData(DailyTask):
         timezone = etl().timezone
         if not clock.is_day_over(self.date, timezone):
             raise DayNotOverError(f"{self.date} is not over yet in timezone {timezone}; its orders are not all in")
-        write_csv(order_source().orders_for_day(self.date), self.path("orders.csv"))
+        steps.ingest_day(order_source(), self.date, self.path("orders.csv"))
 
 
 class ValidateDailyData(DailyTask):
@@ -98,25 +80,9 @@ class ValidateDailyData(DailyTask):
         return GenerateDailyData(date=self.date)
 
     def run(self) -> None:
-        raw_file = Path(self.input()["orders.csv"].path)
-        rows, results = validate_file(raw_file, self.date, validation().min_orders)
-        failures = failed_rules(results)
-        payload = {
-            "execution_date": self.date.isoformat(),
-            "file": str(raw_file.relative_to(etl().base_dir)),
-            "rows": rows,
-            "passed": not failures,
-            "rules": [r.as_dict() for r in results],
-        }
-        failed_file = raw_file.with_name(VALIDATION_FAILED)
-        if failures:
-            write_json(failed_file, payload)
-            rules = "; ".join(f"{r.rule}: {r.detail}" for r in failures)
-            raise DataValidationError(
-                f"validation failed for {self.date} in {raw_file}: {rules} (details in {failed_file})"
-            )
-        write_json(self.path("validation_report.json"), payload)
-        failed_file.unlink(missing_ok=True)
+        orders = Path(self.input()["orders.csv"].path)
+        report_file = self.path("validation_report.json")
+        steps.validate_day(self.date, orders, report_file, validation().min_orders, Path(etl().base_dir))
 
 
 class ProcessDailyData(DailyTask):
@@ -129,25 +95,22 @@ class ProcessDailyData(DailyTask):
         return ValidateDailyData(date=self.date)
 
     def run(self) -> None:
-        raw_file = partition_target(etl().base_dir, RAW, self.date, "orders.csv").path
-        cleaned, stats = clean_orders(read_orders_csv(raw_file))
-        write_csv(cleaned, self.path("orders_processed.csv"))
-        write_json(self.path("daily_summary.json"), summarize_day(cleaned, self.date, stats))
+        orders = Path(self.requires().requires().output()["orders.csv"].path)
+        steps.process_day(self.date, orders, self.path("orders_processed.csv"), self.path("daily_summary.json"))
 
 
 class ComputeRollingMetrics(DailyTask):
-    """Window metrics from the daily summaries of the window's processed days."""
+    """Window metrics from the daily summaries of the window's processed days (never before start_date)."""
 
     layer = METRICS
     filenames = ("rolling_metrics.json",)
 
     def requires(self) -> list[ProcessDailyData]:
-        days = window_dates(self.date, rolling().window_days, etl().start_date)
-        return [ProcessDailyData(date=day) for day in days]
+        return [ProcessDailyData(date=day) for day in window_dates(self.date, rolling().window_days, etl().start_date)]
 
     def run(self) -> None:
-        summaries = [read_json(task.output()["daily_summary.json"].path) for task in self.requires()]
-        write_json(self.path("rolling_metrics.json"), rolling_metrics(self.date, summaries, rolling().window_days))
+        summaries = [Path(target["daily_summary.json"].path) for target in self.input()]
+        steps.compute_rolling(self.date, summaries, rolling().window_days, self.path("rolling_metrics.json"))
 
 
 class DailyReport(DailyTask):
@@ -159,24 +122,20 @@ class DailyReport(DailyTask):
     def requires(self) -> dict[str, luigi.Task]:
         return {
             "validation": ValidateDailyData(date=self.date),
-            "processed": ProcessDailyData(date=self.date),
+            "summary": ProcessDailyData(date=self.date),
             "rolling": ComputeRollingMetrics(date=self.date),
         }
 
     def run(self) -> None:
-        inputs = self.input()
-        daily = build_daily_report(
-            date=self.date,
-            generated_at=datetime.datetime.now(datetime.UTC),
-            version=__version__,
-            config=effective_config(),
-            validation_report=read_json(inputs["validation"]["validation_report.json"].path),
-            summary=read_json(inputs["processed"]["daily_summary.json"].path),
-            rolling=read_json(inputs["rolling"]["rolling_metrics.json"].path),
-            trend_threshold=report().trend_threshold,
-        )
-        write_json(self.path("daily_report.json"), daily)
-        publish_latest(Path(etl().base_dir, METRICS), daily)
+        targets = self.input()
+        inputs = {
+            "validation": Path(targets["validation"]["validation_report.json"].path),
+            "summary": Path(targets["summary"]["daily_summary.json"].path),
+            "rolling": Path(targets["rolling"]["rolling_metrics.json"].path),
+        }
+        latest = Path(etl().base_dir, METRICS, LATEST_REPORT)
+        config = effective_config()
+        steps.report_day(self.date, inputs, self.path("daily_report.json"), latest, config, report().trend_threshold)
 
 
 class CleanupOldPartitions(DailyTask):
@@ -197,29 +156,8 @@ class CleanupOldPartitions(DailyTask):
         return needs
 
     def run(self) -> None:
-        settings = retention()
-        policy = RetentionPolicy(
-            raw_days=settings.raw_days,
-            processed_days=settings.processed_days,
-            metrics_days=settings.metrics_days,
-            weekdays=parse_weekdays(settings.cleanup_weekdays),
-        )
-        check_policy(policy, rolling().window_days)
-        base = Path(etl().base_dir)
-        plan = plan_cleanup(base, self.date, policy)
-        removed = {layer: remove_partitions(base, paths) for layer, paths in plan.items()}
-        for path in itertools.chain.from_iterable(removed.values()):
-            logger.info("Retention: removed %s", path)
-        write_json(
-            self.path("cleanup_report.json"),
-            {
-                "execution_date": self.date.isoformat(),
-                "cleanup_day": self.date.weekday() in policy.weekdays,
-                "cutoffs": {
-                    layer: retention_cutoff(self.date, policy.days(layer)).isoformat() for layer in RETAINED_LAYERS
-                },
-                "removed": {layer: [str(p.relative_to(base)) for p in paths] for layer, paths in removed.items()},
-            },
+        steps.cleanup_day(
+            Path(etl().base_dir), self.date, retention_policy(), rolling().window_days, self.path("cleanup_report.json")
         )
 
 
@@ -248,12 +186,12 @@ def order_source() -> OrderSource:
     )
 
 
-def publish_latest(metrics_dir: Path, daily: dict) -> None:
-    """Replace ``latest_daily_report.json`` with ``daily`` unless it already holds a newer day."""
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    latest = metrics_dir / LATEST_REPORT
-    with open(metrics_dir / f".{LATEST_REPORT}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        current = read_json(latest) if latest.exists() else None
-        if is_newer_report(daily, current):
-            write_json(latest, daily)
+def retention_policy() -> RetentionPolicy:
+    """The configured retention policy."""
+    settings = retention()
+    return RetentionPolicy(
+        raw_days=settings.raw_days,
+        processed_days=settings.processed_days,
+        metrics_days=settings.metrics_days,
+        weekdays=parse_weekdays(settings.cleanup_weekdays),
+    )
