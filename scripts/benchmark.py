@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Benchmark the pipeline against bare compute and the I/O floor, on one range of days.
+
+Runs the same range (a) as a bare loop calling the same step functions with no Luigi,
+(b) through the real ``luigi`` command with the local scheduler and one worker, (c) the same with
+two workers; each in a fresh base directory and a fresh process. Prints a table, or with --json one
+JSON object; exits 1 if the three runs did not produce the same bytes.
+
+    .venv/bin/python scripts/benchmark.py --days 30 --orders-per-day 1000 [--repeat 3] [--scan] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUN_TIME_FIELDS = ("generated_at",)
+SCAN_DAYS = 1095
+STAGES = ("generate", "validate", "process", "rolling", "report")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.command == "bare":
+        return bare_loop(args)
+    with tempfile.TemporaryDirectory(prefix="etl-bench-", dir=args.workdir) as workdir:
+        result = benchmark(args, Path(workdir))
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        print(format_table(result))
+    return 0 if result["same_bytes"] else 1
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--days", type=int, default=30, help="days in the range (default 30)")
+    parser.add_argument("--orders-per-day", type=int, default=1000, help="mean orders per day (default 1000)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each variant; the median is reported")
+    parser.add_argument("--start", type=datetime.date.fromisoformat, default=datetime.date(2024, 1, 1))
+    parser.add_argument("--scan", action="store_true", help=f"also time the missing-day scan over {SCAN_DAYS} days")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--workdir", help="where the temporary base directories go (default: the system's temp)")
+    parser.add_argument("--base", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
+    variants = {"bare": bare_command, "luigi_w1": luigi_command(1), "luigi_w2": luigi_command(2)}
+    timings: dict[str, list[float]] = {name: [] for name in variants}
+    peaks: dict[str, list[float]] = {name: [] for name in variants}
+    stages: list[dict[str, float]] = []
+    bases: dict[str, Path] = {}
+    for attempt in range(args.repeat):
+        for name, command in variants.items():
+            base = workdir / f"{name}-{attempt}"
+            seconds, peak_mb, output = run_measured(command(args, base))
+            timings[name].append(seconds)
+            peaks[name].append(peak_mb)
+            bases[name] = base
+            if name == "bare":
+                stages.append(json.loads(output)["stages"])
+    median = {name: statistics.median(values) for name, values in timings.items()}
+    floor = io_floor(bases["bare"])
+    result = {
+        "days": args.days,
+        "orders_per_day": args.orders_per_day,
+        "repeat": args.repeat,
+        "bare_s": round(median["bare"], 3),
+        "luigi_w1_s": round(median["luigi_w1"], 3),
+        "luigi_w2_s": round(median["luigi_w2"], 3),
+        "overhead_ratio": round(median["luigi_w1"] / median["bare"], 3),
+        "parallel_speedup": round(median["luigi_w1"] / median["luigi_w2"], 3),
+        "io_floor_s": round(floor, 3),
+        "floor_ratio": round(median["luigi_w1"] / floor, 3),
+        "peak_rss_mb": {name: round(max(values), 1) for name, values in peaks.items()},
+        "stage_s": {stage: round(statistics.median(s[stage] for s in stages), 3) for stage in STAGES},
+        "same_bytes": same_bytes(bases["bare"], bases["luigi_w1"]) and same_bytes(bases["bare"], bases["luigi_w2"]),
+    }
+    if args.scan:
+        result["scan_days"] = SCAN_DAYS
+        result["scan_s"] = round(scan_time(workdir / "scan"), 4)
+    return result
+
+
+def config_args(args: argparse.Namespace, base: Path) -> list[str]:
+    """The same settings for every variant, in luigi's command-line form."""
+    return [
+        f"--etl-base-dir={base}",
+        f"--generation-mean-orders-per-day={args.orders_per_day}",
+        f"--validation-min-orders={max(1, args.orders_per_day // 4)}",
+    ]
+
+
+def bare_command(args: argparse.Namespace, base: Path) -> list[str]:
+    return [
+        sys.executable, __file__, "bare", f"--base={base}", f"--days={args.days}",
+        f"--orders-per-day={args.orders_per_day}", f"--start={args.start}",
+    ]  # fmt: skip
+
+
+def luigi_command(workers: int):
+    def command(args: argparse.Namespace, base: Path) -> list[str]:
+        stop = args.start + datetime.timedelta(days=args.days)
+        return [
+            str(Path(sys.executable).with_name("luigi")), "--module", "etl", "RangeDaily", "--of", "DailyReport",
+            f"--start={args.start}", f"--stop={stop}", "--local-scheduler", f"--workers={workers}",
+            "--log-level=WARNING", *config_args(args, base),
+        ]  # fmt: skip
+
+    return command
+
+
+def run_measured(command: list[str]) -> tuple[float, float, str]:
+    """Wall time, peak resident memory (MB, the process and its children) and stdout of one run."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode()[-4000:]}")
+        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def bare_loop(args: argparse.Namespace) -> int:
+    """The pipeline's steps for each day, oldest first, with no orchestrator: the compute baseline."""
+    import luigi.configuration
+
+    import etl  # noqa: F401 - package defaults, as luigi loads them
+
+    for option in config_args(args, args.base):
+        section_option, value = option[2:].split("=", 1)
+        section, option_name = section_option.split("-", 1)
+        luigi.configuration.get_config().set(section, option_name.replace("-", "_"), value)
+
+    from etl import steps
+    from etl.config import effective_config, report, rolling, validation
+    from etl.config import etl as etl_config
+    from etl.metrics import window_dates
+    from etl.partitions import METRICS, PROCESSED, RAW, partition_path
+    from etl.tasks import LATEST_REPORT, order_source
+
+    base = Path(args.base)
+    source, window, start_date = order_source(), rolling().window_days, etl_config().start_date
+    min_orders, threshold, config = validation().min_orders, report().trend_threshold, effective_config()
+    spent = dict.fromkeys(STAGES, 0.0)
+    for offset in range(args.days):
+        day = args.start + datetime.timedelta(days=offset)
+        raw, processed, metrics = (partition_path(base, layer, day) for layer in (RAW, PROCESSED, METRICS))
+        clock = time.perf_counter()
+        steps.ingest_day(source, day, raw / "orders.csv")
+        spent["generate"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        steps.validate_day(day, raw / "orders.csv", raw / "validation_report.json", min_orders, base)
+        spent["validate"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        steps.process_day(day, raw / "orders.csv", processed / "orders_processed.csv", processed / "daily_summary.json")
+        spent["process"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        summaries = [
+            partition_path(base, PROCESSED, d) / "daily_summary.json" for d in window_dates(day, window, start_date)
+        ]
+        steps.compute_rolling(day, summaries, window, metrics / "rolling_metrics.json")
+        spent["rolling"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        inputs = {
+            "validation": raw / "validation_report.json",
+            "summary": processed / "daily_summary.json",
+            "rolling": metrics / "rolling_metrics.json",
+        }
+        steps.report_day(day, inputs, metrics / "daily_report.json", base / METRICS / LATEST_REPORT, config, threshold)
+        spent["report"] += time.perf_counter() - clock
+    print(json.dumps({"stages": spent}))
+    return 0
+
+
+def io_floor(base: Path) -> float:
+    """Seconds for one plain pyarrow read and write of each day's raw orders file."""
+    import pyarrow.csv as pacsv
+
+    total = 0.0
+    with tempfile.TemporaryDirectory() as scratch:
+        for orders in sorted(base.glob("raw/year=*/month=*/day=*/orders.csv")):
+            started = time.perf_counter()
+            pacsv.write_csv(pacsv.read_csv(orders), Path(scratch, "orders.csv"))
+            total += time.perf_counter() - started
+    return total
+
+
+def same_bytes(left: Path, right: Path) -> bool:
+    """Whether two base directories hold the same files with the same bytes, reports' run-time fields aside."""
+    files = {p.relative_to(left) for p in left.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    others = {p.relative_to(right) for p in right.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    if files != others:
+        return False
+    return all(_comparable(left / name) == _comparable(right / name) for name in files)
+
+
+def _comparable(path: Path) -> object:
+    if path.name.endswith("report.json") and path.parent.name != "cleanup":
+        report = json.loads(path.read_text())
+        if "run" in report:
+            report["run"] = {k: v for k, v in report["run"].items() if k not in RUN_TIME_FIELDS}
+        return report
+    return path.read_bytes()
+
+
+def scan_time(base: Path) -> float:
+    """Best of five: DailyReport.bulk_complete over SCAN_DAYS days of complete partitions."""
+    import luigi.configuration
+
+    import etl
+    from etl.partitions import METRICS, partition_path
+
+    first = datetime.date(2024, 1, 1)
+    days = [first + datetime.timedelta(days=i) for i in range(SCAN_DAYS)]
+    for day in days:
+        partition = partition_path(base, METRICS, day)
+        partition.mkdir(parents=True)
+        for name in ("daily_report.json", "rolling_metrics.json"):
+            (partition / name).touch()
+    luigi.configuration.get_config().set("etl", "base_dir", str(base))
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        complete = etl.DailyReport.bulk_complete(iter(days))
+        best = min(best, time.perf_counter() - started)
+    assert len(complete) == SCAN_DAYS
+    return best
+
+
+def format_table(result: dict) -> str:
+    rows = [
+        ("days x orders/day", f"{result['days']} x {result['orders_per_day']}"),
+        ("bare loop (no orchestrator)", f"{result['bare_s']:.2f} s"),
+        ("luigi, 1 worker", f"{result['luigi_w1_s']:.2f} s  ({result['overhead_ratio']:.2f}x bare)"),
+        ("luigi, 2 workers", f"{result['luigi_w2_s']:.2f} s  (speed-up {result['parallel_speedup']:.2f}x)"),
+        (
+            "I/O floor (pyarrow read+write)",
+            f"{result['io_floor_s']:.2f} s  (luigi 1 worker = {result['floor_ratio']:.1f}x)",
+        ),
+        ("peak RSS MB (bare / w1 / w2)", " / ".join(f"{v:.0f}" for v in result["peak_rss_mb"].values())),
+        ("stages (bare, s)", ", ".join(f"{k} {v:.2f}" for k, v in result["stage_s"].items())),
+        ("same bytes in all three runs", str(result["same_bytes"])),
+    ]
+    if "scan_s" in result:
+        rows.append((f"missing-day scan, {result['scan_days']} days", f"{result['scan_s'] * 1000:.1f} ms"))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
