@@ -82,10 +82,14 @@ def generate_orders(date: datetime.date, settings: GenerationSettings) -> pd.Dat
     duplicated = np.flatnonzero(rng.random(count) < settings.duplicate_rate)
     rows = np.sort(np.concatenate([np.arange(count), duplicated]), kind="stable")
 
-    customer_ids = _fixed_width_strings(settings.customers, [b"CUST-", (np.arange(1, settings.customers + 1), 5)])
+    customer_ids = _fixed_width_strings(
+        settings.customers, [b"CUST-", (np.arange(1, settings.customers + 1), max(5, len(str(settings.customers))))]
+    )
     table = pa.table(
         {
-            "order_id": _fixed_width_strings(count, [f"ORD-{date:%Y%m%d}-".encode(), (np.arange(1, count + 1), 7)]),
+            "order_id": _fixed_width_strings(
+                count, [f"ORD-{date:%Y%m%d}-".encode(), (np.arange(1, count + 1), max(7, len(str(count))))]
+            ),
             "customer_id": customer_ids.take(customer),
             "product_id": catalogue.ids.take(product),
             "category": catalogue.categories.take(pa.array(product, mask=nulls["category"])),

@@ -15,9 +15,9 @@ CLEANUP = "cleanup"
 LAYERS = (RAW, PROCESSED, METRICS, CLEANUP)
 RETAINED_LAYERS = (RAW, PROCESSED, METRICS)
 
-_YEAR = re.compile(r"year=(\d{4})")
-_MONTH = re.compile(r"month=(\d{2})")
-_DAY = re.compile(r"day=(\d{2})")
+_YEAR = re.compile(r"year=([0-9]{4})")
+_MONTH = re.compile(r"month=([0-9]{2})")
+_DAY = re.compile(r"day=([0-9]{2})")
 
 
 def partition_path(base_dir: str | os.PathLike, layer: str, date: datetime.date) -> Path:
@@ -42,6 +42,18 @@ def list_partitions(base_dir: str | os.PathLike, layer: str) -> dict[datetime.da
                 if date is not None:
                     found[date] = Path(day_entry.path)
     return found
+
+
+def partition_of(base_dir: str | os.PathLike, path: str | os.PathLike) -> tuple[str, datetime.date] | None:
+    """(layer, date) if ``path`` is exactly a day partition directory under ``base_dir``, else None."""
+    try:
+        parts = Path(path).relative_to(base_dir).parts
+    except ValueError:
+        return None
+    if len(parts) != 4 or parts[0] not in LAYERS:
+        return None
+    date = _date_or_none(_YEAR.fullmatch(parts[1]), _MONTH.fullmatch(parts[2]), _DAY.fullmatch(parts[3]))
+    return None if date is None else (parts[0], date)
 
 
 def dates_with_files(base_dir: str | os.PathLike, layer: str, filenames: Iterable[str]) -> set[datetime.date]:

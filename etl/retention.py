@@ -8,9 +8,11 @@ import os
 import shutil
 from pathlib import Path
 
-from etl.partitions import PROCESSED, RAW, RETAINED_LAYERS, list_partitions
+from etl.partitions import RAW, RETAINED_LAYERS, list_partitions, partition_of
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_NAMES = {name: i for names in (WEEKDAYS, _FULL_NAMES) for i, name in enumerate(names)}
 
 
 class RetentionConfigError(ValueError):
@@ -31,12 +33,14 @@ class RetentionPolicy:
 
 
 def parse_weekdays(text: str) -> frozenset[int]:
-    """``"sat,sun"`` -> ``{5, 6}`` (Monday is 0)."""
-    names = [part.strip().lower()[:3] for part in text.split(",") if part.strip()]
-    unknown = [n for n in names if n not in WEEKDAYS]
-    if unknown or not names:
-        raise RetentionConfigError(f"cleanup_weekdays={text!r}: use comma-separated names from {', '.join(WEEKDAYS)}")
-    return frozenset(WEEKDAYS.index(n) for n in names)
+    """``"sat,sun"`` (or ``"saturday, sunday"``) -> ``{5, 6}`` (Monday is 0)."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    days = [_WEEKDAY_NAMES.get(name) for name in names]
+    if not names or None in days:
+        raise RetentionConfigError(
+            f"cleanup_weekdays={text!r}: use comma-separated day names ({', '.join(WEEKDAYS)} or in full)"
+        )
+    return frozenset(days)
 
 
 def check_policy(policy: RetentionPolicy, window_days: int) -> None:
@@ -56,21 +60,25 @@ def retention_cutoff(date: datetime.date, days: int) -> datetime.date:
     return date - datetime.timedelta(days=days)
 
 
-def plan_cleanup(base_dir: str | os.PathLike, date: datetime.date, policy: RetentionPolicy) -> dict[str, list[Path]]:
+def plan_cleanup(
+    base_dir: str | os.PathLike, date: datetime.date, policy: RetentionPolicy, processed: set[datetime.date]
+) -> dict[str, list[Path]]:
     """The partitions to remove on ``date``, per layer, oldest first.
 
-    A raw partition whose processed partition does not exist yet is kept: it has not been consumed.
+    ``processed`` holds the days whose processed output is complete. A raw partition of a day
+    not processed yet is kept while its processed output could still be made and kept; older
+    than the processed layer's own cutoff, it goes.
     """
     if date.weekday() not in policy.weekdays:
         return {layer: [] for layer in RETAINED_LAYERS}
-    processed = list_partitions(base_dir, PROCESSED)
+    processed_cutoff = retention_cutoff(date, policy.processed_days)
     plan = {}
     for layer in RETAINED_LAYERS:
         cutoff = retention_cutoff(date, policy.days(layer))
         plan[layer] = [
             path
             for day, path in sorted(list_partitions(base_dir, layer).items())
-            if day < cutoff and (layer != RAW or day in processed)
+            if day < cutoff and (layer != RAW or day in processed or day < processed_cutoff)
         ]
     return plan
 
@@ -78,17 +86,20 @@ def plan_cleanup(base_dir: str | os.PathLike, date: datetime.date, policy: Reten
 def remove_partitions(base_dir: str | os.PathLike, paths: list[Path]) -> list[Path]:
     """Delete day partitions and the month and year directories they leave empty.
 
-    Every path must be a real directory strictly inside ``base_dir``; anything else is refused.
+    Every path must be a day partition directory (``<layer>/year=/month=/day=``) of a retained
+    layer under ``base_dir``, not a symlink; one that is not refuses the whole call before anything goes.
     """
     base = Path(base_dir).resolve()
+    for path in paths:
+        found = partition_of(base, Path(path).resolve())
+        if Path(path).is_symlink() or found is None or found[0] not in RETAINED_LAYERS or not Path(path).is_dir():
+            raise ValueError(f"refusing to delete {path}: not a day partition directory under {base}")
     removed = []
     for path in paths:
         resolved = Path(path).resolve()
-        if path.is_symlink() or base not in resolved.parents or not resolved.is_dir():
-            raise ValueError(f"refusing to delete {path}: not a partition directory inside {base}")
         shutil.rmtree(resolved)
-        removed.append(path)
+        removed.append(Path(path))
         for parent in (resolved.parent, resolved.parent.parent):
-            if parent != base and base in parent.parents and not any(parent.iterdir()):
+            if not any(parent.iterdir()):
                 parent.rmdir()
     return removed

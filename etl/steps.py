@@ -33,12 +33,14 @@ def ingest_day(source: OrderSource, date: datetime.date, orders_file: Path) -> N
     write_csv(source.orders_for_day(date), orders_file)
 
 
-def validate_day(date: datetime.date, orders_file: Path, report_file: Path, min_orders: int, base_dir: Path) -> None:
+def validate_day(
+    date: datetime.date, orders_file: Path, report_file: Path, min_orders: int, timezone: str, base_dir: Path
+) -> None:
     """Write the validation report, or the failure details beside the raw file and raise.
 
     The error names the date, the file and each failing rule; the report exists only for a valid day.
     """
-    rows, results = validate_file(orders_file, date, min_orders)
+    rows, results = validate_file(orders_file, date, min_orders, timezone)
     failures = failed_rules(results)
     payload = {
         "execution_date": date.isoformat(),
@@ -56,9 +58,11 @@ def validate_day(date: datetime.date, orders_file: Path, report_file: Path, min_
     failed_file.unlink(missing_ok=True)
 
 
-def process_day(date: datetime.date, orders_file: Path, processed_file: Path, summary_file: Path) -> None:
+def process_day(
+    date: datetime.date, orders_file: Path, processed_file: Path, summary_file: Path, timezone: str
+) -> None:
     """Clean the raw orders and write them with the day's summary (the summary last: it marks completion)."""
-    cleaned, stats = clean_orders(read_orders_csv(orders_file))
+    cleaned, stats = clean_orders(read_orders_csv(orders_file), timezone)
     write_csv(cleaned, processed_file)
     write_json(summary_file, summarize_day(cleaned, date, stats))
 
@@ -91,10 +95,17 @@ def report_day(
     publish_latest(latest_file, daily)
 
 
-def cleanup_day(base_dir: Path, date: datetime.date, policy: RetentionPolicy, window_days: int, record: Path) -> None:
-    """Apply retention as of ``date`` and record what went."""
+def cleanup_day(
+    base_dir: Path,
+    date: datetime.date,
+    policy: RetentionPolicy,
+    window_days: int,
+    processed: set[datetime.date],
+    record: Path,
+) -> None:
+    """Apply retention as of ``date`` (``processed``: days whose processed output is complete); record what went."""
     check_policy(policy, window_days)
-    plan = plan_cleanup(base_dir, date, policy)
+    plan = plan_cleanup(base_dir, date, policy, processed)
     removed = {layer: remove_partitions(base_dir, paths) for layer, paths in plan.items()}
     for path in itertools.chain.from_iterable(removed.values()):
         logger.info("Retention: removed %s", path)

@@ -82,7 +82,9 @@ class ValidateDailyData(DailyTask):
     def run(self) -> None:
         orders = Path(self.input()["orders.csv"].path)
         report_file = self.path("validation_report.json")
-        steps.validate_day(self.date, orders, report_file, validation().min_orders, Path(etl().base_dir))
+        settings = etl()
+        min_orders = validation().min_orders
+        steps.validate_day(self.date, orders, report_file, min_orders, settings.timezone, Path(settings.base_dir))
 
 
 class ProcessDailyData(DailyTask):
@@ -96,7 +98,8 @@ class ProcessDailyData(DailyTask):
 
     def run(self) -> None:
         orders = Path(self.requires().requires().output()["orders.csv"].path)
-        steps.process_day(self.date, orders, self.path("orders_processed.csv"), self.path("daily_summary.json"))
+        processed, summary = self.path("orders_processed.csv"), self.path("daily_summary.json")
+        steps.process_day(self.date, orders, processed, summary, etl().timezone)
 
 
 class ComputeRollingMetrics(DailyTask):
@@ -156,9 +159,10 @@ class CleanupOldPartitions(DailyTask):
         return needs
 
     def run(self) -> None:
-        steps.cleanup_day(
-            Path(etl().base_dir), self.date, retention_policy(), rolling().window_days, self.path("cleanup_report.json")
-        )
+        base = Path(etl().base_dir)
+        processed = dates_with_files(base, PROCESSED, ProcessDailyData.filenames)
+        policy = retention_policy()
+        steps.cleanup_day(base, self.date, policy, rolling().window_days, processed, self.path("cleanup_report.json"))
 
 
 class DailyPipeline(luigi.WrapperTask):

@@ -25,7 +25,7 @@ class CleaningStats:
     negatives_fixed: int
 
 
-def clean_orders(orders: pd.DataFrame) -> tuple[pd.DataFrame, CleaningStats]:
+def clean_orders(orders: pd.DataFrame, timezone: str = "UTC") -> tuple[pd.DataFrame, CleaningStats]:
     """Drop repeated order_ids, fix sign errors, label missing categories, add derived columns.
 
     - a row whose order_id already appeared earlier in the file is removed;
@@ -36,14 +36,14 @@ def clean_orders(orders: pd.DataFrame) -> tuple[pd.DataFrame, CleaningStats]:
     """
     duplicated = orders["order_id"].duplicated(keep="first").to_numpy()
     cleaned = orders.loc[~duplicated].reset_index(drop=True)
-    quantity = cleaned["quantity"].to_numpy(dtype=np.int64)
-    unit_price = cleaned["unit_price"].to_numpy(dtype=np.float64)
+    quantity = pd.to_numeric(cleaned["quantity"]).to_numpy(dtype=np.int64)
+    unit_price = pd.to_numeric(cleaned["unit_price"]).to_numpy(dtype=np.float64)
     negative = (quantity < 0) | (unit_price < 0)
     quantity = np.abs(quantity)
     unit_price = np.abs(unit_price)
-    total = cleaned["total_amount"].to_numpy(dtype=np.float64, copy=True)
+    total = pd.to_numeric(cleaned["total_amount"]).to_numpy(dtype=np.float64, copy=True)
     total[negative] = np.round(quantity[negative] * unit_price[negative], 2)
-    stamps = order_timestamps(cleaned)
+    stamps = order_timestamps(cleaned, timezone)
     cleaned = cleaned.assign(
         quantity=quantity,
         unit_price=unit_price,

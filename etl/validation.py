@@ -13,6 +13,7 @@ from etl.csv_io import ORDER_COLUMNS, read_orders_csv
 
 CRITICAL_COLUMNS = ("order_id", "customer_id", "order_timestamp", "quantity", "unit_price")
 NUMERIC_COLUMNS = ("quantity", "unit_price", "total_amount")
+_OFFSET = r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$"
 
 
 class DataValidationError(Exception):
@@ -32,7 +33,9 @@ class RuleResult:
         return dataclasses.asdict(self)
 
 
-def validate_file(path: str | os.PathLike, date: datetime.date, min_orders: int) -> tuple[int, list[RuleResult]]:
+def validate_file(
+    path: str | os.PathLike, date: datetime.date, min_orders: int, timezone: str = "UTC"
+) -> tuple[int, list[RuleResult]]:
     """Read a raw orders file and validate it: (rows read, rule results).
 
     A file that is not readable CSV fails the ``readable_csv`` rule instead of raising.
@@ -41,11 +44,16 @@ def validate_file(path: str | os.PathLike, date: datetime.date, min_orders: int)
         orders = read_orders_csv(path)
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         return 0, [RuleResult("readable_csv", False, f"not a readable CSV file: {error}", 0)]
-    return len(orders), validate_orders(orders, date, min_orders)
+    return len(orders), validate_orders(orders, date, min_orders, timezone)
 
 
-def validate_orders(orders: pd.DataFrame, date: datetime.date, min_orders: int) -> list[RuleResult]:
-    """Check one day of raw orders against every rule; the order of results is the order of the rules."""
+def validate_orders(
+    orders: pd.DataFrame, date: datetime.date, min_orders: int, timezone: str = "UTC"
+) -> list[RuleResult]:
+    """Check one day of raw orders against every rule; the order of results is the order of the rules.
+
+    ``timezone`` is the business day's: timestamps with a UTC offset are converted to it.
+    """
     missing = [c for c in ORDER_COLUMNS if c not in orders.columns]
     results = [
         RuleResult(
@@ -65,7 +73,7 @@ def validate_orders(orders: pd.DataFrame, date: datetime.date, min_orders: int) 
         return results
     results.append(_critical_not_null(orders))
     results.append(_numeric_fields(orders))
-    results.append(_timestamps_in_day(orders, date))
+    results.append(_timestamps_in_day(orders, date, timezone))
     return results
 
 
@@ -74,9 +82,19 @@ def failed_rules(results: list[RuleResult]) -> list[RuleResult]:
     return [r for r in results if not r.passed]
 
 
-def order_timestamps(orders: pd.DataFrame) -> pd.Series:
-    """Parse ``order_timestamp`` (ISO 8601) as naive datetimes; unparseable values become NaT."""
-    return pd.to_datetime(orders["order_timestamp"], format="ISO8601", errors="coerce")
+def order_timestamps(orders: pd.DataFrame, timezone: str = "UTC") -> pd.Series:
+    """Parse ``order_timestamp`` (ISO 8601) as naive business-day times; unparseable values become NaT.
+
+    A naive timestamp is already in the business timezone; one with an offset (``Z``, ``+01:00``)
+    is converted to ``timezone``.
+    """
+    text = orders["order_timestamp"]
+    with_offset = text.str.contains(_OFFSET, regex=True, na=False)
+    if not with_offset.any():
+        return pd.to_datetime(text, format="ISO8601", errors="coerce")
+    naive = pd.to_datetime(text.where(~with_offset), format="ISO8601", errors="coerce")
+    aware = pd.to_datetime(text.where(with_offset), format="ISO8601", errors="coerce", utc=True)
+    return naive.where(~with_offset, aware.dt.tz_convert(timezone).dt.tz_localize(None))
 
 
 def _critical_not_null(orders: pd.DataFrame) -> RuleResult:
@@ -91,14 +109,18 @@ def _numeric_fields(orders: pd.DataFrame) -> RuleResult:
     bad = pd.Series(False, index=orders.index)
     for column in NUMERIC_COLUMNS:
         values = orders[column]
-        if not pd.api.types.is_numeric_dtype(values):
-            bad |= values.notna() & pd.to_numeric(values, errors="coerce").isna()
+        numbers = values if pd.api.types.is_numeric_dtype(values) else pd.to_numeric(values, errors="coerce")
+        bad |= values.notna() & numbers.isna()
+        if column == "quantity":
+            bad |= numbers.notna() & (numbers % 1 != 0)
     rows = int(bad.sum())
-    return RuleResult("numeric_fields", rows == 0, f"{rows} rows with non-numeric quantity, price or amount", rows)
+    return RuleResult(
+        "numeric_fields", rows == 0, f"{rows} rows with a non-numeric amount or a fractional quantity", rows
+    )
 
 
-def _timestamps_in_day(orders: pd.DataFrame, date: datetime.date) -> RuleResult:
-    stamps = order_timestamps(orders)
+def _timestamps_in_day(orders: pd.DataFrame, date: datetime.date, timezone: str) -> RuleResult:
+    stamps = order_timestamps(orders, timezone)
     start = pd.Timestamp(date)
     outside = orders["order_timestamp"].notna() & ~((stamps >= start) & (stamps < start + pd.Timedelta(days=1)))
     rows = int(outside.sum())

@@ -153,7 +153,12 @@ def bare_loop(args: argparse.Namespace) -> int:
     from etl.tasks import LATEST_REPORT, order_source
 
     base = Path(args.base)
-    source, window, start_date = order_source(), rolling().window_days, etl_config().start_date
+    source, window, start_date, timezone = (
+        order_source(),
+        rolling().window_days,
+        etl_config().start_date,
+        etl_config().timezone,
+    )
     min_orders, threshold, config = validation().min_orders, report().trend_threshold, effective_config()
     spent = dict.fromkeys(STAGES, 0.0)
     for offset in range(args.days):
@@ -163,10 +168,12 @@ def bare_loop(args: argparse.Namespace) -> int:
         steps.ingest_day(source, day, raw / "orders.csv")
         spent["generate"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        steps.validate_day(day, raw / "orders.csv", raw / "validation_report.json", min_orders, base)
+        steps.validate_day(day, raw / "orders.csv", raw / "validation_report.json", min_orders, timezone, base)
         spent["validate"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        steps.process_day(day, raw / "orders.csv", processed / "orders_processed.csv", processed / "daily_summary.json")
+        steps.process_day(
+            day, raw / "orders.csv", processed / "orders_processed.csv", processed / "daily_summary.json", timezone
+        )
         spent["process"] += time.perf_counter() - clock
         clock = time.perf_counter()
         summaries = [
