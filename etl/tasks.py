@@ -109,6 +109,11 @@ class ComputeRollingMetrics(DailyTask):
     filenames = ("rolling_metrics.json",)
 
     def requires(self) -> list[ProcessDailyData]:
+        return self._window
+
+    @functools.cached_property
+    def _window(self) -> list[ProcessDailyData]:
+        """Built once per task instance: Luigi asks for requirements many times."""
         return [ProcessDailyData(date=day) for day in window_dates(self.date, rolling().window_days, etl().start_date)]
 
     def run(self) -> None:
@@ -152,6 +157,10 @@ class CleanupOldPartitions(DailyTask):
     filenames = ("cleanup_report.json",)
 
     def requires(self) -> list[luigi.Task]:
+        return self._needs
+
+    @functools.cached_property
+    def _needs(self) -> list[luigi.Task]:
         previous = self.date - datetime.timedelta(days=1)
         needs: list[luigi.Task] = [DailyReport(date=self.date)]
         if previous >= etl().start_date:

@@ -88,8 +88,11 @@ def _dates(stamps: pd.Series) -> pd.Series:
 
 
 def _breakdown(cleaned: pd.DataFrame, column: str) -> dict[str, dict[str, float | int]]:
-    grouped = cleaned.groupby(column, sort=True)["total_amount"].agg(["size", "sum"])
+    """Orders and revenue per value of ``column``: one factorize and two bincounts, no groupby."""
+    codes, values = pd.factorize(cleaned[column], sort=True)
+    orders = np.bincount(codes, minlength=len(values))
+    revenue = np.bincount(codes, weights=cleaned["total_amount"].to_numpy(dtype=np.float64), minlength=len(values))
     return {
-        str(key): {"orders": int(row["size"]), "revenue": round(float(row["sum"]), 2)}
-        for key, row in grouped.iterrows()
+        str(value): {"orders": int(count), "revenue": round(float(amount), 2)}
+        for value, count, amount in zip(values, orders, revenue, strict=True)
     }

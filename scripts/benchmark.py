@@ -80,7 +80,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         "luigi_w2_s": round(median["luigi_w2"], 3),
         "overhead_ratio": round(median["luigi_w1"] / median["bare"], 3),
         "parallel_speedup": round(median["luigi_w1"] / median["luigi_w2"], 3),
-        "io_floor_s": round(floor, 3),
+        "io_floor_s": round(floor, 4),
         "floor_ratio": round(median["luigi_w1"] / floor, 3),
         "peak_rss_mb": {name: round(max(values), 1) for name, values in peaks.items()},
         "stage_s": {stage: round(statistics.median(s[stage] for s in stages), 3) for stage in STAGES},
@@ -256,7 +256,7 @@ def format_table(result: dict) -> str:
         ("luigi, 2 workers", f"{result['luigi_w2_s']:.2f} s  (speed-up {result['parallel_speedup']:.2f}x)"),
         (
             "I/O floor (pyarrow read+write)",
-            f"{result['io_floor_s']:.2f} s  (luigi 1 worker = {result['floor_ratio']:.1f}x)",
+            f"{result['io_floor_s']:.3f} s  (luigi 1 worker = {result['floor_ratio']:.1f}x)",
         ),
         ("peak RSS MB (bare / w1 / w2)", " / ".join(f"{v:.0f}" for v in result["peak_rss_mb"].values())),
         ("stages (bare, s)", ", ".join(f"{k} {v:.2f}" for k, v in result["stage_s"].items())),

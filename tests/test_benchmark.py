@@ -1,0 +1,64 @@
+"""The benchmark script runs end to end at a small size (so it cannot rot) and compares outputs honestly."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+spec = importlib.util.spec_from_file_location("benchmark", REPO / "scripts" / "benchmark.py")
+benchmark = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(benchmark)
+
+
+@pytest.mark.slow
+def test_benchmark_reports_every_figure_and_identical_outputs(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "benchmark.py"),
+            "--days=3",
+            "--orders-per-day=100",
+            "--scan",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    assert figures["same_bytes"] is True
+    assert (figures["days"], figures["orders_per_day"]) == (3, 100)
+    for key in ("bare_s", "luigi_w1_s", "luigi_w2_s", "io_floor_s", "scan_s"):
+        assert figures[key] > 0, key
+    assert figures["overhead_ratio"] == pytest.approx(figures["luigi_w1_s"] / figures["bare_s"], rel=0.01)
+    assert figures["parallel_speedup"] == pytest.approx(figures["luigi_w1_s"] / figures["luigi_w2_s"], rel=0.01)
+    assert figures["floor_ratio"] == pytest.approx(figures["luigi_w1_s"] / figures["io_floor_s"], rel=0.05)
+    assert set(figures["stage_s"]) == {"generate", "validate", "process", "rolling", "report"}
+    assert set(figures["peak_rss_mb"]) == {"bare", "luigi_w1", "luigi_w2"}
+    assert figures["scan_days"] == 1095
+
+
+def write_tree(base, report_time: str, orders: bytes) -> None:
+    day = base / "metrics" / "year=2024" / "month=01" / "day=01"
+    day.mkdir(parents=True)
+    (day / "daily_report.json").write_text(json.dumps({"run": {"generated_at": report_time, "pipeline_version": "1"}}))
+    raw = base / "raw" / "year=2024" / "month=01" / "day=01"
+    raw.mkdir(parents=True)
+    (raw / "orders.csv").write_bytes(orders)
+
+
+def test_same_bytes_ignores_only_the_report_run_time(tmp_path):
+    write_tree(tmp_path / "a", "2026-01-01T00:00:00", b"order_id\n1\n")
+    write_tree(tmp_path / "b", "2026-02-02T00:00:00", b"order_id\n1\n")
+    write_tree(tmp_path / "c", "2026-02-02T00:00:00", b"order_id\n2\n")
+
+    assert benchmark.same_bytes(tmp_path / "a", tmp_path / "b")
+    assert not benchmark.same_bytes(tmp_path / "a", tmp_path / "c")
