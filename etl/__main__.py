@@ -1,20 +1,44 @@
-"""Helpers for shell scripts: ``python -m etl yesterday`` prints the last complete business day."""
+"""Command-line helpers.
+
+``python -m etl yesterday`` prints the last complete business day (for scripts);
+``python -m etl backfill --start A --stop B [--of DailyReport] [--chunk-days 31] [luigi args]``
+fills a long range in chunks (see :mod:`etl.backfill`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import sys
 
 from etl import clock
+from etl.backfill import run_backfill
 from etl.config import etl
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m etl")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("yesterday", help="the last complete business day in [etl] timezone (YYYY-MM-DD)")
-    parser.parse_args(argv)
-    print(clock.last_complete_day(etl().timezone).isoformat())
+    backfill = commands.add_parser(
+        "backfill",
+        help="fill [start, stop) with RangeDaily in chunks; other arguments go to luigi "
+        "(--local-scheduler, --workers 2, --etl-base-dir DIR, ...)",
+    )
+    backfill.add_argument("--of", default="DailyReport", help="the daily task to complete (default DailyReport)")
+    backfill.add_argument("--start", required=True, type=datetime.date.fromisoformat, help="first day, inclusive")
+    backfill.add_argument(
+        "--stop", required=True, type=datetime.date.fromisoformat, help="last day, EXCLUSIVE (as RangeDaily)"
+    )
+    backfill.add_argument("--chunk-days", type=int, default=31, help="days per RangeDaily run (default 31)")
+    args, luigi_args = parser.parse_known_args(argv)
+    if args.command == "yesterday":
+        if luigi_args:
+            parser.error(f"unrecognized arguments: {' '.join(luigi_args)}")
+        print(clock.last_complete_day(etl().timezone).isoformat())
+        return 0
+    return run_backfill(args.of, args.start, args.stop, args.chunk_days, luigi_args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

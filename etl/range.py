@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import logging
 
+import luigi
 import luigi.tools.range
 from luigi.parameter import ParameterException
 
@@ -21,6 +22,12 @@ logger = logging.getLogger("luigi-interface")
 
 class RangeDaily(luigi.tools.range.RangeDaily):
     """Fill every missing day of ``--of`` in ``[--start, --stop)``, oldest first."""
+
+    param_name = luigi.OptionalParameter(
+        default=None,
+        positional=False,
+        description="parameter of --of that takes the date; default: its first positional parameter",
+    )
 
     def moving_start(self, now: datetime.datetime) -> datetime.datetime:
         if self.start is not None:

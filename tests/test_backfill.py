@@ -1,0 +1,42 @@
+"""Chunked backfill: consecutive RangeDaily runs in one process, failures isolated, worst exit code."""
+
+from __future__ import annotations
+
+import datetime
+
+import pandas as pd
+import pytest
+from conftest import fast_day_args
+
+from etl import DailyReport, GenerateDailyData
+from etl.backfill import chunk_ranges, run_backfill
+from etl.partitions import partition_path
+
+D = datetime.date
+
+
+def test_chunks_cover_the_range_exactly_oldest_first():
+    chunks = chunk_ranges(D(2024, 1, 1), D(2024, 3, 1), 31)
+
+    assert chunks == [(D(2024, 1, 1), D(2024, 2, 1)), (D(2024, 2, 1), D(2024, 3, 1))]
+    assert chunk_ranges(D(2024, 1, 1), D(2024, 1, 1), 31) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        chunk_ranges(D(2024, 1, 1), D(2024, 1, 9), 0)
+
+
+def test_a_failed_day_fails_the_backfill_but_later_chunks_still_run(configure, base_dir):
+    bad = D(2024, 1, 3)
+    assert GenerateDailyData(date=bad).run() is None
+    raw = partition_path(base_dir, "raw", bad) / "orders.csv"
+    pd.read_csv(raw).head(5).to_csv(raw, index=False)
+
+    code = run_backfill("DailyReport", D(2024, 1, 1), D(2024, 1, 21), 5, ["--local-scheduler", *fast_day_args()])
+
+    assert code == 30, "task_failed, as the luigi command exits"
+    done = {
+        day
+        for day in (D(2024, 1, 1) + datetime.timedelta(days=i) for i in range(20))
+        if DailyReport(date=day).complete()
+    }
+    failed = {D(2024, 1, 3) + datetime.timedelta(days=i) for i in range(7)}
+    assert done == {D(2024, 1, 1) + datetime.timedelta(days=i) for i in range(20)} - failed
