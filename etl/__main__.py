@@ -1,8 +1,8 @@
 """Command-line helpers.
 
 ``python -m etl yesterday`` prints the last complete business day (for scripts);
-``python -m etl backfill --start A --stop B [--of DailyReport] [--chunk-days 31] [luigi args]``
-fills a long range in chunks (see :mod:`etl.backfill`).
+``python -m etl backfill [--start A] [--stop B] [--of DailyReport] [--chunk-days 31] [luigi args]``
+fills a long range in chunks (see :mod:`etl.backfill`); by default from ``[etl] start_date`` through yesterday.
 """
 
 from __future__ import annotations
@@ -26,10 +26,16 @@ def main(argv: list[str] | None = None) -> int:
         "(--local-scheduler, --workers 2, --etl-base-dir DIR, ...)",
     )
     backfill.add_argument("--of", default="DailyReport", help="the daily task to complete (default DailyReport)")
-    backfill.add_argument("--start", required=True, type=datetime.date.fromisoformat, help="first day, inclusive")
     backfill.add_argument(
-        "--stop", required=True, type=datetime.date.fromisoformat, help="last day, EXCLUSIVE (as RangeDaily)"
+        "--start", type=datetime.date.fromisoformat, help="first day, inclusive (default: [etl] start_date)"
     )
+    end = backfill.add_mutually_exclusive_group()
+    end.add_argument(
+        "--stop",
+        type=datetime.date.fromisoformat,
+        help="last day, EXCLUSIVE as in RangeDaily (default: today in [etl] timezone, so through yesterday)",
+    )
+    end.add_argument("--through", type=datetime.date.fromisoformat, help="last day, inclusive")
     backfill.add_argument("--chunk-days", type=int, default=31, help="days per RangeDaily run (default 31)")
     args, luigi_args = parser.parse_known_args(argv)
     if args.command == "yesterday":
@@ -37,7 +43,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(luigi_args)}")
         print(clock.last_complete_day(etl().timezone).isoformat())
         return 0
-    return run_backfill(args.of, args.start, args.stop, args.chunk_days, luigi_args)
+    settings = etl()
+    start = args.start or settings.start_date
+    if args.through:
+        stop = args.through + datetime.timedelta(days=1)
+    else:
+        stop = args.stop or clock.today(settings.timezone)
+    return run_backfill(args.of, start, stop, args.chunk_days, luigi_args)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The cron entry point: run DailyPipeline (report and retention cleanup) for one business day,
+# The cron entry point: run DailyPipeline (report and retention cleanup) through one business day,
 # by default yesterday in [etl] timezone. Missed earlier days are caught up first, oldest first,
-# back to [etl] start_date. Safe to call from any directory and to overlap: a second run while
-# one is active exits 10 at once.
+# back to [etl] start_date, in month-sized chunks (python -m etl backfill) so that a long gap costs
+# the same per day as a short one. Safe to call from any directory and to overlap: a second run
+# while one is active exits 10 at once.
 #
 #   scripts/run_daily.sh [--date YYYY-MM-DD] [extra luigi arguments, e.g. --workers 2]
 #
@@ -12,9 +13,8 @@
 # Exit status: luigi's (see [retcode] in etl/luigi_defaults.cfg); 10 when already running.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-luigi_bin="$repo/.venv/bin/luigi"
 python_bin="$repo/.venv/bin/python"
-[ -x "$luigi_bin" ] || { luigi_bin=$(command -v luigi); python_bin=$(command -v python3); }
+[ -x "$python_bin" ] || python_bin=$(command -v python3)
 export LUIGI_CONFIG_PATH="${LUIGI_CONFIG_PATH:-$repo/luigi.cfg}"
 
 date_arg=""
@@ -39,10 +39,10 @@ else
   scheduler=(--local-scheduler)
 fi
 
-echo "run_daily: $(date -u +%FT%TZ) DailyPipeline --date $date_arg" >>"$log_file"
+echo "run_daily: $(date -u +%FT%TZ) DailyPipeline through $date_arg" >>"$log_file"
 set +e
-"$luigi_bin" --module etl DailyPipeline --date "$date_arg" "${scheduler[@]}" "$@" >>"$log_file" 2>&1
+"$python_bin" -m etl backfill --of DailyPipeline --through "$date_arg" "${scheduler[@]}" "$@" >>"$log_file" 2>&1
 status=$?
 set -e
-echo "run_daily: $(date -u +%FT%TZ) DailyPipeline --date $date_arg exited $status" | tee -a "$log_file"
+echo "run_daily: $(date -u +%FT%TZ) DailyPipeline through $date_arg exited $status" | tee -a "$log_file"
 exit "$status"

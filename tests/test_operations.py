@@ -98,7 +98,7 @@ def test_cron_wrapper_runs_yesterday_from_anywhere_logs_and_refuses_to_overlap(t
         (day_dir(base, "cleanup", datetime.date(2024, 1, d)) / "cleanup_report.json").exists() for d in range(1, 6)
     )
     log = (logs / "daily-2024-01-05.log").read_text()
-    assert "DailyPipeline --date 2024-01-05 exited 0" in log and "Luigi Execution Summary" in log
+    assert "DailyPipeline through 2024-01-05 exited 0" in log and "Luigi Execution Summary" in log
 
     with open(logs / "run_daily.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
