@@ -25,18 +25,23 @@ class DayNotOverError(RuntimeError):
     """The pipeline was asked for a day that has not ended yet in its timezone."""
 
 
-class DailyTask(luigi.Task):
+class OldestFirst:
+    """Older days get higher priority, so a backfill advances in date order."""
+
+    date: datetime.date
+
+    @property
+    def priority(self) -> int:
+        return -self.date.toordinal()
+
+
+class DailyTask(OldestFirst, luigi.Task):
     """A task of one business day whose outputs are files in one day partition of one layer."""
 
     date = luigi.DateParameter(description="The business day (YYYY-MM-DD).")
 
     layer: ClassVar[str]
     filenames: ClassVar[tuple[str, ...]]
-
-    @property
-    def priority(self) -> int:
-        """Older days first, so a backfill advances in date order."""
-        return -self.date.toordinal()
 
     def output(self) -> dict[str, luigi.LocalTarget]:
         return self._targets
@@ -97,7 +102,7 @@ class ProcessDailyData(DailyTask):
         return ValidateDailyData(date=self.date)
 
     def run(self) -> None:
-        orders = Path(self.requires().requires().output()["orders.csv"].path)
+        orders = GenerateDailyData(date=self.date).path("orders.csv")
         processed, summary = self.path("orders_processed.csv"), self.path("daily_summary.json")
         steps.process_day(self.date, orders, processed, summary, etl().timezone)
 
@@ -174,14 +179,10 @@ class CleanupOldPartitions(DailyTask):
         steps.cleanup_day(base, self.date, policy, rolling().window_days, processed, self.path("cleanup_report.json"))
 
 
-class DailyPipeline(luigi.WrapperTask):
+class DailyPipeline(OldestFirst, luigi.WrapperTask):
     """A whole day, report and cleanup: what cron runs. Done once the day's cleanup has run."""
 
     date = luigi.DateParameter(description="The business day (YYYY-MM-DD).")
-
-    @property
-    def priority(self) -> int:
-        return -self.date.toordinal()
 
     def requires(self) -> CleanupOldPartitions:
         return CleanupOldPartitions(date=self.date)
