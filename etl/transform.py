@@ -35,7 +35,7 @@ def clean_orders(orders: pd.DataFrame, timezone: str = "UTC") -> tuple[pd.DataFr
     - derived: order_date, hour, day_of_week, is_weekend.
     """
     duplicated = orders["order_id"].duplicated(keep="first").to_numpy()
-    cleaned = orders.loc[~duplicated].reset_index(drop=True)
+    cleaned = orders.loc[~duplicated].reset_index(drop=True) if duplicated.any() else orders
     quantity = pd.to_numeric(cleaned["quantity"]).to_numpy(dtype=np.int64)
     unit_price = pd.to_numeric(cleaned["unit_price"]).to_numpy(dtype=np.float64)
     negative = (quantity < 0) | (unit_price < 0)
