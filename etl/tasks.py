@@ -25,6 +25,20 @@ class DayNotOverError(RuntimeError):
     """The pipeline was asked for a day that has not ended yet in its timezone."""
 
 
+def built_once(method):
+    """Cache a task's ``requires()`` or ``output()`` on the instance: Luigi asks for them many times,
+    and each answer costs task instantiations and config reads (resolved once, as parameters are)."""
+    attribute = f"_{method.__name__}_built"
+
+    @functools.wraps(method)
+    def cached(self):
+        if attribute not in self.__dict__:
+            self.__dict__[attribute] = method(self)
+        return self.__dict__[attribute]
+
+    return cached
+
+
 class OldestFirst:
     """Older days get higher priority, so a backfill advances in date order."""
 
@@ -43,12 +57,8 @@ class DailyTask(OldestFirst, luigi.Task):
     layer: ClassVar[str]
     filenames: ClassVar[tuple[str, ...]]
 
+    @built_once
     def output(self) -> dict[str, luigi.LocalTarget]:
-        return self._targets
-
-    @functools.cached_property
-    def _targets(self) -> dict[str, luigi.LocalTarget]:
-        """Built once per task instance, as Luigi resolves parameters once: it asks for outputs many times."""
         return {name: partition_target(etl().base_dir, self.layer, self.date, name) for name in self.filenames}
 
     @classmethod
@@ -81,6 +91,7 @@ class ValidateDailyData(DailyTask):
     layer = RAW
     filenames = ("validation_report.json",)
 
+    @built_once
     def requires(self) -> GenerateDailyData:
         return GenerateDailyData(date=self.date)
 
@@ -98,6 +109,7 @@ class ProcessDailyData(DailyTask):
     layer = PROCESSED
     filenames = ("orders_processed.csv", "daily_summary.json")
 
+    @built_once
     def requires(self) -> ValidateDailyData:
         return ValidateDailyData(date=self.date)
 
@@ -113,12 +125,8 @@ class ComputeRollingMetrics(DailyTask):
     layer = METRICS
     filenames = ("rolling_metrics.json",)
 
+    @built_once
     def requires(self) -> list[ProcessDailyData]:
-        return self._window
-
-    @functools.cached_property
-    def _window(self) -> list[ProcessDailyData]:
-        """Built once per task instance: Luigi asks for requirements many times."""
         return [ProcessDailyData(date=day) for day in window_dates(self.date, rolling().window_days, etl().start_date)]
 
     def run(self) -> None:
@@ -132,6 +140,7 @@ class DailyReport(DailyTask):
     layer = METRICS
     filenames = ("daily_report.json",)
 
+    @built_once
     def requires(self) -> dict[str, luigi.Task]:
         return {
             "validation": ValidateDailyData(date=self.date),
@@ -161,11 +170,8 @@ class CleanupOldPartitions(DailyTask):
     layer = CLEANUP
     filenames = ("cleanup_report.json",)
 
+    @built_once
     def requires(self) -> list[luigi.Task]:
-        return self._needs
-
-    @functools.cached_property
-    def _needs(self) -> list[luigi.Task]:
         previous = self.date - datetime.timedelta(days=1)
         needs: list[luigi.Task] = [DailyReport(date=self.date)]
         if previous >= etl().start_date:
@@ -184,6 +190,7 @@ class DailyPipeline(OldestFirst, luigi.WrapperTask):
 
     date = luigi.DateParameter(description="The business day (YYYY-MM-DD).")
 
+    @built_once
     def requires(self) -> CleanupOldPartitions:
         return CleanupOldPartitions(date=self.date)
 
