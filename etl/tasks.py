@@ -59,7 +59,8 @@ class DailyTask(OldestFirst, luigi.Task):
 
     @built_once
     def output(self) -> dict[str, luigi.LocalTarget]:
-        return {name: partition_target(etl().base_dir, self.layer, self.date, name) for name in self.filenames}
+        base_dir = etl().base_dir
+        return {name: partition_target(base_dir, self.layer, self.date, name) for name in self.filenames}
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
