@@ -19,6 +19,7 @@ from etl.sources import OrderSource, SyntheticOrderSource
 from etl.targets import partition_target
 
 LATEST_REPORT = "latest_daily_report.json"
+PRIORITY_EPOCH = datetime.date(2200, 1, 1)
 
 
 class DayNotOverError(RuntimeError):
@@ -40,13 +41,17 @@ def built_once(method):
 
 
 class OldestFirst:
-    """Older days get higher priority, so a backfill advances in date order."""
+    """Older days get higher priority, so a backfill advances in date order.
+
+    Priorities are positive: Luigi raises a dependency's priority to its dependents', and a
+    wrapper such as RangeDaily has priority 0, which would otherwise flatten every day to 0.
+    """
 
     date: datetime.date
 
     @property
     def priority(self) -> int:
-        return -self.date.toordinal()
+        return (PRIORITY_EPOCH - self.date).days
 
 
 class DailyTask(OldestFirst, luigi.Task):

@@ -221,3 +221,15 @@ def test_an_unreadable_raw_file_fails_validation_with_its_name_and_rule(configur
 
     assert not (partition_path(base_dir, "raw", day) / "validation_report.json").exists()
     assert (partition_path(base_dir, "raw", day) / "validation_failed.json").exists()
+
+
+def test_a_range_runs_oldest_day_first(configure, base_dir):
+    from etl import RangeDaily
+
+    result = build(RangeDaily(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 9)))
+
+    assert result.status == luigi.LuigiStatusCode.SUCCESS
+    written = [
+        (partition_path(base_dir, "raw", day) / "orders.csv").stat().st_mtime_ns for day in days(D(2024, 1, 1), 8)
+    ]
+    assert written == sorted(written), "each day's raw file is written after the previous day's"
