@@ -1,7 +1,7 @@
 """Command-line helpers.
 
 ``python -m etl yesterday`` prints the last complete business day (for scripts);
-``python -m etl backfill [--start A] [--stop B] [--of DailyReport] [--chunk-days 31] [luigi args]``
+``python -m etl backfill [--start A] [--stop B] [--of DailyReport] [--chunk-days 31] [--parallel 2] [luigi args]``
 fills a long range in chunks (see :mod:`etl.backfill`); by default from ``[etl] start_date`` through yesterday.
 """
 
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     end.add_argument("--through", type=datetime.date.fromisoformat, help="last day, inclusive")
     backfill.add_argument("--chunk-days", type=int, default=31, help="days per RangeDaily run (default 31)")
+    backfill.add_argument(
+        "--parallel", type=int, default=1, help="processes for the per-day work (default 1; use 2 on 2 cores)"
+    )
     args, luigi_args = parser.parse_known_args(argv)
     if args.command == "yesterday":
         if luigi_args:
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         stop = args.through + datetime.timedelta(days=1)
     else:
         stop = args.stop or clock.today(settings.timezone)
-    return run_backfill(args.of, start, stop, args.chunk_days, luigi_args)
+    return run_backfill(args.of, start, stop, args.chunk_days, luigi_args, args.parallel)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,27 @@
-"""Backfill a long range as consecutive chunks of ``RangeDaily``, in one process.
+"""Backfill a long range as consecutive chunks of ``RangeDaily``, in one process or in parallel lanes.
 
 Luigi's scheduler examines every pending task on every request for work, so one range of N days
 costs O(N²) in scheduling; chunks of a month keep a year's backfill at a month's cost per day.
 Each chunk runs to the end (a failed day fails only its own windows), later chunks still run,
 and the exit code is the worst chunk's, with Luigi's ``[retcode]`` values.
+
+With ``parallel`` lanes, the per-day work (generate, validate, process: no day depends on another)
+is first spread over that many processes, each running whole chunks with one in-process worker;
+then the range itself runs chunk by chunk and finds only the cheap window metrics and reports left.
+Unlike ``--workers``, this forks one process per lane, not one per task.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
+import multiprocessing
 
 import luigi.interface
 from luigi.execution_summary import LuigiStatusCode
 from luigi.retcodes import retcode
+
+PER_DAY_TASK = "ProcessDailyData"
 
 
 def chunk_ranges(start: datetime.date, stop: datetime.date, days: int) -> list[tuple[datetime.date, datetime.date]]:
@@ -27,24 +36,37 @@ def chunk_ranges(start: datetime.date, stop: datetime.date, days: int) -> list[t
     return chunks
 
 
-def run_backfill(of: str, start: datetime.date, stop: datetime.date, chunk_days: int, luigi_args: list[str]) -> int:
-    """Run ``RangeDaily --of OF`` chunk by chunk; returns the exit code for the whole backfill."""
+def run_backfill(
+    of: str, start: datetime.date, stop: datetime.date, chunk_days: int, luigi_args: list[str], parallel: int = 1
+) -> int:
+    """Complete ``of`` for every day of ``[start, stop)``; returns the exit code for the whole backfill."""
+    if parallel < 1:
+        raise ValueError(f"parallel={parallel}: must be at least 1")
     worst = 0
+    if parallel > 1 and start < stop:
+        lane_days = min(chunk_days, math.ceil((stop - start).days / parallel))
+        pieces = [(PER_DAY_TASK, first, end, luigi_args) for first, end in chunk_ranges(start, stop, lane_days)]
+        with multiprocessing.get_context("fork").Pool(parallel) as lanes:
+            worst = max(lanes.starmap(run_range, pieces, chunksize=1))
     for first, end in chunk_ranges(start, stop, chunk_days):
-        command = [
-            "--module",
-            "etl",
-            "RangeDaily",
-            "--of",
-            of,
-            f"--start={first}",
-            f"--stop={end}",
-            "--no-lock",
-            *luigi_args,
-        ]
-        result = luigi.interface.run(command, detailed_summary=True)
-        worst = max(worst, exit_code(result.status))
+        worst = max(worst, run_range(of, first, end, luigi_args))
     return worst
+
+
+def run_range(of: str, first: datetime.date, end: datetime.date, luigi_args: list[str]) -> int:
+    """One ``RangeDaily --of OF`` run over ``[first, end)`` in this process; its exit code."""
+    command = [
+        "--module",
+        "etl",
+        "RangeDaily",
+        "--of",
+        of,
+        f"--start={first}",
+        f"--stop={end}",
+        "--no-lock",
+        *luigi_args,
+    ]
+    return exit_code(luigi.interface.run(command, detailed_summary=True).status)
 
 
 def exit_code(status: LuigiStatusCode) -> int:

@@ -3,9 +3,9 @@
 
 Runs the same range (a) as a bare loop calling the same step functions with no Luigi,
 (b) through the real ``luigi ... RangeDaily`` command with the local scheduler and one worker,
-(c) the same with two workers, (d) the chunked backfill (``python -m etl backfill``) with one
-worker; each in a fresh base directory and a fresh process. Prints a table, or with --json one
-JSON object; exits 1 if the three runs did not produce the same bytes.
+(c) the same with two workers, (d) the chunked backfill (``python -m etl backfill``) in one
+process and (e) with two parallel lanes; each in a fresh base directory and a fresh process.
+Prints a table, or with --json one JSON object; exits 1 if the runs did not all produce the same bytes.
 
     .venv/bin/python scripts/benchmark.py --days 30 --orders-per-day 1000 [--repeat 3] [--scan] [--json]
 """
@@ -60,7 +60,8 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         "bare": bare_command,
         "luigi_w1": luigi_command(1),
         "luigi_w2": luigi_command(2),
-        "backfill_w1": backfill_command,
+        "backfill_w1": backfill_command(1),
+        "backfill_w2": backfill_command(2),
     }
     timings: dict[str, list[float]] = {name: [] for name in variants}
     peaks: dict[str, list[float]] = {name: [] for name in variants}
@@ -90,6 +91,8 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         "floor_ratio": round(median["luigi_w1"] / floor, 3),
         "backfill_w1_s": round(median["backfill_w1"], 3),
         "backfill_overhead_ratio": round(median["backfill_w1"] / median["bare"], 3),
+        "backfill_w2_s": round(median["backfill_w2"], 3),
+        "backfill_parallel_speedup": round(median["backfill_w1"] / median["backfill_w2"], 3),
         "peak_rss_mb": {name: round(max(values), 1) for name, values in peaks.items()},
         "stage_s": {stage: round(statistics.median(s[stage] for s in stages), 3) for stage in STAGES},
         "same_bytes": all(same_bytes(bases["bare"], bases[name]) for name in variants if name != "bare"),
@@ -128,13 +131,18 @@ def luigi_command(workers: int):
     return command
 
 
-def backfill_command(args: argparse.Namespace, base: Path) -> list[str]:
-    """The chunked backfill (python -m etl backfill): consecutive month-sized RangeDaily runs, one process."""
-    stop = args.start + datetime.timedelta(days=args.days)
-    return [
-        sys.executable, "-m", "etl", "backfill", f"--start={args.start}", f"--stop={stop}", "--local-scheduler",
-        "--workers=1", "--log-level=WARNING", *config_args(args, base),
-    ]  # fmt: skip
+def backfill_command(parallel: int):
+    """The chunked backfill (python -m etl backfill): month-sized RangeDaily runs, per-day work in lanes."""
+
+    def command(args: argparse.Namespace, base: Path) -> list[str]:
+        stop = args.start + datetime.timedelta(days=args.days)
+        return [
+            sys.executable, "-m", "etl", "backfill", f"--start={args.start}", f"--stop={stop}",
+            f"--parallel={parallel}", "--local-scheduler", "--workers=1", "--log-level=WARNING",
+            *config_args(args, base),
+        ]  # fmt: skip
+
+    return command
 
 
 def run_measured(command: list[str]) -> tuple[float, float, str]:
@@ -272,16 +280,20 @@ def format_table(result: dict) -> str:
         ("luigi, 1 worker", f"{result['luigi_w1_s']:.2f} s  ({result['overhead_ratio']:.2f}x bare)"),
         ("luigi, 2 workers", f"{result['luigi_w2_s']:.2f} s  (speed-up {result['parallel_speedup']:.2f}x)"),
         (
-            "chunked backfill, 1 worker",
+            "chunked backfill, 1 process",
             f"{result['backfill_w1_s']:.2f} s  ({result['backfill_overhead_ratio']:.2f}x bare)",
+        ),
+        (
+            "chunked backfill, 2 lanes",
+            f"{result['backfill_w2_s']:.2f} s  (speed-up {result['backfill_parallel_speedup']:.2f}x)",
         ),
         (
             "I/O floor (pyarrow read+write)",
             f"{result['io_floor_s']:.3f} s  (luigi 1 worker = {result['floor_ratio']:.1f}x)",
         ),
-        ("peak RSS MB (bare/w1/w2/backfill)", " / ".join(f"{v:.0f}" for v in result["peak_rss_mb"].values())),
+        ("peak RSS MB", ", ".join(f"{k} {v:.0f}" for k, v in result["peak_rss_mb"].items())),
         ("stages (bare, s)", ", ".join(f"{k} {v:.2f}" for k, v in result["stage_s"].items())),
-        ("same bytes in all three runs", str(result["same_bytes"])),
+        ("same bytes in every run", str(result["same_bytes"])),
     ]
     if "scan_s" in result:
         rows.append((f"missing-day scan, {result['scan_days']} days", f"{result['scan_s'] * 1000:.1f} ms"))

@@ -40,3 +40,23 @@ def test_a_failed_day_fails_the_backfill_but_later_chunks_still_run(configure, b
     }
     failed = {D(2024, 1, 3) + datetime.timedelta(days=i) for i in range(7)}
     assert done == {D(2024, 1, 1) + datetime.timedelta(days=i) for i in range(20)} - failed
+
+
+def test_parallel_lanes_give_the_same_partitions_and_the_same_failures(configure, base_dir, tmp_path):
+    bad = D(2024, 1, 4)
+    for base in (base_dir, tmp_path / "parallel"):
+        configure({"etl": {"base_dir": str(base)}})
+        assert GenerateDailyData(date=bad).run() is None
+        raw = partition_path(base, "raw", bad) / "orders.csv"
+        pd.read_csv(raw).head(5).to_csv(raw, index=False)
+        args = ["--local-scheduler", *fast_day_args(), f"--etl-base-dir={base}"]
+        parallel = 2 if base != base_dir else 1
+
+        code = run_backfill("DailyReport", D(2024, 1, 1), D(2024, 1, 16), 7, args, parallel=parallel)
+
+        assert code == 30, f"parallel={parallel}: the failed day still fails the backfill"
+    serial = {p.relative_to(base_dir): p.read_bytes() for p in base_dir.rglob("*.csv")}
+    lanes = {p.relative_to(tmp_path / "parallel"): p.read_bytes() for p in (tmp_path / "parallel").rglob("*.csv")}
+    assert serial == lanes, "same processed and raw files, byte for byte"
+    reports = {p.parent.name for p in (tmp_path / "parallel").glob("metrics/*/*/*/daily_report.json")}
+    assert reports == {f"day={d:02d}" for d in (1, 2, 3, 11, 12, 13, 14, 15)}
