@@ -6,9 +6,9 @@ Each chunk runs to the end (a failed day fails only its own windows), later chun
 and the exit code is the worst chunk's, with Luigi's ``[retcode]`` values.
 
 With ``parallel`` lanes, the per-day work (generate, validate, process: no day depends on another)
-is first spread over that many processes, each running whole chunks with one in-process worker;
-then the range itself runs chunk by chunk and finds only the cheap window metrics and reports left.
-Unlike ``--workers``, this forks one process per lane, not one per task.
+of the days still missing is first spread over that many processes, each running whole chunks with
+one in-process worker; then the range itself runs chunk by chunk and finds only the cheap window
+metrics and reports left. Unlike ``--workers``, this forks one process per lane, not one per task.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import math
 import multiprocessing
 
 import luigi.interface
+from luigi.cmdline_parser import CmdlineParser
 from luigi.execution_summary import LuigiStatusCode
 from luigi.retcodes import retcode
+from luigi.task_register import Register
 
 PER_DAY_TASK = "ProcessDailyData"
 
@@ -43,9 +45,14 @@ def run_backfill(
     if parallel < 1:
         raise ValueError(f"parallel={parallel}: must be at least 1")
     worst = 0
-    if parallel > 1 and start < stop:
-        lane_days = min(chunk_days, math.ceil((stop - start).days / parallel))
-        pieces = [(PER_DAY_TASK, first, end, luigi_args) for first, end in chunk_ranges(start, stop, lane_days)]
+    missing = missing_days(of, start, stop, luigi_args) if parallel > 1 else []
+    if missing:
+        lane_days = min(chunk_days, math.ceil(len(missing) / parallel))
+        pieces = [
+            (PER_DAY_TASK, first, end, luigi_args)
+            for run_start, run_stop in contiguous_runs(missing)
+            for first, end in chunk_ranges(run_start, run_stop, lane_days)
+        ]
         with multiprocessing.get_context("fork").Pool(parallel) as lanes:
             worst = max(lanes.starmap(run_range, pieces, chunksize=1))
     for first, end in chunk_ranges(start, stop, chunk_days):
@@ -53,20 +60,33 @@ def run_backfill(
     return worst
 
 
+def missing_days(of: str, start: datetime.date, stop: datetime.date, luigi_args: list[str]) -> list[datetime.date]:
+    """The days ``RangeDaily --of OF`` would schedule, with the same command-line overrides.
+
+    Only these get per-day work in lanes: a day that is done (or retired by retention) is not rebuilt.
+    """
+    command = ["--module", "etl", "RangeDaily", "--of", of, f"--start={start}", f"--stop={stop}", *luigi_args]
+    Register.clear_instance_cache()  # a cached RangeDaily would answer with the days missing last time
+    with CmdlineParser.global_instance(command) as parser:
+        return [task.date for task in parser.get_task_obj().requires()]
+
+
+def contiguous_runs(days: list[datetime.date]) -> list[tuple[datetime.date, datetime.date]]:
+    """Sorted ``days`` as ``[a, b)`` ranges of consecutive days."""
+    runs: list[tuple[datetime.date, datetime.date]] = []
+    for day in days:
+        if runs and runs[-1][1] == day:
+            runs[-1] = (runs[-1][0], day + datetime.timedelta(days=1))
+        else:
+            runs.append((day, day + datetime.timedelta(days=1)))
+    return runs
+
+
 def run_range(of: str, first: datetime.date, end: datetime.date, luigi_args: list[str]) -> int:
     """One ``RangeDaily --of OF`` run over ``[first, end)`` in this process; its exit code."""
-    command = [
-        "--module",
-        "etl",
-        "RangeDaily",
-        "--of",
-        of,
-        f"--start={first}",
-        f"--stop={end}",
-        "--no-lock",
-        *luigi_args,
-    ]
-    return exit_code(luigi.interface.run(command, detailed_summary=True).status)
+    command = ["--module", "etl", "RangeDaily", "--of", of, f"--start={first}", f"--stop={end}", "--no-lock"]
+    Register.clear_instance_cache()  # each run looks at the partitions afresh, as a new process would
+    return exit_code(luigi.interface.run([*command, *luigi_args], detailed_summary=True).status)
 
 
 def exit_code(status: LuigiStatusCode) -> int:

@@ -9,7 +9,7 @@ import pytest
 from conftest import fast_day_args
 
 from etl import DailyReport, GenerateDailyData
-from etl.backfill import chunk_ranges, run_backfill
+from etl.backfill import chunk_ranges, contiguous_runs, run_backfill
 from etl.partitions import partition_path
 
 D = datetime.date
@@ -60,3 +60,24 @@ def test_parallel_lanes_give_the_same_partitions_and_the_same_failures(configure
     assert serial == lanes, "same processed and raw files, byte for byte"
     reports = {p.parent.name for p in (tmp_path / "parallel").glob("metrics/*/*/*/daily_report.json")}
     assert reports == {f"day={d:02d}" for d in (1, 2, 3, 11, 12, 13, 14, 15)}
+
+
+def test_contiguous_runs_group_consecutive_days():
+    days = [D(2024, 1, 1), D(2024, 1, 2), D(2024, 1, 5), D(2024, 1, 7), D(2024, 1, 8)]
+
+    assert contiguous_runs(days) == [
+        (D(2024, 1, 1), D(2024, 1, 3)),
+        (D(2024, 1, 5), D(2024, 1, 6)),
+        (D(2024, 1, 7), D(2024, 1, 9)),
+    ]
+
+
+def test_parallel_catch_up_does_not_rebuild_days_retired_by_retention(configure, base_dir):
+    args = ["--local-scheduler", *fast_day_args(), "--retention-raw-days=2", "--retention-processed-days=7"]
+    assert run_backfill("DailyPipeline", D(2024, 1, 1), D(2024, 1, 21), 31, args, parallel=2) == 0
+    assert not partition_path(base_dir, "processed", D(2024, 1, 5)).exists(), "retired by retention"
+    before = {p: p.stat().st_mtime_ns for p in base_dir.rglob("*") if p.is_file()}
+
+    assert run_backfill("DailyPipeline", D(2024, 1, 1), D(2024, 1, 21), 31, args, parallel=2) == 0
+
+    assert {p: p.stat().st_mtime_ns for p in base_dir.rglob("*") if p.is_file()} == before
