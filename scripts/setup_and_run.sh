@@ -6,6 +6,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/bootstrap.sh"
 cd "$repo"
-args=("$@")
-[[ " ${args[*]} " == *" --start "* ]] || args=(--start 2024-01-01 --stop 2024-01-15 "${args[@]}")
-exec "$repo/.venv/bin/luigi" --module etl RangeDaily --of DailyReport --local-scheduler "${args[@]}"
+range=(--start 2024-01-01 --stop 2024-01-15)
+for arg in "$@"; do
+  case "$arg" in --start | --start=*) range=() ;; esac
+done
+exec "$repo/.venv/bin/luigi" --module etl RangeDaily --of DailyReport --local-scheduler "${range[@]}" "$@"
