@@ -36,16 +36,27 @@ _ORDER_TYPES = {
 }
 
 
+_LAST_READ: dict[tuple, pd.DataFrame] = {}
+
+
 def read_orders_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read an orders file with the canonical column types.
+    """Read an orders file with the canonical column types; callers must not modify the frame.
 
     A file whose values do not parse as those types is read as text instead, so that
-    validation can name the rule and the rows that break it.
+    validation can name the rule and the rows that break it. The last file read stays parsed,
+    keyed by its path, inode, size and modification time: validating and then processing a day
+    in one process reads its raw file once.
     """
-    try:
-        return _read(path, _ORDER_TYPES)
-    except pa.ArrowInvalid:
-        return _read(path, dict.fromkeys(_ORDER_TYPES, pa.string()))
+    status = os.stat(path)
+    key = (os.fspath(path), status.st_ino, status.st_size, status.st_mtime_ns)
+    if key not in _LAST_READ:
+        try:
+            frame = _read(path, _ORDER_TYPES)
+        except pa.ArrowInvalid:
+            frame = _read(path, dict.fromkeys(_ORDER_TYPES, pa.string()))
+        _LAST_READ.clear()
+        _LAST_READ[key] = frame
+    return _LAST_READ[key]
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
