@@ -65,9 +65,7 @@ def missing_days(of: str, start: datetime.date, stop: datetime.date, luigi_args:
 
     Only these get per-day work in lanes: a day that is done (or retired by retention) is not rebuilt.
     """
-    command = ["--module", "etl", "RangeDaily", "--of", of, f"--start={start}", f"--stop={stop}", *luigi_args]
-    Register.clear_instance_cache()  # a cached RangeDaily would answer with the days missing last time
-    with CmdlineParser.global_instance(command) as parser:
+    with CmdlineParser.global_instance(_fresh_range_command(of, start, stop, luigi_args)) as parser:
         return [task.date for task in parser.get_task_obj().requires()]
 
 
@@ -84,9 +82,15 @@ def contiguous_runs(days: list[datetime.date]) -> list[tuple[datetime.date, date
 
 def run_range(of: str, first: datetime.date, end: datetime.date, luigi_args: list[str]) -> int:
     """One ``RangeDaily --of OF`` run over ``[first, end)`` in this process; its exit code."""
-    command = ["--module", "etl", "RangeDaily", "--of", of, f"--start={first}", f"--stop={end}", "--no-lock"]
-    Register.clear_instance_cache()  # each run looks at the partitions afresh, as a new process would
-    return exit_code(luigi.interface.run([*command, *luigi_args], detailed_summary=True).status)
+    command = _fresh_range_command(of, first, end, ["--no-lock", *luigi_args])
+    return exit_code(luigi.interface.run(command, detailed_summary=True).status)
+
+
+def _fresh_range_command(of: str, start: datetime.date, stop: datetime.date, luigi_args: list[str]) -> list[str]:
+    """The luigi arguments of ``RangeDaily --of OF`` over ``[start, stop)``, with Luigi's instance cache
+    cleared: a cached RangeDaily keeps the days it found missing last time, a new process would not."""
+    Register.clear_instance_cache()
+    return ["--module", "etl", "RangeDaily", "--of", of, f"--start={start}", f"--stop={stop}", *luigi_args]
 
 
 def exit_code(status: LuigiStatusCode) -> int:

@@ -33,14 +33,12 @@ def list_partitions(base_dir: str | os.PathLike, layer: str) -> dict[datetime.da
     Anything that is not a ``year=/month=/day=`` directory naming a real date is ignored.
     """
     found: dict[datetime.date, Path] = {}
-    for year_entry in _subdirs(Path(base_dir, layer), _YEAR):
-        for month_entry in _subdirs(Path(year_entry.path), _MONTH):
-            for day_entry in _subdirs(Path(month_entry.path), _DAY):
-                date = _date_or_none(
-                    _YEAR.fullmatch(year_entry.name), _MONTH.fullmatch(month_entry.name), _DAY.fullmatch(day_entry.name)
-                )
+    for year, year_path in _subdirs(Path(base_dir, layer), _YEAR):
+        for month, month_path in _subdirs(year_path, _MONTH):
+            for day, day_path in _subdirs(month_path, _DAY):
+                date = _date_or_none(year, month, day)
                 if date is not None:
-                    found[date] = Path(day_entry.path)
+                    found[date] = day_path
     return found
 
 
@@ -52,7 +50,8 @@ def partition_of(base_dir: str | os.PathLike, path: str | os.PathLike) -> tuple[
         return None
     if len(parts) != 4 or parts[0] not in LAYERS:
         return None
-    date = _date_or_none(_YEAR.fullmatch(parts[1]), _MONTH.fullmatch(parts[2]), _DAY.fullmatch(parts[3]))
+    numbers = [_number(pattern, name) for pattern, name in zip((_YEAR, _MONTH, _DAY), parts[1:], strict=True)]
+    date = None if None in numbers else _date_or_none(*numbers)
     return None if date is None else (parts[0], date)
 
 
@@ -67,17 +66,26 @@ def dates_with_files(base_dir: str | os.PathLike, layer: str, filenames: Iterabl
     return complete
 
 
-def _subdirs(path: Path, pattern: re.Pattern[str]) -> list[os.DirEntry[str]]:
+def _subdirs(path: Path, pattern: re.Pattern[str]) -> list[tuple[int, Path]]:
+    """(number, path) of each real subdirectory whose name is ``pattern``, e.g. ``month=07`` -> 7."""
     try:
         with os.scandir(path) as entries:
-            return [e for e in entries if pattern.fullmatch(e.name) and e.is_dir(follow_symlinks=False)]
+            return [
+                (number, Path(entry.path))
+                for entry in entries
+                if (number := _number(pattern, entry.name)) is not None and entry.is_dir(follow_symlinks=False)
+            ]
     except FileNotFoundError:
         return []
 
 
-def _date_or_none(*matches: re.Match[str] | None) -> datetime.date | None:
+def _number(pattern: re.Pattern[str], name: str) -> int | None:
+    match = pattern.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def _date_or_none(year: int, month: int, day: int) -> datetime.date | None:
     try:
-        year, month, day = (int(m.group(1)) for m in matches if m is not None)
         return datetime.date(year, month, day)
     except ValueError:
         return None

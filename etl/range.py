@@ -35,13 +35,12 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         return super().moving_start(now)
 
     def moving_stop(self, now: datetime.datetime) -> datetime.datetime:
-        today = clock.today(etl().timezone, now)
+        timezone = etl().timezone
+        today = clock.today(timezone, now)
         first_open_day = datetime.datetime.combine(today, datetime.time())
         if self.stop is not None and self.stop > today:
             logger.warning(
-                "RangeDaily: days from %s on are not over in %s yet; they are left for a later run",
-                today,
-                etl().timezone,
+                "RangeDaily: days from %s on are not over in %s yet; they are left for a later run", today, timezone
             )
         return min(super().moving_stop(now), first_open_day)
 

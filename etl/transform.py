@@ -44,6 +44,7 @@ def clean_orders(orders: pd.DataFrame, timezone: str = "UTC") -> tuple[pd.DataFr
     total = pd.to_numeric(cleaned["total_amount"]).to_numpy(dtype=np.float64, copy=True)
     total[negative] = np.round(quantity[negative] * unit_price[negative], 2)
     stamps = order_timestamps(cleaned, timezone)
+    weekday = stamps.dt.day_of_week.to_numpy()
     cleaned = cleaned.assign(
         quantity=quantity,
         unit_price=unit_price,
@@ -51,8 +52,8 @@ def clean_orders(orders: pd.DataFrame, timezone: str = "UTC") -> tuple[pd.DataFr
         **{c: cleaned[c].fillna(UNKNOWN) for c in BREAKDOWN_COLUMNS},
         order_date=_dates(stamps),
         hour=stamps.dt.hour.astype(np.int64),
-        day_of_week=DAY_NAMES[stamps.dt.day_of_week.to_numpy()],
-        is_weekend=stamps.dt.day_of_week.to_numpy() >= 5,
+        day_of_week=DAY_NAMES[weekday],
+        is_weekend=weekday >= 5,
     )
     stats = CleaningStats(
         rows_in=len(orders),

@@ -103,12 +103,19 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
     return result
 
 
+def settings(args: argparse.Namespace, base: Path) -> dict[tuple[str, str], str]:
+    """The same settings for every variant: (config section, option) -> value."""
+    return {
+        ("etl", "base_dir"): str(base),
+        ("generation", "mean_orders_per_day"): str(args.orders_per_day),
+        ("validation", "min_orders"): str(max(1, args.orders_per_day // 4)),
+    }
+
+
 def config_args(args: argparse.Namespace, base: Path) -> list[str]:
-    """The same settings for every variant, in luigi's command-line form."""
+    """:func:`settings` in luigi's command-line form."""
     return [
-        f"--etl-base-dir={base}",
-        f"--generation-mean-orders-per-day={args.orders_per_day}",
-        f"--validation-min-orders={max(1, args.orders_per_day // 4)}",
+        f"--{section}-{option.replace('_', '-')}={value}" for (section, option), value in settings(args, base).items()
     ]
 
 
@@ -165,10 +172,8 @@ def bare_loop(args: argparse.Namespace) -> int:
 
     import etl  # noqa: F401 - package defaults, as luigi loads them
 
-    for option in config_args(args, args.base):
-        section_option, value = option[2:].split("=", 1)
-        section, option_name = section_option.split("-", 1)
-        luigi.configuration.get_config().set(section, option_name.replace("-", "_"), value)
+    for (section, option), value in settings(args, args.base).items():
+        luigi.configuration.get_config().set(section, option, value)
 
     from etl import steps
     from etl.config import effective_config, report, rolling, validation
