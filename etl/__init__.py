@@ -14,7 +14,10 @@ from etl.tasks import (  # noqa: E402
     DailyPipeline,
     DailyReport,
     GenerateDailyData,
+    PipelineDays,
     ProcessDailyData,
+    ProcessDays,
+    ReportDays,
     ValidateDailyData,
 )
 from etl.version import __version__  # noqa: E402
@@ -25,8 +28,11 @@ __all__ = [
     "DailyPipeline",
     "DailyReport",
     "GenerateDailyData",
+    "PipelineDays",
     "ProcessDailyData",
+    "ProcessDays",
     "RangeDaily",
+    "ReportDays",
     "ValidateDailyData",
     "__version__",
 ]

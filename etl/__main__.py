@@ -1,8 +1,8 @@
 """Command-line helpers.
 
 ``python -m etl yesterday`` prints the last complete business day (for scripts);
-``python -m etl backfill [--start A] [--stop B] [--of DailyReport] [--chunk-days 31] [--parallel 2] [luigi args]``
-fills a long range in chunks (see :mod:`etl.backfill`); by default from ``[etl] start_date`` through yesterday.
+``python -m etl backfill [--start A] [--stop B | --through C] [--of DailyReport] [luigi args]`` runs RangeDaily,
+by default from ``[etl] start_date`` through yesterday (see :mod:`etl.backfill`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("yesterday", help="the last complete business day in [etl] timezone (YYYY-MM-DD)")
     backfill = commands.add_parser(
         "backfill",
-        help="fill [start, stop) with RangeDaily in chunks; other arguments go to luigi "
-        "(--local-scheduler, --workers 2, --etl-base-dir DIR, ...)",
+        help="fill [start, stop) with RangeDaily; other arguments go to luigi "
+        "(--local-scheduler, --workers 2, --days-per-task 31, --etl-base-dir DIR, ...)",
     )
     backfill.add_argument("--of", default="DailyReport", help="the daily task to complete (default DailyReport)")
     backfill.add_argument(
@@ -36,10 +36,6 @@ def main(argv: list[str] | None = None) -> int:
         help="last day, EXCLUSIVE as in RangeDaily (default: today in [etl] timezone, so through yesterday)",
     )
     end.add_argument("--through", type=datetime.date.fromisoformat, help="last day, inclusive")
-    backfill.add_argument("--chunk-days", type=int, default=31, help="days per RangeDaily run (default 31)")
-    backfill.add_argument(
-        "--parallel", type=int, default=1, help="processes for the per-day work (default 1; use 2 on 2 cores)"
-    )
     args, luigi_args = parser.parse_known_args(argv)
     if args.command == "yesterday":
         if luigi_args:
@@ -52,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         stop = args.through + datetime.timedelta(days=1)
     else:
         stop = args.stop or clock.today(settings.timezone)
-    return run_backfill(args.of, start, stop, args.chunk_days, luigi_args, args.parallel)
+    return run_backfill(args.of, start, stop, luigi_args)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Registered under the same name, so ``luigi --module etl RangeDaily --of DailyReport`` uses it:
 an explicit ``--start`` is honoured however old, a day is scheduled only once it is over in
-``[etl] timezone``, and a gap larger than ``task_limit`` fails loudly instead of being cut short.
+``[etl] timezone``, a gap larger than ``task_limit`` fails loudly instead of being cut short, and
+the missing days are done in chunks of consecutive days, one Luigi task per chunk and stage.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import datetime
 import logging
 
 import luigi
+import luigi.interface
 import luigi.tools.range
 from luigi.parameter import ParameterException
 
 from etl import clock
 from etl.config import etl
+from etl.day_ranges import chunk_ranges, contiguous_runs, days_per_chunk
+from etl.tasks import DAY_RANGES, built_once
 
 logger = logging.getLogger("luigi-interface")
 
@@ -27,6 +31,12 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         default=None,
         positional=False,
         description="parameter of --of that takes the date; default: its first positional parameter",
+    )
+    days_per_task = luigi.IntParameter(
+        default=31,
+        positional=False,
+        description="most days done in one Luigi task (fewer, so that each of --workers gets some); "
+        "1 schedules each step of each day as its own task: most detail in the web view, slowest",
     )
 
     def moving_start(self, now: datetime.datetime) -> datetime.datetime:
@@ -52,3 +62,21 @@ class RangeDaily(luigi.tools.range.RangeDaily):
                 f"task_limit={self.task_limit}: raise --RangeDaily-task-limit or split the range"
             )
         return missing
+
+    def missing_days(self) -> list[luigi.Task]:
+        """One ``--of`` task per missing day, oldest first (Luigi's RangeDaily requires exactly these)."""
+        return super().requires()
+
+    @built_once
+    def requires(self) -> list[luigi.Task]:
+        day_tasks = self.missing_days()
+        day_range = DAY_RANGES.get(self.of_cls)
+        if day_range is None or self.days_per_task == 1 or self.of_params or not day_tasks:
+            return day_tasks
+        days = [getattr(task, self._param_name) for task in day_tasks]
+        size = days_per_chunk(len(days), luigi.interface.core().workers, self.days_per_task)
+        return [
+            day_range(start=start, stop=stop, run_start=run_start, days_per_task=size)
+            for run_start, run_stop in contiguous_runs(days)
+            for start, stop in chunk_ranges(run_start, run_stop, size)
+        ]

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import luigi
+import luigi.task
 
 from etl import clock, steps
 from etl.config import effective_config, etl, generation, report, retention, rolling, validation
+from etl.day_ranges import chunk_containing, days_between
 from etl.generation import GenerationSettings
 from etl.metrics import window_dates
 from etl.partitions import CLEANUP, METRICS, PROCESSED, RAW, dates_with_files
@@ -24,6 +26,10 @@ PRIORITY_EPOCH = datetime.date(2200, 1, 1)
 
 class DayNotOverError(RuntimeError):
     """The pipeline was asked for a day that has not ended yet in its timezone."""
+
+
+class DaysFailedError(RuntimeError):
+    """Some days of a multi-day task failed; the others were completed."""
 
 
 def built_once(method):
@@ -203,6 +209,121 @@ class DailyPipeline(OldestFirst, luigi.WrapperTask):
     @classmethod
     def bulk_complete(cls, parameter_tuples):
         return CleanupOldPartitions.bulk_complete(parameter_tuples)
+
+
+class DayRange(luigi.Task):
+    """Consecutive days of one daily task done in a single Luigi task, oldest first, each day exactly as its
+    own tasks would do it (same steps, same targets, complete days skipped).
+
+    RangeDaily schedules these: a year then costs a few dozen Luigi tasks instead of thousands (Luigi's
+    scheduler examines every pending task on each request for work), and with ``--workers`` a process is
+    forked per chunk, not per step. A failing day does not stop the chunk's other days; the chunk then
+    fails, naming each failed day's error.
+    """
+
+    start = luigi.DateParameter(description="First day of the chunk.")
+    stop = luigi.DateParameter(description="Day after the chunk's last day.")
+    run_start = luigi.DateParameter(description="First day of the run of consecutive chunks the chunk belongs to.")
+    days_per_task = luigi.IntParameter(description="Days per chunk in that run; only the run's last may be shorter.")
+
+    day_task: ClassVar[type[luigi.Task]]
+
+    @property
+    def priority(self) -> int:
+        return (PRIORITY_EPOCH - self.start).days
+
+    @built_once
+    def day_tasks(self) -> list[luigi.Task]:
+        return [self.day_task(date=day) for day in days_between(self.start, self.stop)]
+
+    @built_once
+    def output(self) -> list[dict[str, luigi.LocalTarget]]:
+        return [task.output() for task in self.day_tasks()]
+
+    def chunk(self, cls: type[DayRange], day: datetime.date) -> DayRange:
+        """The ``cls`` chunk of this run that holds ``day``, an earlier day of the run."""
+        first, stop = chunk_containing(day, self.run_start, self.days_per_task)
+        return cls(start=first, stop=stop, run_start=self.run_start, days_per_task=self.days_per_task)
+
+    def run(self) -> None:
+        tasks = self.day_tasks()
+        failed: dict[str, Exception] = {}
+        errors: list[str] = []
+        reported: set[int] = set()
+        for number, task in enumerate(tasks, 1):
+            try:
+                complete_in_process(task, failed)
+            except Exception as error:
+                blocked = id(error) in reported
+                errors.append(f"{task.date}: blocked by an earlier day's failure" if blocked else str(error))
+                reported.add(id(error))
+            if self.set_status_message is not None:  # None unless a Luigi worker runs the task
+                self.set_status_message(f"{number - len(errors)} of {len(tasks)} days done, {len(errors)} failed")
+                self.set_progress_percentage(100 * number // len(tasks))
+        if errors:
+            raise DaysFailedError(f"{len(errors)} of {len(tasks)} days failed in {self}: " + "; ".join(errors))
+
+
+class ProcessDays(DayRange):
+    """Raw, validated and processed data for a chunk of days (days do not depend on each other here)."""
+
+    day_task = ProcessDailyData
+
+
+class ReportDays(DayRange):
+    """Rolling metrics and reports for a chunk, once its days and their windows' earlier days are processed."""
+
+    day_task = DailyReport
+
+    @built_once
+    def requires(self) -> list[luigi.Task]:
+        needs: list[luigi.Task] = [ProcessDays(**self.param_kwargs)]
+        for day in window_dates(self.start, rolling().window_days, etl().start_date)[:-1]:
+            task = self.chunk(ProcessDays, day) if day >= self.run_start else ProcessDailyData(date=day)
+            if task not in needs:
+                needs.append(task)
+        return needs
+
+
+class PipelineDays(DayRange):
+    """DailyPipeline for a chunk: its reports, then each day's cleanup in date order after the previous chunk's."""
+
+    day_task = CleanupOldPartitions
+
+    @built_once
+    def requires(self) -> list[luigi.Task]:
+        needs: list[luigi.Task] = [ReportDays(**self.param_kwargs)]
+        previous = self.start - datetime.timedelta(days=1)
+        if previous >= self.run_start:
+            needs.append(self.chunk(PipelineDays, previous))
+        elif previous >= etl().start_date:
+            needs.append(CleanupOldPartitions(date=previous))
+        return needs
+
+
+DAY_RANGES: dict[type[luigi.Task], type[DayRange]] = {
+    ProcessDailyData: ProcessDays,
+    DailyReport: ReportDays,
+    DailyPipeline: PipelineDays,
+}
+
+
+def complete_in_process(task: luigi.Task, failed: dict[str, Exception]) -> None:
+    """Run ``task`` after its incomplete requirements, in this process, as a one-worker Luigi run would.
+
+    ``failed`` records each task that raised, so that a later day needing it fails at once instead of retrying it.
+    """
+    if task.task_id in failed:
+        raise failed[task.task_id]
+    if task.complete():
+        return
+    try:
+        for requirement in luigi.task.flatten(task.requires()):
+            complete_in_process(requirement, failed)
+        task.run()
+    except Exception as error:
+        failed.setdefault(task.task_id, error)
+        raise
 
 
 def order_source() -> OrderSource:

@@ -3,8 +3,8 @@
 
 Runs the same range (a) as a bare loop calling the same step functions with no Luigi,
 (b) through the real ``luigi ... RangeDaily`` command with the local scheduler and one worker,
-(c) the same with two workers, (d) the chunked backfill (``python -m etl backfill``) in one
-process and (e) with two parallel lanes; each in a fresh base directory and a fresh process.
+(c) the same with two workers, (d) the same with one worker and ``--days-per-task 1`` (every step of
+every day its own Luigi task); each in a fresh base directory and a fresh process.
 Prints a table, or with --json one JSON object; exits 1 if the runs did not all produce the same bytes.
 
     .venv/bin/python scripts/benchmark.py --days 30 --orders-per-day 1000 [--repeat 3] [--scan] [--json]
@@ -60,8 +60,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         "bare": bare_command,
         "luigi_w1": luigi_command(1),
         "luigi_w2": luigi_command(2),
-        "backfill_w1": backfill_command(1),
-        "backfill_w2": backfill_command(2),
+        "per_day_w1": luigi_command(1, days_per_task=1),
     }
     timings: dict[str, list[float]] = {name: [] for name in variants}
     peaks: dict[str, list[float]] = {name: [] for name in variants}
@@ -89,10 +88,8 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         "parallel_speedup": round(median["luigi_w1"] / median["luigi_w2"], 3),
         "io_floor_s": round(floor, 4),
         "floor_ratio": round(median["luigi_w1"] / floor, 3),
-        "backfill_w1_s": round(median["backfill_w1"], 3),
-        "backfill_overhead_ratio": round(median["backfill_w1"] / median["bare"], 3),
-        "backfill_w2_s": round(median["backfill_w2"], 3),
-        "backfill_parallel_speedup": round(median["backfill_w1"] / median["backfill_w2"], 3),
+        "per_day_w1_s": round(median["per_day_w1"], 3),
+        "per_day_overhead_ratio": round(median["per_day_w1"] / median["bare"], 3),
         "peak_rss_mb": {name: round(max(values), 1) for name, values in peaks.items()},
         "stage_s": {stage: round(statistics.median(s[stage] for s in stages), 3) for stage in STAGES},
         "same_bytes": all(same_bytes(bases["bare"], bases[name]) for name in variants if name != "bare"),
@@ -126,27 +123,14 @@ def bare_command(args: argparse.Namespace, base: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def luigi_command(workers: int):
+def luigi_command(workers: int, days_per_task: int | None = None):
     def command(args: argparse.Namespace, base: Path) -> list[str]:
         stop = args.start + datetime.timedelta(days=args.days)
+        chunking = [] if days_per_task is None else [f"--days-per-task={days_per_task}"]
         return [
             str(Path(sys.executable).with_name("luigi")), "--module", "etl", "RangeDaily", "--of", "DailyReport",
-            f"--start={args.start}", f"--stop={stop}", "--local-scheduler", f"--workers={workers}",
+            f"--start={args.start}", f"--stop={stop}", *chunking, "--local-scheduler", f"--workers={workers}",
             "--log-level=WARNING", *config_args(args, base),
-        ]  # fmt: skip
-
-    return command
-
-
-def backfill_command(parallel: int):
-    """The chunked backfill (python -m etl backfill): month-sized RangeDaily runs, per-day work in lanes."""
-
-    def command(args: argparse.Namespace, base: Path) -> list[str]:
-        stop = args.start + datetime.timedelta(days=args.days)
-        return [
-            sys.executable, "-m", "etl", "backfill", f"--start={args.start}", f"--stop={stop}",
-            f"--parallel={parallel}", "--local-scheduler", "--workers=1", "--log-level=WARNING",
-            *config_args(args, base),
         ]  # fmt: skip
 
     return command
@@ -285,12 +269,8 @@ def format_table(result: dict) -> str:
         ("luigi, 1 worker", f"{result['luigi_w1_s']:.2f} s  ({result['overhead_ratio']:.2f}x bare)"),
         ("luigi, 2 workers", f"{result['luigi_w2_s']:.2f} s  (speed-up {result['parallel_speedup']:.2f}x)"),
         (
-            "chunked backfill, 1 process",
-            f"{result['backfill_w1_s']:.2f} s  ({result['backfill_overhead_ratio']:.2f}x bare)",
-        ),
-        (
-            "chunked backfill, 2 lanes",
-            f"{result['backfill_w2_s']:.2f} s  (speed-up {result['backfill_parallel_speedup']:.2f}x)",
+            "luigi, 1 worker, a task per step",
+            f"{result['per_day_w1_s']:.2f} s  ({result['per_day_overhead_ratio']:.2f}x bare)",
         ),
         (
             "I/O floor (pyarrow read+write)",

@@ -119,7 +119,7 @@ def test_deleting_one_day_rebuilds_exactly_that_day(built_range, tmp_path):
             assert after[name][0] == before[name][0], f"{name} is byte-identical"
 
 
-def test_a_failed_day_exits_non_zero_and_every_other_day_completes(tmp_path):
+def test_a_failed_day_exits_non_zero_by_name_and_every_other_day_completes(tmp_path):
     base = tmp_path / "base"
     bad = datetime.date(2024, 1, 4)
     generate = run_luigi("GenerateDailyData", "--date", bad.isoformat(), f"--etl-base-dir={base}", cwd=tmp_path)
@@ -127,13 +127,23 @@ def test_a_failed_day_exits_non_zero_and_every_other_day_completes(tmp_path):
     raw = day_dir(base, "raw", bad) / "orders.csv"
     lines = raw.read_text().splitlines()
     raw.write_text("\n".join([lines[0], *lines[1:30]]) + "\n")
+    message = f"validation failed for 2024-01-04 in {raw}: min_orders: 29 orders, at least 50 required"
 
-    result = run_luigi(*RANGE, f"--etl-base-dir={base}", cwd=tmp_path)
+    chunked = run_luigi(*RANGE, f"--etl-base-dir={base}", cwd=tmp_path)
 
-    assert result.returncode == 30, "task_failed is visible to cron and CI from any directory"
-    assert f"validation failed for 2024-01-04 in {raw}: min_orders: 29 orders, at least 50 required" in result.stderr
+    assert chunked.returncode == 30, "task_failed is visible to cron and CI from any directory"
+    assert "1 of 14 days failed in ProcessDays(start=2024-01-01" in chunked.stderr
+    assert message in chunked.stderr
+    processed = {p.parent.name for p in (base / "processed").glob("year=*/month=*/day=*/daily_summary.json")}
+    assert processed == {f"day={d:02d}" for d in range(1, 15)} - {"day=04"}, "the chunk's other days were processed"
+
+    per_step = run_luigi(*RANGE, "--days-per-task=1", f"--etl-base-dir={base}", cwd=tmp_path)
+
+    assert per_step.returncode == 30
+    assert message in per_step.stderr
     reports = {p.parent.name for p in (base / "metrics").glob("year=*/month=*/day=*/daily_report.json")}
-    assert reports == {"day=01", "day=02", "day=03", "day=11", "day=12", "day=13", "day=14"}
+    assert reports == {"day=01", "day=02", "day=03", "day=11", "day=12", "day=13", "day=14"}, "a task per step: "
+    "every day outside the failed day's windows gets its report"
 
 
 def test_base_dir_from_environment_and_command_line_flag_wins(tmp_path):

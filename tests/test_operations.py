@@ -150,7 +150,7 @@ def luigid(tmp_path):
     process.wait(timeout=30)
 
 
-def test_a_range_runs_against_a_real_luigid_which_lists_every_day_done(tmp_path, luigid):
+def test_a_range_runs_against_a_real_luigid_which_shows_each_chunk_done_with_its_progress(tmp_path, luigid):
     base = tmp_path / "base"
     scheduler = ("--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid))
 
@@ -160,8 +160,12 @@ def test_a_range_runs_against_a_real_luigid_which_lists_every_day_done(tmp_path,
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr[-3000:]
-    query = urllib.parse.quote(json.dumps({"status": "DONE", "search": "DailyReport"}))
+    query = urllib.parse.quote(json.dumps({"status": "DONE", "search": "Days"}))
     with urllib.request.urlopen(f"http://127.0.0.1:{luigid}/api/task_list?data={query}", timeout=10) as response:
         tasks = json.load(response)["response"]
-    dates = sorted(t["params"]["date"] for t in tasks.values() if t["name"] == "DailyReport")
-    assert dates == [f"2024-01-0{d}" for d in range(1, 6)]
+    chunks = {t["name"]: t for t in tasks.values() if t["name"] != "RangeDaily"}
+    assert set(chunks) == {"ProcessDays", "ReportDays"}, "one task per stage for the 5 days"
+    for chunk in chunks.values():
+        assert (chunk["params"]["start"], chunk["params"]["stop"]) == ("2024-01-01", "2024-01-06")
+        assert chunk["status_message"] == "5 of 5 days done, 0 failed"
+        assert chunk["progress_percentage"] == 100
