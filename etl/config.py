@@ -17,7 +17,22 @@ PACKAGE_DEFAULTS = Path(__file__).with_name("luigi_defaults.cfg")
 BASE_DIR_ENV = "ETL_BASE_DIR"
 
 
-class etl(luigi.Config):  # noqa: N801 - the class name is the config section and CLI prefix
+class FixedParams:
+    """Mixin for a Luigi task or config class: its parameter list is computed once.
+
+    Luigi lists a class's parameters with ``dir()`` on every instantiation, before its instance cache
+    can answer; a range instantiates tens of thousands of tasks and settings. The list is fixed once
+    the class is defined.
+    """
+
+    @classmethod
+    def get_params(cls) -> list[tuple[str, luigi.Parameter]]:
+        if "_fixed_params" not in cls.__dict__:
+            cls._fixed_params = super().get_params()
+        return cls._fixed_params
+
+
+class etl(FixedParams, luigi.Config):  # noqa: N801 - the class name is the config section and CLI prefix
     """Where the pipeline keeps its partitions and which calendar it follows."""
 
     base_dir = luigi.Parameter(
@@ -40,7 +55,7 @@ class etl(luigi.Config):  # noqa: N801 - the class name is the config section an
     )
 
 
-class generation(luigi.Config):  # noqa: N801
+class generation(FixedParams, luigi.Config):  # noqa: N801
     """Shape and dirt of the synthetic order source."""
 
     seed = luigi.IntParameter(default=42, description="Base seed; each day derives its own from it.")
@@ -52,19 +67,19 @@ class generation(luigi.Config):  # noqa: N801
     null_rate = luigi.FloatParameter(default=0.005, description="Share of nulls in non-critical columns.")
 
 
-class validation(luigi.Config):  # noqa: N801
+class validation(FixedParams, luigi.Config):  # noqa: N801
     """Thresholds of the quality gate between raw and processed data."""
 
     min_orders = luigi.IntParameter(default=50, description="Fewest orders a valid day may have.")
 
 
-class rolling(luigi.Config):  # noqa: N801
+class rolling(FixedParams, luigi.Config):  # noqa: N801
     """The rolling window of the metrics layer."""
 
     window_days = luigi.IntParameter(default=7, description="Days in the window, ending at and including the date.")
 
 
-class report(luigi.Config):  # noqa: N801
+class report(FixedParams, luigi.Config):  # noqa: N801
     """How the daily report judges the trend."""
 
     trend_threshold = luigi.FloatParameter(
@@ -73,7 +88,7 @@ class report(luigi.Config):  # noqa: N801
     )
 
 
-class retention(luigi.Config):  # noqa: N801
+class retention(FixedParams, luigi.Config):  # noqa: N801
     """How long each layer keeps a partition, counted back from the task's date."""
 
     raw_days = luigi.IntParameter(default=7, description="Days of raw partitions kept.")

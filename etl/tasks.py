@@ -11,7 +11,7 @@ import luigi
 import luigi.task
 
 from etl import clock, steps
-from etl.config import effective_config, etl, generation, report, retention, rolling, validation
+from etl.config import FixedParams, effective_config, etl, generation, report, retention, rolling, validation
 from etl.day_ranges import chunk_containing, days_between
 from etl.generation import GenerationSettings
 from etl.metrics import window_dates
@@ -60,7 +60,7 @@ class OldestFirst:
         return (PRIORITY_EPOCH - self.date).days
 
 
-class DailyTask(OldestFirst, luigi.Task):
+class DailyTask(FixedParams, OldestFirst, luigi.Task):
     """A task of one business day whose outputs are files in one day partition of one layer."""
 
     date = luigi.DateParameter(description="The business day (YYYY-MM-DD).")
@@ -197,7 +197,7 @@ class CleanupOldPartitions(DailyTask):
         steps.cleanup_day(base, self.date, policy, rolling().window_days, processed, self.path("cleanup_report.json"))
 
 
-class DailyPipeline(OldestFirst, luigi.WrapperTask):
+class DailyPipeline(FixedParams, OldestFirst, luigi.WrapperTask):
     """A whole day, report and cleanup: what cron runs. Done once the day's cleanup has run."""
 
     date = luigi.DateParameter(description="The business day (YYYY-MM-DD).")
@@ -211,7 +211,7 @@ class DailyPipeline(OldestFirst, luigi.WrapperTask):
         return CleanupOldPartitions.bulk_complete(parameter_tuples)
 
 
-class DayRange(luigi.Task):
+class DayRange(FixedParams, luigi.Task):
     """Consecutive days of one daily task done in a single Luigi task, oldest first, each day exactly as its
     own tasks would do it (same steps, same targets, complete days skipped).
 

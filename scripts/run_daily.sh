@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The cron entry point: run DailyPipeline (report and retention cleanup) through one business day,
 # by default yesterday in [etl] timezone. Missed earlier days are caught up first, oldest first,
-# back to [etl] start_date, in month-sized chunks (python -m etl backfill) so that a long gap costs
-# the same per day as a short one. Safe to call from any directory and to overlap: a second run
-# while one is active exits 10 at once.
+# back to [etl] start_date (python -m etl backfill: RangeDaily, in chunks of days). Safe to call
+# from any directory and to overlap: a second run while one is active exits 10 at once.
 #
 #   scripts/run_daily.sh [--date YYYY-MM-DD] [extra luigi arguments, e.g. --workers 2]
 #

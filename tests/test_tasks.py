@@ -233,3 +233,12 @@ def test_a_range_runs_oldest_day_first(configure, base_dir):
         (partition_path(base_dir, "raw", day) / "orders.csv").stat().st_mtime_ns for day in days(D(2024, 1, 1), 8)
     ]
     assert written == sorted(written), "each day's raw file is written after the previous day's"
+
+
+@pytest.mark.parametrize("task_cls", [GenerateDailyData, DailyReport, DailyPipeline, CleanupOldPartitions])
+def test_a_class_parameter_list_is_luigis_own_listing_computed_once(task_cls):
+    from etl.config import etl, generation
+
+    for cls in (task_cls, etl, generation):
+        assert cls.get_params() == luigi.Task.get_params.__func__(cls)
+        assert cls.get_params() is cls.get_params()
