@@ -69,6 +69,8 @@ class RangeDaily(luigi.tools.range.RangeDaily):
 
     @built_once
     def requires(self) -> list[luigi.Task]:
+        if self.days_per_task < 1:
+            raise ParameterException(f"--days-per-task {self.days_per_task}: must be at least 1")
         day_tasks = self.missing_days()
         day_range = DAY_RANGES.get(self.of_cls)
         if day_range is None or self.days_per_task == 1 or self.of_params or not day_tasks:

@@ -9,6 +9,7 @@ from pathlib import Path
 import luigi
 import pandas as pd
 import pytest
+from luigi.parameter import ParameterException
 from luigi.task_register import Register
 
 from etl import (
@@ -84,6 +85,11 @@ def test_one_day_per_task_and_tasks_without_a_chunk_form_are_scheduled_day_by_da
 
     assert per_step == [DailyReport(date=day) for day in days(D(2024, 1, 1), D(2024, 1, 4))]
     assert generate == [GenerateDailyData(date=day) for day in days(D(2024, 1, 1), D(2024, 1, 4))]
+
+
+def test_days_per_task_below_one_is_refused(configure):
+    with pytest.raises(ParameterException, match="--days-per-task 0: must be at least 1"):
+        chunks(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 3), days_per_task=0)
 
 
 def test_two_workers_get_a_chunk_each(configure):
