@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import luigi
 import luigi.configuration
 import pytest
 from luigi.task_register import Register
@@ -73,3 +74,8 @@ def run_luigi(
 def fast_day_args() -> list[str]:
     """The command-line form of FAST_DAYS."""
     return [f"--{s}-{o.replace('_', '-')}={v}" for s, options in FAST_DAYS.items() for o, v in options.items()]
+
+
+def build(*tasks: luigi.Task, workers: int = 1) -> luigi.execution_summary.LuigiRunResult:
+    """Run ``tasks`` in this process with the local scheduler; the detailed result."""
+    return luigi.build(list(tasks), local_scheduler=True, workers=workers, detailed_summary=True, log_level="WARNING")

@@ -9,6 +9,7 @@ from pathlib import Path
 import luigi
 import pandas as pd
 import pytest
+from conftest import build
 from luigi.parameter import ParameterException
 from luigi.task_register import Register
 
@@ -27,10 +28,6 @@ from etl.partitions import partition_path
 from etl.tasks import DaysFailedError
 
 D = datetime.date
-
-
-def build(*tasks: luigi.Task, workers: int = 1) -> luigi.execution_summary.LuigiRunResult:
-    return luigi.build(list(tasks), local_scheduler=True, workers=workers, detailed_summary=True, log_level="WARNING")
 
 
 def days(first: datetime.date, stop: datetime.date) -> list[datetime.date]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import luigi
 import pandas as pd
 import pytest
+from conftest import build
 
 from etl import (
     CleanupOldPartitions,
@@ -23,10 +24,6 @@ from etl import (
 from etl.partitions import partition_path
 
 D = datetime.date
-
-
-def build(*tasks: luigi.Task, workers: int = 1) -> luigi.execution_summary.LuigiRunResult:
-    return luigi.build(list(tasks), local_scheduler=True, workers=workers, detailed_summary=True, log_level="WARNING")
 
 
 def days(first: datetime.date, count: int) -> list[datetime.date]:
