@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 
+from etl.day_ranges import ONE_DAY, days_between
+
 
 def window_dates(date: datetime.date, window_days: int, start_date: datetime.date) -> list[datetime.date]:
     """The days of the window ending at and including ``date``, never before ``start_date``."""
     first = max(date - datetime.timedelta(days=window_days - 1), start_date)
-    return [first + datetime.timedelta(days=i) for i in range((date - first).days + 1)]
+    return days_between(first, date + ONE_DAY)
 
 
 def rolling_metrics(date: datetime.date, summaries: list[dict], window_days: int) -> dict[str, object]:

@@ -63,15 +63,15 @@ class RangeDaily(luigi.tools.range.RangeDaily):
             )
         return missing
 
-    def missing_days(self) -> list[luigi.Task]:
-        """One ``--of`` task per missing day, oldest first (Luigi's RangeDaily requires exactly these)."""
+    def day_tasks(self) -> list[luigi.Task]:
+        """One ``--of`` task per missing day, oldest first (what Luigi's own RangeDaily requires)."""
         return super().requires()
 
     @built_once
     def requires(self) -> list[luigi.Task]:
         if self.days_per_task < 1:
             raise ParameterException(f"--days-per-task {self.days_per_task}: must be at least 1")
-        day_tasks = self.missing_days()
+        day_tasks = self.day_tasks()
         day_range = DAY_RANGES.get(self.of_cls)
         if day_range is None or self.days_per_task == 1 or self.of_params or not day_tasks:
             return day_tasks

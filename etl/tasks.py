@@ -32,6 +32,10 @@ class DaysFailedError(RuntimeError):
     """Some days of a multi-day task failed; the others were completed."""
 
 
+class BlockedError(RuntimeError):
+    """A task was not run because a task it needs failed earlier in the same process."""
+
+
 def built_once(method):
     """Cache a task's ``requires()`` or ``output()`` on the instance: Luigi asks for them many times,
     and each answer costs task instantiations and config reads (resolved once, as parameters are)."""
@@ -249,14 +253,13 @@ class DayRange(FixedParams, luigi.Task):
         tasks = self.day_tasks()
         failed: dict[str, Exception] = {}
         errors: list[str] = []
-        reported: set[int] = set()
         for number, task in enumerate(tasks, 1):
             try:
                 complete_in_process(task, failed)
+            except BlockedError as error:
+                errors.append(f"{task.date}: {error}")
             except Exception as error:
-                blocked = id(error) in reported
-                errors.append(f"{task.date}: blocked by an earlier day's failure" if blocked else str(error))
-                reported.add(id(error))
+                errors.append(str(error))
             if self.set_status_message is not None:  # None unless a Luigi worker runs the task
                 self.set_status_message(f"{number - len(errors)} of {len(tasks)} days done, {len(errors)} failed")
                 self.set_progress_percentage(100 * number // len(tasks))
@@ -311,10 +314,10 @@ DAY_RANGES: dict[type[luigi.Task], type[DayRange]] = {
 def complete_in_process(task: luigi.Task, failed: dict[str, Exception]) -> None:
     """Run ``task`` after its incomplete requirements, in this process, as a one-worker Luigi run would.
 
-    ``failed`` records each task that raised, so that a later day needing it fails at once instead of retrying it.
+    ``failed`` records each task that raised, so that a later day needing it is blocked at once instead of retrying it.
     """
     if task.task_id in failed:
-        raise failed[task.task_id]
+        raise BlockedError(f"needs {task}, which failed earlier in this run")
     if task.complete():
         return
     try:

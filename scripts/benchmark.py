@@ -243,10 +243,11 @@ def scan_time(base: Path) -> float:
     import luigi.configuration
 
     import etl
+    from etl.day_ranges import days_between
     from etl.partitions import METRICS, partition_path
 
     first = datetime.date(2024, 1, 1)
-    days = [first + datetime.timedelta(days=i) for i in range(SCAN_DAYS)]
+    days = days_between(first, first + datetime.timedelta(days=SCAN_DAYS))
     for day in days:
         partition = partition_path(base, METRICS, day)
         partition.mkdir(parents=True)

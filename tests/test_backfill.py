@@ -1,5 +1,7 @@
-"""``python -m etl backfill``: RangeDaily with the pipeline's defaults, run in-process, with luigi's exit codes."""
-# One process runs several backfills here: luigi's per-command lock (--no-lock off) would count this process twice.
+"""``python -m etl backfill``: RangeDaily with the pipeline's defaults, run in-process, with luigi's exit codes.
+
+One process runs several backfills here, hence ``--no-lock``: luigi's per-command lock would count it twice.
+"""
 
 from __future__ import annotations
 

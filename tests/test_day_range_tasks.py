@@ -161,3 +161,19 @@ def test_a_failed_day_fails_its_chunk_by_name_and_every_other_day_is_processed(c
     reports = {day for day in days(D(2024, 1, 1), D(2024, 1, 22)) if DailyReport(date=day).complete()}
     assert reports == set(days(D(2024, 1, 15), D(2024, 1, 22))), "only chunks whose windows miss the failed chunk"
     assert (raw.parent / "validation_failed.json").exists()
+
+
+def test_a_day_needing_a_failed_day_is_reported_as_blocked_not_run_again(configure, base_dir):
+    raw = spoil(base_dir, D(2024, 1, 3))
+    chunk = PipelineDays(start=D(2024, 1, 1), stop=D(2024, 1, 5), run_start=D(2024, 1, 1), days_per_task=4)
+
+    with pytest.raises(DaysFailedError) as failure:
+        chunk.run()
+
+    message = str(failure.value)
+    assert message.startswith("2 of 4 days failed in PipelineDays(start=2024-01-01")
+    assert f"validation failed for 2024-01-03 in {raw}: min_orders: 5 orders" in message
+    assert "; 2024-01-04: needs " in message and "which failed earlier in this run" in message
+    assert message.count("validation failed for 2024-01-03") == 1, "the failed day is tried once"
+    cleaned = {day for day in days(D(2024, 1, 1), D(2024, 1, 5)) if CleanupOldPartitions(date=day).complete()}
+    assert cleaned == {D(2024, 1, 1), D(2024, 1, 2)}

@@ -21,7 +21,7 @@ def epoch(text: str) -> int:
 
 def scheduled(**params) -> list[datetime.date]:
     Register.clear_instance_cache()  # a RangeDaily instance caches its requires(), and the tasks their targets
-    return [task.date for task in RangeDaily(**params).missing_days()]
+    return [task.date for task in RangeDaily(**params).day_tasks()]
 
 
 def test_luigi_resolves_range_daily_to_the_pipeline_calendar_version():
