@@ -16,6 +16,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,6 +69,8 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
     bases: dict[str, Path] = {}
     for attempt in range(args.repeat):
         for name, command in variants.items():
+            if name in bases:
+                shutil.rmtree(bases[name])
             base = workdir / f"{name}-{attempt}"
             seconds, peak_mb, output = run_measured(command(args, base))
             timings[name].append(seconds)
@@ -137,7 +140,12 @@ def luigi_command(workers: int, days_per_task: int | None = None):
 
 
 def run_measured(command: list[str]) -> tuple[float, float, str]:
-    """Wall time, peak resident memory (MB, the process and its children) and stdout of one run."""
+    """Wall time, peak resident memory (MB, the process and its children) and stdout of one run.
+
+    Earlier runs' files are flushed to disk first (untimed): otherwise the kernel writes them back
+    during this run, on a core that a one-worker run leaves idle and a two-worker run needs.
+    """
+    os.sync()
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, "PYTHONWARNINGS": "ignore"})
