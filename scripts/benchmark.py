@@ -4,8 +4,10 @@
 Runs the same range (a) as a bare loop calling the same step functions with no Luigi,
 (b) through the real ``luigi ... RangeDaily`` command with the local scheduler and one worker,
 (c) the same with two workers, (d) the same with one worker and ``--days-per-task 1`` (every step of
-every day its own Luigi task); each in a fresh base directory and a fresh process.
-Prints a table, or with --json one JSON object; exits 1 if the runs did not all produce the same bytes.
+every day its own Luigi task); each in a fresh base directory and a fresh process. (e) Two bare loops
+at once, each on half of the days, measure what two processes gain on this machine without Luigi:
+the ceiling for (c).
+Prints a table, or with --json one JSON object; exits 1 if the runs (a) to (d) did not all produce the same bytes.
 
     .venv/bin/python scripts/benchmark.py --days 30 --orders-per-day 1000 [--repeat 3] [--scan] [--json]
 """
@@ -13,6 +15,7 @@ Prints a table, or with --json one JSON object; exits 1 if the runs did not all 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -62,6 +65,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         "luigi_w1": luigi_command(1),
         "luigi_w2": luigi_command(2),
         "per_day_w1": luigi_command(1, days_per_task=1),
+        "bare_x2": bare_halves_commands,
     }
     timings: dict[str, list[float]] = {name: [] for name in variants}
     peaks: dict[str, list[float]] = {name: [] for name in variants}
@@ -72,12 +76,12 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
             if name in bases:
                 shutil.rmtree(bases[name])
             base = workdir / f"{name}-{attempt}"
-            seconds, peak_mb, output = run_measured(command(args, base))
+            seconds, peak_mb, outputs = run_measured(command(args, base))
             timings[name].append(seconds)
             peaks[name].append(peak_mb)
             bases[name] = base
             if name == "bare":
-                stages.append(json.loads(output)["stages"])
+                stages.append(json.loads(outputs[0])["stages"])
     median = {name: statistics.median(values) for name, values in timings.items()}
     floor = io_floor(bases["bare"])
     result = {
@@ -93,9 +97,11 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         "floor_ratio": round(median["luigi_w1"] / floor, 3),
         "per_day_w1_s": round(median["per_day_w1"], 3),
         "per_day_overhead_ratio": round(median["per_day_w1"] / median["bare"], 3),
+        "bare_x2_s": round(median["bare_x2"], 3),
+        "bare_parallel_speedup": round(median["bare"] / median["bare_x2"], 3),
         "peak_rss_mb": {name: round(max(values), 1) for name, values in peaks.items()},
         "stage_s": {stage: round(statistics.median(s[stage] for s in stages), 3) for stage in STAGES},
-        "same_bytes": all(same_bytes(bases["bare"], bases[name]) for name in variants if name != "bare"),
+        "same_bytes": all(same_bytes(bases["bare"], bases[name]) for name in ("luigi_w1", "luigi_w2", "per_day_w1")),
     }
     if args.scan:
         result["scan_days"] = SCAN_DAYS
@@ -104,9 +110,10 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
 
 
 def settings(args: argparse.Namespace, base: Path) -> dict[tuple[str, str], str]:
-    """The same settings for every variant: (config section, option) -> value."""
+    """The same settings for every variant: (config section, option) -> value; windows start with the range."""
     return {
         ("etl", "base_dir"): str(base),
+        ("etl", "start_date"): args.start.isoformat(),
         ("generation", "mean_orders_per_day"): str(args.orders_per_day),
         ("validation", "min_orders"): str(max(1, args.orders_per_day // 4)),
     }
@@ -119,43 +126,69 @@ def config_args(args: argparse.Namespace, base: Path) -> list[str]:
     ]
 
 
-def bare_command(args: argparse.Namespace, base: Path) -> list[str]:
+def bare_command(args: argparse.Namespace, base: Path) -> list[list[str]]:
+    return [_bare_loop(base, args.start, args.days, args.orders_per_day)]
+
+
+def bare_halves_commands(args: argparse.Namespace, base: Path) -> list[list[str]]:
+    """Two bare loops, the first and the second half of the days, each in a base of its own
+    (the second half's rolling windows start with it)."""
+    half = args.days // 2
+    second = args.start + datetime.timedelta(days=half)
     return [
-        sys.executable, __file__, "bare", f"--base={base}", f"--days={args.days}",
-        f"--orders-per-day={args.orders_per_day}", f"--start={args.start}",
+        _bare_loop(base / "first", args.start, half, args.orders_per_day),
+        _bare_loop(base / "second", second, args.days - half, args.orders_per_day),
+    ]
+
+
+def _bare_loop(base: Path, start: datetime.date, days: int, orders_per_day: int) -> list[str]:
+    return [
+        sys.executable, __file__, "bare", f"--base={base}", f"--days={days}",
+        f"--orders-per-day={orders_per_day}", f"--start={start}",
     ]  # fmt: skip
 
 
 def luigi_command(workers: int, days_per_task: int | None = None):
-    def command(args: argparse.Namespace, base: Path) -> list[str]:
+    def command(args: argparse.Namespace, base: Path) -> list[list[str]]:
         stop = args.start + datetime.timedelta(days=args.days)
         chunking = [] if days_per_task is None else [f"--days-per-task={days_per_task}"]
         return [
-            str(Path(sys.executable).with_name("luigi")), "--module", "etl", "RangeDaily", "--of", "DailyReport",
-            f"--start={args.start}", f"--stop={stop}", *chunking, "--local-scheduler", f"--workers={workers}",
-            "--log-level=WARNING", *config_args(args, base),
+            [
+                str(Path(sys.executable).with_name("luigi")), "--module", "etl", "RangeDaily", "--of", "DailyReport",
+                f"--start={args.start}", f"--stop={stop}", *chunking, "--local-scheduler", f"--workers={workers}",
+                "--log-level=WARNING", *config_args(args, base),
+            ]
         ]  # fmt: skip
 
     return command
 
 
-def run_measured(command: list[str]) -> tuple[float, float, str]:
-    """Wall time, peak resident memory (MB, the process and its children) and stdout of one run.
+def run_measured(commands: list[list[str]]) -> tuple[float, float, list[str]]:
+    """Wall time until the last of ``commands`` (started together) ends, the largest peak resident
+    memory among them (MB, each process with its children), and each one's stdout.
 
     Earlier runs' files are flushed to disk first (untimed): otherwise the kernel writes them back
     during this run, on a core that a one-worker run leaves idle and a two-worker run needs.
     """
     os.sync()
-    started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        _, status, usage = os.wait4(process.pid, 0)
+    with contextlib.ExitStack() as files:
+        streams = [(files.enter_context(tempfile.TemporaryFile()), files.enter_context(tempfile.TemporaryFile()))
+                   for _ in commands]  # fmt: skip
+        started = time.perf_counter()
+        processes = [
+            subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            for command, (out, err) in zip(commands, streams, strict=True)
+        ]
+        results = [os.wait4(process.pid, 0) for process in processes]
         seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode()[-4000:]}")
-        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+        outputs = []
+        for command, (_, status, _), (out, err) in zip(commands, results, streams, strict=True):
+            out.seek(0)
+            err.seek(0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode()[-4000:]}")
+            outputs.append(out.read().decode())
+        return seconds, max(usage.ru_maxrss for _, _, usage in results) / 1024, outputs
 
 
 def bare_loop(args: argparse.Namespace) -> int:
@@ -280,6 +313,10 @@ def format_table(result: dict) -> str:
         (
             "luigi, 1 worker, a task per step",
             f"{result['per_day_w1_s']:.2f} s  ({result['per_day_overhead_ratio']:.2f}x bare)",
+        ),
+        (
+            "bare loop, two processes (half the days each)",
+            f"{result['bare_x2_s']:.2f} s  (speed-up {result['bare_parallel_speedup']:.2f}x, ceiling for 2 workers)",
         ),
         (
             "I/O floor (pyarrow read+write)",

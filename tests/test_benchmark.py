@@ -42,7 +42,8 @@ def test_benchmark_reports_every_figure_and_identical_outputs(tmp_path):
     assert figures["parallel_speedup"] == pytest.approx(figures["luigi_w1_s"] / figures["luigi_w2_s"], rel=0.01)
     assert figures["floor_ratio"] == pytest.approx(figures["luigi_w1_s"] / figures["io_floor_s"], rel=0.05)
     assert set(figures["stage_s"]) == {"generate", "validate", "process", "rolling", "report"}
-    assert set(figures["peak_rss_mb"]) == {"bare", "luigi_w1", "luigi_w2", "per_day_w1"}
+    assert set(figures["peak_rss_mb"]) == {"bare", "luigi_w1", "luigi_w2", "per_day_w1", "bare_x2"}
+    assert figures["bare_parallel_speedup"] == pytest.approx(figures["bare_s"] / figures["bare_x2_s"], rel=0.01)
     assert figures["per_day_overhead_ratio"] == pytest.approx(figures["per_day_w1_s"] / figures["bare_s"], rel=0.01)
     assert figures["scan_days"] == 1095
 
@@ -63,3 +64,19 @@ def test_same_bytes_ignores_only_the_report_run_time(tmp_path):
 
     assert benchmark.same_bytes(tmp_path / "a", tmp_path / "b")
     assert not benchmark.same_bytes(tmp_path / "a", tmp_path / "c")
+
+
+def test_the_two_process_ceiling_does_the_bare_loops_work_split_in_halves(tmp_path):
+    args = benchmark.parse_args(["--days=3", "--orders-per-day=50", "--start=2024-03-01"])
+    _, _, outputs = benchmark.run_measured(benchmark.bare_command(args, tmp_path / "whole"))
+    _, _, halves = benchmark.run_measured(benchmark.bare_halves_commands(args, tmp_path / "halves"))
+
+    def raw_files(base):
+        return {p.relative_to(base).as_posix(): p.read_bytes() for p in base.glob("raw/*/*/*/orders.csv")}
+
+    whole = raw_files(tmp_path / "whole")
+    assert sorted(whole) == [f"raw/year=2024/month=03/day=0{d}/orders.csv" for d in (1, 2, 3)]
+    first, second = raw_files(tmp_path / "halves" / "first"), raw_files(tmp_path / "halves" / "second")
+    assert (len(first), len(second)) == (1, 2)
+    assert {**first, **second} == whole
+    assert len(halves) == 2 and all(json.loads(out)["stages"]["generate"] > 0 for out in [*outputs, *halves])
