@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "yesterday":
         if luigi_args:
             parser.error(f"unrecognized arguments: {' '.join(luigi_args)}")
-        print(clock.last_complete_day(etl().timezone).isoformat())
+        print(clock.last_complete_day(etl.current().timezone).isoformat())
         return 0
-    settings = etl()
+    settings = etl.current()
     start = args.start or settings.start_date
     if args.through:
         stop = args.through + datetime.timedelta(days=1)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import luigi
+from luigi.cmdline_parser import CmdlineParser
 from luigi.configuration import LuigiConfigParser, get_config
 
 PACKAGE_DEFAULTS = Path(__file__).with_name("luigi_defaults.cfg")
@@ -32,7 +33,27 @@ class FixedParams:
         return cls._fixed_params
 
 
-class etl(FixedParams, luigi.Config):  # noqa: N801 - the class name is the config section and CLI prefix
+class Settings(FixedParams, luigi.Config):
+    """A config section; read it with ``current()``.
+
+    Luigi re-reads and re-parses every option of a section each time it is instantiated (0.2 ms for
+    ``etl``), and a day's tasks read settings a dozen times. ``current()`` is the instance Luigi would
+    give, kept while the command line being run and the section's options in the config stay the same
+    (environment variables interpolated into option values are read once per command line).
+    """
+
+    @classmethod
+    def current(cls) -> Settings:
+        config = get_config()
+        options = tuple(config.items(cls.__name__, raw=True)) if config.has_section(cls.__name__) else ()
+        key = (CmdlineParser.get_instance(), options)
+        kept = cls.__dict__.get("_kept")
+        if kept is None or kept[0] != key:
+            kept = cls._kept = (key, cls())
+        return kept[1]
+
+
+class etl(Settings):  # noqa: N801 - the class name is the config section and CLI prefix
     """Where the pipeline keeps its partitions and which calendar it follows."""
 
     base_dir = luigi.Parameter(
@@ -55,7 +76,7 @@ class etl(FixedParams, luigi.Config):  # noqa: N801 - the class name is the conf
     )
 
 
-class generation(FixedParams, luigi.Config):  # noqa: N801
+class generation(Settings):  # noqa: N801
     """Shape and dirt of the synthetic order source."""
 
     seed = luigi.IntParameter(default=42, description="Base seed; each day derives its own from it.")
@@ -67,19 +88,19 @@ class generation(FixedParams, luigi.Config):  # noqa: N801
     null_rate = luigi.FloatParameter(default=0.005, description="Share of nulls in non-critical columns.")
 
 
-class validation(FixedParams, luigi.Config):  # noqa: N801
+class validation(Settings):  # noqa: N801
     """Thresholds of the quality gate between raw and processed data."""
 
     min_orders = luigi.IntParameter(default=50, description="Fewest orders a valid day may have.")
 
 
-class rolling(FixedParams, luigi.Config):  # noqa: N801
+class rolling(Settings):  # noqa: N801
     """The rolling window of the metrics layer."""
 
     window_days = luigi.IntParameter(default=7, description="Days in the window, ending at and including the date.")
 
 
-class report(FixedParams, luigi.Config):  # noqa: N801
+class report(Settings):  # noqa: N801
     """How the daily report judges the trend."""
 
     trend_threshold = luigi.FloatParameter(
@@ -88,7 +109,7 @@ class report(FixedParams, luigi.Config):  # noqa: N801
     )
 
 
-class retention(FixedParams, luigi.Config):  # noqa: N801
+class retention(Settings):  # noqa: N801
     """How long each layer keeps a partition, counted back from the task's date."""
 
     raw_days = luigi.IntParameter(default=7, description="Days of raw partitions kept.")
@@ -128,7 +149,7 @@ def effective_config() -> dict[str, dict[str, object]]:
     """
     result: dict[str, dict[str, object]] = {}
     for section in SECTIONS:
-        instance = section()
+        instance = section.current()
         result[section.__name__] = {
             name: _plain(getattr(instance, name)) for name, _ in instance.get_params() if name != "base_dir"
         }

@@ -45,7 +45,7 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         return super().moving_start(now)
 
     def moving_stop(self, now: datetime.datetime) -> datetime.datetime:
-        timezone = etl().timezone
+        timezone = etl.current().timezone
         today = clock.today(timezone, now)
         first_open_day = datetime.datetime.combine(today, datetime.time())
         if self.stop is not None and self.stop > today:

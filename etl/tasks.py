@@ -74,14 +74,14 @@ class DailyTask(FixedParams, OldestFirst, luigi.Task):
 
     @built_once
     def output(self) -> dict[str, luigi.LocalTarget]:
-        base_dir = etl().base_dir
+        base_dir = etl.current().base_dir
         return {name: partition_target(base_dir, self.layer, self.date, name) for name in self.filenames}
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
         """The complete days among ``parameter_tuples``, from one listing of the layer (as ``complete()`` decides)."""
         task_cls = getattr(cls, "func", cls)  # RangeDaily passes functools.partial(cls, **of_params)
-        done = dates_with_files(etl().base_dir, task_cls.layer, task_cls.filenames)
+        done = dates_with_files(etl.current().base_dir, task_cls.layer, task_cls.filenames)
         return [date for date in parameter_tuples if date in done]
 
     def path(self, filename: str) -> Path:
@@ -95,7 +95,7 @@ class GenerateDailyData(DailyTask):
     filenames = ("orders.csv",)
 
     def run(self) -> None:
-        timezone = etl().timezone
+        timezone = etl.current().timezone
         if not clock.is_day_over(self.date, timezone):
             raise DayNotOverError(f"{self.date} is not over yet in timezone {timezone}; its orders are not all in")
         steps.ingest_day(order_source(), self.date, self.path("orders.csv"))
@@ -114,8 +114,8 @@ class ValidateDailyData(DailyTask):
     def run(self) -> None:
         orders = Path(self.input()["orders.csv"].path)
         report_file = self.path("validation_report.json")
-        settings = etl()
-        min_orders = validation().min_orders
+        settings = etl.current()
+        min_orders = validation.current().min_orders
         steps.validate_day(self.date, orders, report_file, min_orders, settings.timezone, Path(settings.base_dir))
 
 
@@ -132,7 +132,7 @@ class ProcessDailyData(DailyTask):
     def run(self) -> None:
         orders = GenerateDailyData(date=self.date).path("orders.csv")
         processed, summary = self.path("orders_processed.csv"), self.path("daily_summary.json")
-        steps.process_day(self.date, orders, processed, summary, etl().timezone)
+        steps.process_day(self.date, orders, processed, summary, etl.current().timezone)
 
 
 class ComputeRollingMetrics(DailyTask):
@@ -143,11 +143,14 @@ class ComputeRollingMetrics(DailyTask):
 
     @built_once
     def requires(self) -> list[ProcessDailyData]:
-        return [ProcessDailyData(date=day) for day in window_dates(self.date, rolling().window_days, etl().start_date)]
+        return [
+            ProcessDailyData(date=day)
+            for day in window_dates(self.date, rolling.current().window_days, etl.current().start_date)
+        ]
 
     def run(self) -> None:
         summaries = [Path(target["daily_summary.json"].path) for target in self.input()]
-        steps.compute_rolling(self.date, summaries, rolling().window_days, self.path("rolling_metrics.json"))
+        steps.compute_rolling(self.date, summaries, rolling.current().window_days, self.path("rolling_metrics.json"))
 
 
 class DailyReport(DailyTask):
@@ -171,9 +174,11 @@ class DailyReport(DailyTask):
             "summary": Path(targets["summary"]["daily_summary.json"].path),
             "rolling": Path(targets["rolling"]["rolling_metrics.json"].path),
         }
-        latest = Path(etl().base_dir, METRICS, LATEST_REPORT)
+        latest = Path(etl.current().base_dir, METRICS, LATEST_REPORT)
         config = effective_config()
-        steps.report_day(self.date, inputs, self.path("daily_report.json"), latest, config, report().trend_threshold)
+        steps.report_day(
+            self.date, inputs, self.path("daily_report.json"), latest, config, report.current().trend_threshold
+        )
 
 
 class CleanupOldPartitions(DailyTask):
@@ -190,15 +195,17 @@ class CleanupOldPartitions(DailyTask):
     def requires(self) -> list[luigi.Task]:
         previous = self.date - datetime.timedelta(days=1)
         needs: list[luigi.Task] = [DailyReport(date=self.date)]
-        if previous >= etl().start_date:
+        if previous >= etl.current().start_date:
             needs.append(CleanupOldPartitions(date=previous))
         return needs
 
     def run(self) -> None:
-        base = Path(etl().base_dir)
+        base = Path(etl.current().base_dir)
         processed = dates_with_files(base, PROCESSED, ProcessDailyData.filenames)
         policy = retention_policy()
-        steps.cleanup_day(base, self.date, policy, rolling().window_days, processed, self.path("cleanup_report.json"))
+        steps.cleanup_day(
+            base, self.date, policy, rolling.current().window_days, processed, self.path("cleanup_report.json")
+        )
 
 
 class DailyPipeline(FixedParams, OldestFirst, luigi.WrapperTask):
@@ -281,7 +288,7 @@ class ReportDays(DayRange):
     @built_once
     def requires(self) -> list[luigi.Task]:
         needs: list[luigi.Task] = [ProcessDays(**self.param_kwargs)]
-        for day in window_dates(self.start, rolling().window_days, etl().start_date)[:-1]:
+        for day in window_dates(self.start, rolling.current().window_days, etl.current().start_date)[:-1]:
             task = self.chunk(ProcessDays, day) if day >= self.run_start else ProcessDailyData(date=day)
             if task not in needs:
                 needs.append(task)
@@ -299,7 +306,7 @@ class PipelineDays(DayRange):
         previous = self.start - datetime.timedelta(days=1)
         if previous >= self.run_start:
             needs.append(self.chunk(PipelineDays, previous))
-        elif previous >= etl().start_date:
+        elif previous >= etl.current().start_date:
             needs.append(CleanupOldPartitions(date=previous))
         return needs
 
@@ -331,7 +338,7 @@ def complete_in_process(task: luigi.Task, failed: dict[str, Exception]) -> None:
 
 def order_source() -> OrderSource:
     """The configured source of raw orders."""
-    settings = generation()
+    settings = generation.current()
     return SyntheticOrderSource(
         GenerationSettings(**{name: getattr(settings, name) for name, _ in settings.get_params()})
     )
@@ -339,7 +346,7 @@ def order_source() -> OrderSource:
 
 def retention_policy() -> RetentionPolicy:
     """The configured retention policy."""
-    settings = retention()
+    settings = retention.current()
     return RetentionPolicy(
         raw_days=settings.raw_days,
         processed_days=settings.processed_days,

@@ -239,3 +239,22 @@ def test_a_class_parameter_list_is_luigis_own_listing_computed_once(task_cls):
     for cls in (task_cls, etl, generation):
         assert cls.get_params() == luigi.Task.get_params.__func__(cls)
         assert cls.get_params() is cls.get_params()
+
+
+def test_current_settings_are_luigis_and_follow_config_and_command_line_changes(configure, base_dir, tmp_path):
+    from luigi.cmdline_parser import CmdlineParser
+
+    from etl.config import etl, generation
+
+    first = etl.current()
+    assert first.base_dir == etl().base_dir == str(base_dir)
+    assert etl.current() is first
+    assert generation.current().mean_orders_per_day == 80
+
+    luigi.configuration.get_config().set("etl", "base_dir", str(tmp_path / "elsewhere"))
+    assert etl.current().base_dir == str(tmp_path / "elsewhere")
+    assert generation.current().mean_orders_per_day == 80
+
+    with CmdlineParser.global_instance(["GenerateDailyData", "--date=2024-01-01", "--etl-base-dir=/from/cli"]):
+        assert etl.current().base_dir == "/from/cli"
+    assert etl.current().base_dir == str(tmp_path / "elsewhere")
