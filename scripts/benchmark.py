@@ -5,8 +5,8 @@ Runs the same range (a) as a bare loop calling the same step functions with no L
 (b) through the real ``luigi ... RangeDaily`` command with the local scheduler and one worker,
 (c) the same with two workers, (d) the same with one worker and ``--days-per-task 1`` (every step of
 every day its own Luigi task); each in a fresh base directory and a fresh process. (e) Two bare loops
-at once, each on half of the days, measure what two processes gain on this machine without Luigi:
-the ceiling for (c).
+at once, each on half of the days, measure what two processes gain on this machine without Luigi,
+in the same run: the reference for (c).
 Prints a table, or with --json one JSON object; exits 1 if the runs (a) to (d) did not all produce the same bytes.
 
     .venv/bin/python scripts/benchmark.py --days 30 --orders-per-day 1000 [--repeat 3] [--scan] [--json]
@@ -316,7 +316,7 @@ def format_table(result: dict) -> str:
         ),
         (
             "bare loop, two processes (half the days each)",
-            f"{result['bare_x2_s']:.2f} s  (speed-up {result['bare_parallel_speedup']:.2f}x, ceiling for 2 workers)",
+            f"{result['bare_x2_s']:.2f} s  (speed-up {result['bare_parallel_speedup']:.2f}x, reference for 2 workers)",
         ),
         (
             "I/O floor (pyarrow read+write)",

@@ -66,7 +66,7 @@ def test_same_bytes_ignores_only_the_report_run_time(tmp_path):
     assert not benchmark.same_bytes(tmp_path / "a", tmp_path / "c")
 
 
-def test_the_two_process_ceiling_does_the_bare_loops_work_split_in_halves(tmp_path):
+def test_the_two_process_reference_does_the_bare_loops_work_split_in_halves(tmp_path):
     args = benchmark.parse_args(["--days=3", "--orders-per-day=50", "--start=2024-03-01"])
     _, _, outputs = benchmark.run_measured(benchmark.bare_command(args, tmp_path / "whole"))
     _, _, halves = benchmark.run_measured(benchmark.bare_halves_commands(args, tmp_path / "halves"))
