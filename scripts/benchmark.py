@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -69,6 +70,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
     }
     timings: dict[str, list[float]] = {name: [] for name in variants}
     peaks: dict[str, list[float]] = {name: [] for name in variants}
+    busy: dict[str, list[float]] = {name: [] for name in variants}
     stages: list[dict[str, float]] = []
     bases: dict[str, Path] = {}
     for attempt in range(args.repeat):
@@ -76,12 +78,13 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
             if name in bases:
                 shutil.rmtree(bases[name])
             base = workdir / f"{name}-{attempt}"
-            seconds, peak_mb, outputs = run_measured(command(args, base))
-            timings[name].append(seconds)
-            peaks[name].append(peak_mb)
+            run = run_measured(command(args, base))
+            timings[name].append(run.seconds)
+            peaks[name].append(run.peak_mb)
+            busy[name].append(run.busy_cpu_s)
             bases[name] = base
             if name == "bare":
-                stages.append(json.loads(outputs[0])["stages"])
+                stages.append(json.loads(run.outputs[0])["stages"])
     median = {name: statistics.median(values) for name, values in timings.items()}
     floor = io_floor(bases["bare"])
     result = {
@@ -100,6 +103,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         "bare_x2_s": round(median["bare_x2"], 3),
         "bare_parallel_speedup": round(median["bare"] / median["bare_x2"], 3),
         "peak_rss_mb": {name: round(max(values), 1) for name, values in peaks.items()},
+        "cores_busy": {name: round(statistics.median(values) / median[name], 2) for name, values in busy.items()},
         "stage_s": {stage: round(statistics.median(s[stage] for s in stages), 3) for stage in STAGES},
         "same_bytes": all(same_bytes(bases["bare"], bases[name]) for name in ("luigi_w1", "luigi_w2", "per_day_w1")),
     }
@@ -163,9 +167,18 @@ def luigi_command(workers: int, days_per_task: int | None = None):
     return command
 
 
-def run_measured(commands: list[list[str]]) -> tuple[float, float, list[str]]:
-    """Wall time until the last of ``commands`` (started together) ends, the largest peak resident
-    memory among them (MB, each process with its children), and each one's stdout.
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    """One measured run of one variant."""
+
+    seconds: float  # wall time until the last of its processes ended
+    peak_mb: float  # the largest peak resident memory among its processes (each with its children)
+    busy_cpu_s: float  # CPU time the whole machine worked meanwhile: all cores, the kernel's writing included
+    outputs: list[str]  # each process's stdout
+
+
+def run_measured(commands: list[list[str]]) -> Measured:
+    """Run ``commands`` together and measure them.
 
     Earlier runs' files are flushed to disk first (untimed): otherwise the kernel writes them back
     during this run, on a core that a one-worker run leaves idle and a two-worker run needs.
@@ -174,13 +187,13 @@ def run_measured(commands: list[list[str]]) -> tuple[float, float, list[str]]:
     with contextlib.ExitStack() as files:
         streams = [(files.enter_context(tempfile.TemporaryFile()), files.enter_context(tempfile.TemporaryFile()))
                    for _ in commands]  # fmt: skip
-        started = time.perf_counter()
+        started, busy_before = time.perf_counter(), busy_cpu_seconds()
         processes = [
             subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, "PYTHONWARNINGS": "ignore"})
             for command, (out, err) in zip(commands, streams, strict=True)
         ]
         results = [os.wait4(process.pid, 0) for process in processes]
-        seconds = time.perf_counter() - started
+        seconds, busy_cpu_s = time.perf_counter() - started, busy_cpu_seconds() - busy_before
         outputs = []
         for command, (_, status, _), (out, err) in zip(commands, results, streams, strict=True):
             out.seek(0)
@@ -188,7 +201,14 @@ def run_measured(commands: list[list[str]]) -> tuple[float, float, list[str]]:
             if os.waitstatus_to_exitcode(status) != 0:
                 raise SystemExit(f"{' '.join(command)} failed:\n{err.read().decode()[-4000:]}")
             outputs.append(out.read().decode())
-        return seconds, max(usage.ru_maxrss for _, _, usage in results) / 1024, outputs
+        return Measured(seconds, max(usage.ru_maxrss for _, _, usage in results) / 1024, busy_cpu_s, outputs)
+
+
+def busy_cpu_seconds() -> float:
+    """CPU time the machine has worked since boot, all cores together (Linux ``/proc/stat``):
+    user, system and interrupt time; idle, I/O wait and time stolen by the hypervisor left out."""
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def bare_loop(args: argparse.Namespace) -> int:
@@ -322,6 +342,7 @@ def format_table(result: dict) -> str:
             "I/O floor (pyarrow read+write)",
             f"{result['io_floor_s']:.3f} s  (luigi 1 worker = {result['floor_ratio']:.1f}x)",
         ),
+        ("cores busy on average", ", ".join(f"{k} {v:.2f}" for k, v in result["cores_busy"].items())),
         ("peak RSS MB", ", ".join(f"{k} {v:.0f}" for k, v in result["peak_rss_mb"].items())),
         ("stages (bare, s)", ", ".join(f"{k} {v:.2f}" for k, v in result["stage_s"].items())),
         ("same bytes in every run", str(result["same_bytes"])),

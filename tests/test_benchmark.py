@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -42,7 +43,12 @@ def test_benchmark_reports_every_figure_and_identical_outputs(tmp_path):
     assert figures["parallel_speedup"] == pytest.approx(figures["luigi_w1_s"] / figures["luigi_w2_s"], rel=0.01)
     assert figures["floor_ratio"] == pytest.approx(figures["luigi_w1_s"] / figures["io_floor_s"], rel=0.05)
     assert set(figures["stage_s"]) == {"generate", "validate", "process", "rolling", "report"}
-    assert set(figures["peak_rss_mb"]) == {"bare", "luigi_w1", "luigi_w2", "per_day_w1", "bare_x2"}
+    assert (
+        set(figures["peak_rss_mb"])
+        == set(figures["cores_busy"])
+        == {"bare", "luigi_w1", "luigi_w2", "per_day_w1", "bare_x2"}
+    )
+    assert all(0 < cores <= os.cpu_count() for cores in figures["cores_busy"].values()), figures["cores_busy"]
     assert figures["bare_parallel_speedup"] == pytest.approx(figures["bare_s"] / figures["bare_x2_s"], rel=0.01)
     assert figures["per_day_overhead_ratio"] == pytest.approx(figures["per_day_w1_s"] / figures["bare_s"], rel=0.01)
     assert figures["scan_days"] == 1095
@@ -68,8 +74,8 @@ def test_same_bytes_ignores_only_the_report_run_time(tmp_path):
 
 def test_the_two_process_reference_does_the_bare_loops_work_split_in_halves(tmp_path):
     args = benchmark.parse_args(["--days=3", "--orders-per-day=50", "--start=2024-03-01"])
-    _, _, outputs = benchmark.run_measured(benchmark.bare_command(args, tmp_path / "whole"))
-    _, _, halves = benchmark.run_measured(benchmark.bare_halves_commands(args, tmp_path / "halves"))
+    outputs = benchmark.run_measured(benchmark.bare_command(args, tmp_path / "whole")).outputs
+    halves = benchmark.run_measured(benchmark.bare_halves_commands(args, tmp_path / "halves")).outputs
 
     def raw_files(base):
         return {p.relative_to(base).as_posix(): p.read_bytes() for p in base.glob("raw/*/*/*/orders.csv")}
