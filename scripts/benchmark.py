@@ -345,7 +345,7 @@ def format_table(result: dict) -> str:
         ("cores busy on average", ", ".join(f"{k} {v:.2f}" for k, v in result["cores_busy"].items())),
         ("peak RSS MB", ", ".join(f"{k} {v:.0f}" for k, v in result["peak_rss_mb"].items())),
         ("stages (bare, s)", ", ".join(f"{k} {v:.2f}" for k, v in result["stage_s"].items())),
-        ("same bytes in every run", str(result["same_bytes"])),
+        ("same bytes, runs (a) to (d)", str(result["same_bytes"])),
     ]
     if "scan_s" in result:
         rows.append((f"missing-day scan, {result['scan_days']} days", f"{result['scan_s'] * 1000:.1f} ms"))
