@@ -22,8 +22,8 @@ class FixedParams:
     """Mixin for a Luigi task or config class: its parameter list is computed once.
 
     Luigi lists a class's parameters with ``dir()`` on every instantiation, before its instance cache
-    can answer; a range instantiates tens of thousands of tasks and settings. The list is fixed once
-    the class is defined.
+    can answer, and on every ``get_params()`` (the report's effective config asks for each section's);
+    a range instantiates thousands of tasks. The list is fixed once the class is defined.
     """
 
     @classmethod

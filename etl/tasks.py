@@ -38,7 +38,7 @@ class BlockedError(RuntimeError):
 
 def built_once(method):
     """Cache a task's ``requires()`` or ``output()`` on the instance: Luigi asks for them many times,
-    and each answer costs task instantiations and config reads (resolved once, as parameters are)."""
+    and each answer costs task instantiations and target objects (resolved once, as parameters are)."""
     attribute = f"_{method.__name__}_built"
 
     @functools.wraps(method)

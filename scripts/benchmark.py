@@ -228,13 +228,9 @@ def bare_loop(args: argparse.Namespace) -> int:
     from etl.tasks import LATEST_REPORT, order_source
 
     base = Path(args.base)
-    source, window, start_date, timezone = (
-        order_source(),
-        rolling().window_days,
-        etl_config().start_date,
-        etl_config().timezone,
-    )
-    min_orders, threshold, config = validation().min_orders, report().trend_threshold, effective_config()
+    source, window, config = order_source(), rolling.current().window_days, effective_config()
+    start_date, timezone = etl_config.current().start_date, etl_config.current().timezone
+    min_orders, threshold = validation.current().min_orders, report.current().trend_threshold
     spent = dict.fromkeys(STAGES, 0.0)
     for offset in range(args.days):
         day = args.start + datetime.timedelta(days=offset)
