@@ -20,6 +20,9 @@ setup(
         "numpy>=1.26,<3",
         # pyarrow: the fastest CSV reader and writer available; pandas uses it for strings too.
         "pyarrow>=15",
+        # tzdata: the IANA timezone database for zoneinfo where the system has none (slim images, Windows),
+        # so [etl] timezone means the same everywhere.
+        "tzdata>=2024.1",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9"]},
 )

@@ -9,6 +9,7 @@ from etl.config import install_package_defaults
 
 install_package_defaults()
 
+from etl.chunks import PipelineDays, ProcessDays, ReportDays  # noqa: E402
 from etl.range import RangeDaily  # noqa: E402
 from etl.tasks import (  # noqa: E402
     CleanupOldPartitions,
@@ -16,10 +17,7 @@ from etl.tasks import (  # noqa: E402
     DailyPipeline,
     DailyReport,
     GenerateDailyData,
-    PipelineDays,
     ProcessDailyData,
-    ProcessDays,
-    ReportDays,
     ValidateDailyData,
 )
 from etl.version import __version__  # noqa: E402
@@ -39,7 +37,8 @@ __all__ = [
     "__version__",
 ]
 
-# The modules imported so far (pandas, pyarrow, luigi) live as long as the process: leave them out of
-# every later garbage collection, including the one at exit (0.26 s to 0.08 s per `luigi` command here),
-# and let Luigi's forked workers share their pages.
+# The one side effect beyond registering tasks and defaults, measured (README, Performance): the modules
+# imported so far (pandas, pyarrow, luigi) live as long as the process, so leave them out of every later
+# garbage collection, including the one at exit (0.26 s to 0.08 s per `luigi` command here), and let
+# Luigi's forked workers share their pages.
 gc.freeze()

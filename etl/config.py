@@ -1,29 +1,41 @@
-"""Settings, one ``luigi.Config`` section per concern, read from ``luigi.cfg``.
+"""Settings, one ``luigi.Config`` section per concern, read from ``luigi.cfg``, and the run's snapshot of them.
 
-Every parameter is overridable on the command line the Luigi way
-(``--etl-base-dir DIR``, ``--retention-raw-days 14``, ...).
+Every parameter is overridable on the command line the Luigi way (``--etl-base-dir DIR``,
+``--retention-raw-days 14``, ...). Every value is checked where it is read: a bad value on the
+command line stops the command at once with argparse's one-line error naming the flag; one in a
+config file is named, with its section, before any work (:func:`load_run_settings`).
 """
 
 from __future__ import annotations
 
+import argparse
+import configparser
 import datetime
+import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import luigi
 from luigi.cmdline_parser import CmdlineParser
 from luigi.configuration import LuigiConfigParser, get_config
 
+from etl.retention import WEEKDAYS, RetentionConfigError, parse_weekdays
+
 PACKAGE_DEFAULTS = Path(__file__).with_name("luigi_defaults.cfg")
 BASE_DIR_ENV = "ETL_BASE_DIR"
+
+
+class SettingsError(ValueError):
+    """A setting or parameter has a value the pipeline cannot work with."""
 
 
 class FixedParams:
     """Mixin for a Luigi task or config class: its parameter list is computed once.
 
     Luigi lists a class's parameters with ``dir()`` on every instantiation, before its instance cache
-    can answer, and on every ``get_params()`` (the report's effective config asks for each section's);
-    a range instantiates thousands of tasks. The list is fixed once the class is defined.
+    can answer; a range instantiates thousands of tasks. The list is fixed once the class is defined.
     """
 
     @classmethod
@@ -33,24 +45,94 @@ class FixedParams:
         return cls._fixed_params
 
 
-class Settings(FixedParams, luigi.Config):
-    """A config section; read it with ``current()``.
+class Checked:
+    """Mixin for a Luigi parameter: its value is checked when parsed, with a message saying what is allowed.
 
-    Luigi re-reads and re-parses every option of a section each time it is instantiated (0.2 ms for
-    ``etl``), and a day's tasks read settings a dozen times. ``current()`` is the instance Luigi would
-    give, kept while the command line being run and the section's options in the config stay the same
-    (environment variables interpolated into option values are read once per command line).
+    On the command line the check runs inside argparse, so ``--date 2024-02-30`` fails at once with
+    ``argument --date: '2024-02-30' is not ...`` and exit status 2, before any task exists.
     """
 
-    @classmethod
-    def current(cls) -> Settings:
-        config = get_config()
-        options = tuple(config.items(cls.__name__, raw=True)) if config.has_section(cls.__name__) else ()
-        key = (CmdlineParser.get_instance(), options)
-        kept = cls.__dict__.get("_kept")
-        if kept is None or kept[0] != key:
-            kept = cls._kept = (key, cls())
-        return kept[1]
+    def __init__(self, *args, allowed: str, check: Callable[[object], bool] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed = allowed
+        self.check = check
+
+    def parse(self, text):
+        try:
+            value = super().parse(text)
+        except (ValueError, TypeError, OverflowError):
+            value, ok = None, False
+        else:
+            ok = self.check is None or self.check(value)
+        if not ok:
+            raise ValueError(f"{text!r} is not {self.allowed}")
+        return value
+
+    def _parser_kwargs(self, param_name, task_name=None):
+        kwargs = super()._parser_kwargs(param_name, task_name)
+
+        def checked(text: str) -> str:
+            try:
+                self.parse(text)
+            except ValueError as error:
+                raise argparse.ArgumentTypeError(str(error)) from None
+            return text
+
+        return {**kwargs, "type": checked}
+
+
+def _is_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _is_weekdays(text: str) -> bool:
+    try:
+        parse_weekdays(text)
+    except RetentionConfigError:
+        return False
+    return True
+
+
+class DayParameter(Checked, luigi.DateParameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, allowed="a calendar day (YYYY-MM-DD)", **kwargs)
+
+
+class WholeNumberParameter(Checked, luigi.IntParameter):
+    def __init__(self, *args, minimum: int, **kwargs) -> None:
+        super().__init__(*args, allowed=f"a whole number of at least {minimum}", check=lambda v: v >= minimum, **kwargs)
+
+
+class NumberParameter(Checked, luigi.FloatParameter):
+    def __init__(self, *args, low: float, high: float | None = None, **kwargs) -> None:
+        allowed = f"a number from {low} to {high}" if high is not None else f"a finite number of at least {low}"
+        upper = high if high is not None else math.inf
+        super().__init__(*args, allowed=allowed, check=lambda v: low <= v < math.inf and v <= upper, **kwargs)
+
+
+class TimezoneParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(
+            *args, allowed="an IANA timezone (for example UTC, Europe/Berlin)", check=_is_timezone, **kwargs
+        )
+
+
+class WeekdaysParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, allowed=f"a comma-separated list of {','.join(WEEKDAYS)}", check=_is_weekdays, **kwargs)
+
+
+class SourceParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, choices: tuple[str, ...], **kwargs) -> None:
+        super().__init__(*args, allowed=f"one of {', '.join(choices)}", check=lambda v: v in choices, **kwargs)
+
+
+class Settings(FixedParams, luigi.Config):
+    """A config section; the pipeline reads all of them at once into :class:`etl.run_settings.RunSettings`."""
 
 
 class etl(Settings):  # noqa: N801 - the class name is the config section and CLI prefix
@@ -58,64 +140,68 @@ class etl(Settings):  # noqa: N801 - the class name is the config section and CL
 
     base_dir = luigi.Parameter(
         default="data",
-        description="Base directory of the raw/, processed/ and metrics/ layers. "
-        f"The environment variable {BASE_DIR_ENV} overrides luigi.cfg; --etl-base-dir overrides both.",
+        description="Base directory of the raw/, processed/, metrics/ and cleanup/ layers. A relative path is "
+        "relative to the directory of the config file that sets it (to the working directory when given on the "
+        f"command line or in {BASE_DIR_ENV}). {BASE_DIR_ENV} overrides luigi.cfg; --etl-base-dir overrides both.",
     )
-    start_date = luigi.DateParameter(
+    start_date = DayParameter(
         default=datetime.date(2024, 1, 1),
-        description="First day of the pipeline: rolling windows and cleanup never reach before it.",
+        description="First day of the pipeline: nothing is built, and no rolling window reaches, before it.",
     )
-    timezone = luigi.Parameter(
+    timezone = TimezoneParameter(
         default="UTC",
         description="IANA timezone of the business day; a day is processed only once it is over there.",
     )
-    source = luigi.ChoiceParameter(
-        default="synthetic",
-        choices=["synthetic"],
-        description="Where a day of orders comes from.",
+    source = SourceParameter(
+        default="synthetic", choices=("synthetic",), description="Where a day of orders comes from."
     )
 
 
 class generation(Settings):  # noqa: N801
     """Shape and dirt of the synthetic order source."""
 
-    seed = luigi.IntParameter(default=42, description="Base seed; each day derives its own from it.")
-    mean_orders_per_day = luigi.IntParameter(default=200, description="Mean daily order volume.")
-    yearly_growth = luigi.FloatParameter(default=0.10, description="Slow trend: volume growth per year.")
-    customers = luigi.IntParameter(default=5000, description="Size of the customer pool (repeat buyers).")
-    duplicate_rate = luigi.FloatParameter(default=0.02, description="Share of rows duplicated.")
-    negative_rate = luigi.FloatParameter(default=0.01, description="Share of rows with a sign error in quantity.")
-    null_rate = luigi.FloatParameter(default=0.005, description="Share of nulls in non-critical columns.")
+    seed = WholeNumberParameter(default=42, minimum=0, description="Base seed; each day derives its own from it.")
+    mean_orders_per_day = WholeNumberParameter(default=200, minimum=1, description="Mean daily order volume.")
+    yearly_growth = NumberParameter(default=0.10, low=-0.99, description="Slow trend: volume growth per year.")
+    customers = WholeNumberParameter(default=5000, minimum=1, description="Size of the customer pool.")
+    duplicate_rate = NumberParameter(default=0.02, low=0.0, high=1.0, description="Share of rows duplicated.")
+    negative_rate = NumberParameter(default=0.01, low=0.0, high=1.0, description="Share of rows with a sign error.")
+    null_rate = NumberParameter(default=0.005, low=0.0, high=1.0, description="Share of nulls in optional columns.")
 
 
 class validation(Settings):  # noqa: N801
     """Thresholds of the quality gate between raw and processed data."""
 
-    min_orders = luigi.IntParameter(default=50, description="Fewest orders a valid day may have.")
+    min_orders = WholeNumberParameter(default=50, minimum=0, description="Fewest orders a valid day may have.")
 
 
 class rolling(Settings):  # noqa: N801
     """The rolling window of the metrics layer."""
 
-    window_days = luigi.IntParameter(default=7, description="Days in the window, ending at and including the date.")
+    window_days = WholeNumberParameter(
+        default=7, minimum=1, description="Days in the window, ending at and including the date."
+    )
 
 
 class report(Settings):  # noqa: N801
     """How the daily report judges the trend."""
 
-    trend_threshold = luigi.FloatParameter(
+    trend_threshold = NumberParameter(
         default=0.05,
+        low=0.0,
         description="Revenue growth vs the window average beyond which the trend is growing or declining.",
     )
 
 
 class retention(Settings):  # noqa: N801
-    """How long each layer keeps a partition, counted back from the task's date."""
+    """How long each layer keeps a partition, counted back from the day a cleanup runs as of."""
 
-    raw_days = luigi.IntParameter(default=7, description="Days of raw partitions kept.")
-    processed_days = luigi.IntParameter(default=30, description="Days of processed partitions kept.")
-    metrics_days = luigi.IntParameter(default=90, description="Days of metrics partitions kept.")
-    cleanup_weekdays = luigi.Parameter(
+    raw_days = WholeNumberParameter(default=7, minimum=1, description="Days of raw partitions kept.")
+    processed_days = WholeNumberParameter(
+        default=30, minimum=1, description="Days of processed partitions kept; at least [rolling] window_days."
+    )
+    metrics_days = WholeNumberParameter(default=90, minimum=1, description="Days of metrics partitions kept.")
+    cleanup_weekdays = WeekdaysParameter(
         default="mon,tue,wed,thu,fri,sat,sun",
         description="Weekdays on which cleanup removes partitions (e.g. 'sun', as the seed did).",
     )
@@ -127,34 +213,74 @@ SECTIONS = (etl, generation, validation, rolling, report, retention)
 def install_package_defaults() -> None:
     """Put the package's Luigi defaults first on Luigi's config path, so they hold from any directory.
 
-    The user's ``luigi.cfg`` (and ``LUIGI_CONFIG_PATH``) are read after them and win;
-    ``ETL_BASE_DIR`` then wins over files, and command-line flags over everything.
+    The user's ``luigi.cfg`` (and ``LUIGI_CONFIG_PATH``) are read after them and win.
     """
     paths = LuigiConfigParser._config_paths
     if str(PACKAGE_DEFAULTS) not in paths:
         paths.insert(0, str(PACKAGE_DEFAULTS))
         LuigiConfigParser.reload()
-    base_dir = os.environ.get(BASE_DIR_ENV)
-    if base_dir:
-        config = get_config()
-        if not config.has_section("etl"):
-            config.add_section("etl")
-        config.set("etl", "base_dir", base_dir.replace("%", "%%"))
 
 
-def effective_config() -> dict[str, dict[str, object]]:
-    """Every setting that shapes the data, as plain JSON values, for the run metadata of a report.
-
-    The base directory is left out: a report lives inside it, and a copied or moved tree stays identical.
-    """
-    result: dict[str, dict[str, object]] = {}
+def read_sections() -> dict[str, dict[str, object]]:
+    """Every setting's value, parsed and checked, by section; a bad one raises SettingsError naming it."""
+    values: dict[str, dict[str, object]] = {}
     for section in SECTIONS:
-        instance = section.current()
-        result[section.__name__] = {
-            name: _plain(getattr(instance, name)) for name, _ in instance.get_params() if name != "base_dir"
-        }
-    return result
+        name = section.__name__
+        values[name] = {}
+        for option, parameter in section.get_params():
+            try:
+                values[name][option] = parameter.task_value(name, option)
+            except ValueError as error:
+                flag = f"--{name}-{option.replace('_', '-')}"
+                raise SettingsError(f"setting [{name}] {option} ({flag}): {error}") from None
+    return values
 
 
-def _plain(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime.date) else value
+def settings_fingerprint() -> tuple:
+    """What the settings are read from in this process: the command line being run, every option of every
+    section in the config files, the config files themselves and the environment's base directory."""
+    config = get_config()
+    options = tuple(
+        tuple(config.items(section.__name__, raw=True)) if config.has_section(section.__name__) else ()
+        for section in SECTIONS
+    )
+    paths = tuple(LuigiConfigParser._config_paths)
+    return CmdlineParser.get_instance(), options, paths, os.environ.get(BASE_DIR_ENV), os.getcwd()
+
+
+def base_dir_and_origin(configured: str) -> tuple[str, str]:
+    """The absolute base directory and where its value came from (a flag, the environment or a config file).
+
+    A relative value from a config file is relative to that file's directory, so cron jobs started in
+    another directory write to the same tree; from the command line or the environment, to the working one.
+    """
+    parser = CmdlineParser.get_instance()
+    flag = getattr(parser.known_args, "etl_base_dir", None) if parser else None
+    if flag is not None:
+        return _absolute(flag, os.getcwd()), "--etl-base-dir"
+    if os.environ.get(BASE_DIR_ENV):
+        return _absolute(os.environ[BASE_DIR_ENV], os.getcwd()), BASE_DIR_ENV
+    source = _config_file_setting("etl", "base_dir")
+    if source is None:
+        return _absolute(configured, os.getcwd()), "the default"
+    return _absolute(configured, str(Path(source).parent)), source
+
+
+def _config_file_setting(section: str, option: str) -> str | None:
+    """The last config file on Luigi's path that sets ``[section] option`` (the one whose value Luigi uses)."""
+    found = None
+    for path in LuigiConfigParser._config_paths:
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            read = parser.read(path)
+        except configparser.Error:
+            continue
+        if read and parser.has_option(section, option):
+            found = os.path.abspath(path)
+    return found
+
+
+def _absolute(path: str, relative_to: str) -> str:
+    if "://" in path:
+        return path  # a URL: the store refuses it with a message of its own
+    return os.path.normpath(os.path.join(relative_to, os.path.expanduser(path)))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from etl.targets import atomic_path
+from etl.storage import Store
 
 ORDER_COLUMNS = (
     "order_id",
@@ -39,33 +37,33 @@ _ORDER_TYPES = {
 _LAST_READ: dict[tuple, pd.DataFrame] = {}
 
 
-def read_orders_csv(path: str | os.PathLike) -> pd.DataFrame:
+def read_orders(store: Store, key: str) -> pd.DataFrame:
     """Read an orders file with the canonical column types; callers must not modify the frame.
 
     A file whose values do not parse as those types is read as text instead, so that
     validation can name the rule and the rows that break it. The last file read stays parsed,
-    keyed by its path, inode, size and modification time: validating and then processing a day
+    keyed by its location, size and modification time: validating and then processing a day
     in one process reads its raw file once.
     """
-    status = os.stat(path)
-    key = (os.fspath(path), status.st_ino, status.st_size, status.st_mtime_ns)
-    if key not in _LAST_READ:
+    key_now = (store.describe(key), store.stat(key))
+    if key_now not in _LAST_READ:
         try:
-            frame = _read(path, _ORDER_TYPES)
+            frame = _read(store, key, _ORDER_TYPES)
         except pa.ArrowInvalid:
-            frame = _read(path, dict.fromkeys(_ORDER_TYPES, pa.string()))
+            frame = _read(store, key, dict.fromkeys(_ORDER_TYPES, pa.string()))
         _LAST_READ.clear()
-        _LAST_READ[key] = frame
-    return _LAST_READ[key]
+        _LAST_READ[key_now] = frame
+    return _LAST_READ[key_now]
 
 
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+def write_orders(store: Store, key: str, frame: pd.DataFrame) -> None:
     """Write ``frame`` (without its index) as CSV, atomically."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    with atomic_path(path) as tmp:
-        pacsv.write_csv(table, tmp)
+    with store.atomic_output(key) as stream:
+        pacsv.write_csv(table, stream)
 
 
-def _read(path: str | os.PathLike, types: dict[str, pa.DataType]) -> pd.DataFrame:
+def _read(store: Store, key: str, types: dict[str, pa.DataType]) -> pd.DataFrame:
     options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
-    return pacsv.read_csv(path, convert_options=options).to_pandas()
+    with store.open_input(key) as stream:
+        return pacsv.read_csv(stream, convert_options=options).to_pandas()

@@ -1,11 +1,11 @@
-"""Ranges of days as ``[start, stop)`` pairs: grouping missing days into runs and cutting runs into chunks."""
+"""Ranges of days as ``[start, stop)`` pairs: runs of consecutive days, and the fixed grid of blocks chunks follow."""
 
 from __future__ import annotations
 
 import datetime
-import math
 
 ONE_DAY = datetime.timedelta(days=1)
+BLOCK_EPOCH = datetime.date(2000, 1, 3)  # a Monday: with 7 days per block, blocks are ISO weeks
 
 
 def days_between(start: datetime.date, stop: datetime.date) -> list[datetime.date]:
@@ -24,24 +24,17 @@ def contiguous_runs(days: list[datetime.date]) -> list[tuple[datetime.date, date
     return runs
 
 
-def chunk_ranges(start: datetime.date, stop: datetime.date, days: int) -> list[tuple[datetime.date, datetime.date]]:
-    """``[start, stop)`` cut into consecutive ``[a, b)`` ranges of ``days`` days (the last may be shorter)."""
+def block_containing(day: datetime.date, days: int) -> tuple[datetime.date, datetime.date]:
+    """The ``[a, b)`` block of ``days`` days, on a grid aligned to a fixed Monday, that holds ``day``."""
     if days < 1:
-        raise ValueError(f"chunk of {days} days: must be at least 1")
-    step = datetime.timedelta(days=days)
-    chunks = []
-    while start < stop:
-        chunks.append((start, min(start + step, stop)))
-        start += step
-    return chunks
-
-
-def chunk_containing(day: datetime.date, run_start: datetime.date, days: int) -> tuple[datetime.date, datetime.date]:
-    """The full-size chunk of a run cut by :func:`chunk_ranges` from ``run_start`` that holds ``day``."""
-    first = run_start + datetime.timedelta(days=(day - run_start).days // days * days)
+        raise ValueError(f"block of {days} days: must be at least 1")
+    first = BLOCK_EPOCH + datetime.timedelta(days=(day - BLOCK_EPOCH).days // days * days)
     return first, first + datetime.timedelta(days=days)
 
 
-def days_per_chunk(missing: int, workers: int, limit: int) -> int:
-    """Chunk size for ``missing`` days: at most ``limit``, small enough that every worker gets a chunk."""
-    return max(1, min(limit, math.ceil(missing / max(1, workers))))
+def blocks_covering(
+    days: list[datetime.date], size: int, range_start: datetime.date, range_stop: datetime.date
+) -> list[tuple[datetime.date, datetime.date]]:
+    """The grid's blocks that hold any of ``days``, clipped to ``[range_start, range_stop)``, oldest first."""
+    blocks = sorted({block_containing(day, size) for day in days})
+    return [(max(first, range_start), min(stop, range_stop)) for first, stop in blocks]

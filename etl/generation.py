@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -56,8 +57,11 @@ def expected_volume(date: datetime.date, settings: GenerationSettings) -> float:
     return settings.mean_orders_per_day * WEEKDAY_FACTORS[date.weekday()] * (1 + settings.yearly_growth) ** years
 
 
-def generate_orders(date: datetime.date, settings: GenerationSettings) -> pd.DataFrame:
+def generate_orders(date: datetime.date, settings: GenerationSettings, timezone: str = "UTC") -> pd.DataFrame:
     """One day of orders in the canonical columns, dirt included, sorted by timestamp.
+
+    Timestamps are local times of ``timezone`` that exist: on a day whose clocks spring forward,
+    none falls in the skipped hour (it moves past it, as the shop's clock did).
 
     Columns are built as Arrow arrays (strings from fixed-width byte buffers and dictionary lookups),
     which keeps a million-order day to a fraction of a second.
@@ -69,6 +73,11 @@ def generate_orders(date: datetime.date, settings: GenerationSettings) -> pd.Dat
     seconds = np.sort(
         rng.choice(24, size=count, p=HOURLY_PROFILE / HOURLY_PROFILE.sum()) * 3600 + rng.integers(0, 3600, size=count)
     )
+    skipped = skipped_local_time(date, timezone)
+    if skipped is not None:
+        first, length = skipped
+        in_gap = (seconds >= first) & (seconds < first + length)
+        seconds = np.sort(np.where(in_gap, seconds + length, seconds))
     product = rng.integers(0, PRODUCTS, size=count)
     quantity = rng.choice(np.arange(1, 6), size=count, p=QUANTITY_WEIGHTS)
     unit_price = catalogue.prices[product]
@@ -112,6 +121,23 @@ def generate_orders(date: datetime.date, settings: GenerationSettings) -> pd.Dat
         }
     )
     return table.take(rows).to_pandas()
+
+
+def skipped_local_time(date: datetime.date, timezone: str) -> tuple[int, int] | None:
+    """(first second after local midnight, length in seconds) of the local times that do not exist on
+    ``date`` in ``timezone`` because clocks spring forward; None on every other day."""
+    zone = ZoneInfo(timezone)
+    midnight = datetime.datetime.combine(date, datetime.time())
+    before = midnight.replace(tzinfo=zone).utcoffset()
+    after = (midnight + datetime.timedelta(days=1)).replace(tzinfo=zone).utcoffset()
+    length = int((after - before).total_seconds())
+    if length <= 0:
+        return None
+    for minute in range(24 * 60):
+        local = midnight + datetime.timedelta(minutes=minute)
+        if local.replace(tzinfo=zone).astimezone(datetime.UTC).astimezone(zone).replace(tzinfo=None) != local:
+            return minute * 60, length
+    return None
 
 
 @dataclasses.dataclass(frozen=True)

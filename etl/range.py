@@ -1,9 +1,10 @@
 """Luigi's ``RangeDaily`` on this pipeline's calendar.
 
 Registered under the same name, so ``luigi --module etl RangeDaily --of DailyReport`` uses it:
-an explicit ``--start`` is honoured however old, a day is scheduled only once it is over in
-``[etl] timezone``, a gap larger than ``task_limit`` fails loudly instead of being cut short, and
-the missing days are done in chunks of consecutive days, one Luigi task per chunk and stage.
+an explicit ``--start`` is honoured however old (never before ``[etl] start_date``), a day is
+scheduled only once it is over in ``[etl] timezone``, a gap larger than ``task_limit`` fails loudly
+instead of being cut short, and the missing days are done in chunks (:mod:`etl.chunks`). The range
+fails, naming each day, file and rule, while any of its days failed.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import datetime
 import logging
 
 import luigi
-import luigi.interface
 import luigi.tools.range
 from luigi.parameter import ParameterException
 
-from etl import clock
-from etl.config import etl
-from etl.day_ranges import chunk_ranges, contiguous_runs, days_per_chunk
-from etl.tasks import DAY_RANGES, built_once
+from etl import clock, run_settings
+from etl.chunks import STAGES, DaysFailedError, failure_reason, outcome
+from etl.config import DayParameter
+from etl.day_ranges import ONE_DAY, blocks_covering
 
 logger = logging.getLogger("luigi-interface")
 
@@ -27,16 +27,19 @@ logger = logging.getLogger("luigi-interface")
 class RangeDaily(luigi.tools.range.RangeDaily):
     """Fill every missing day of ``--of`` in ``[--start, --stop)``, oldest first."""
 
+    start = DayParameter(default=None, description="first day, inclusive")
+    stop = DayParameter(default=None, description="last day, EXCLUSIVE (default: today in [etl] timezone)")
     param_name = luigi.OptionalParameter(
         default=None,
         positional=False,
         description="parameter of --of that takes the date; default: its first positional parameter",
     )
     days_per_task = luigi.IntParameter(
-        default=31,
+        default=7,
         positional=False,
-        description="most days done in one Luigi task (fewer, so that each of --workers gets some); "
-        "1 schedules each step of each day as its own task: most detail in the web view, slowest",
+        description="days in a block of the chunk grid (blocks aligned to a fixed Monday, so with 7 each is an ISO "
+        "week): one Luigi task does a block's missing days per stage; 1 schedules each step of each day as its own "
+        "task: most detail in the web view, slowest",
     )
 
     def moving_start(self, now: datetime.datetime) -> datetime.datetime:
@@ -45,7 +48,7 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         return super().moving_start(now)
 
     def moving_stop(self, now: datetime.datetime) -> datetime.datetime:
-        timezone = etl.current().timezone
+        timezone = run_settings.current().timezone
         today = clock.today(timezone, now)
         first_open_day = datetime.datetime.combine(today, datetime.time())
         if self.stop is not None and self.stop > today:
@@ -55,6 +58,14 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         return min(super().moving_stop(now), first_open_day)
 
     def missing_datetimes(self, finite_datetimes):
+        start_date = run_settings.current().start_date
+        if finite_datetimes and finite_datetimes[0].date() < start_date:
+            raise ParameterException(
+                f"--start {finite_datetimes[0].date()} is before [etl] start_date {start_date}: "
+                "the pipeline has no days before it"
+            )
+        if finite_datetimes:
+            self._range = (finite_datetimes[0].date(), finite_datetimes[-1].date() + ONE_DAY)
         missing = super().missing_datetimes(finite_datetimes)
         if len(missing) > self.task_limit:
             raise ParameterException(
@@ -65,20 +76,42 @@ class RangeDaily(luigi.tools.range.RangeDaily):
 
     def day_tasks(self) -> list[luigi.Task]:
         """One ``--of`` task per missing day, oldest first (what Luigi's own RangeDaily requires)."""
-        return super().requires()
+        if "_day_tasks" not in self.__dict__:
+            self._day_tasks = super().requires()
+        return self._day_tasks
 
-    @built_once
     def requires(self) -> list[luigi.Task]:
         if self.days_per_task < 1:
             raise ParameterException(f"--days-per-task {self.days_per_task}: must be at least 1")
         day_tasks = self.day_tasks()
-        day_range = DAY_RANGES.get(self.of_cls)
-        if day_range is None or self.days_per_task == 1 or self.of_params or not day_tasks:
+        stage = STAGES.get(self.of_cls)
+        chunked = stage is not None and stage.day_task is self.of_cls and self.days_per_task > 1 and not self.of_params
+        if not chunked or not day_tasks:
             return day_tasks
+        first, stop = self._range
         days = [getattr(task, self._param_name) for task in day_tasks]
-        size = days_per_chunk(len(days), luigi.interface.core().workers, self.days_per_task)
         return [
-            day_range(start=start, stop=stop, run_start=run_start, days_per_task=size)
-            for run_start, run_stop in contiguous_runs(days)
-            for start, stop in chunk_ranges(run_start, run_stop, size)
+            stage(start=a, stop=b, range_start=first, days_per_task=self.days_per_task)
+            for a, b in blocks_covering(days, self.days_per_task, first, stop)
         ]
+
+    def complete(self) -> bool:
+        return super().complete() and not self.failed_days()
+
+    def run(self) -> None:
+        failed = self.failed_days()
+        if failed:
+            lines = [f"{day}: {reason}" for day, reason in failed.items()]
+            raise DaysFailedError(
+                f"{len(failed)} days of {self.of_cls.task_family} failed in the range; fix the input named and run "
+                "again (every other day is done):\n" + "\n".join(lines)
+            )
+
+    def failed_days(self) -> dict[datetime.date, str]:
+        """Each missing day whose outcome is settled as failed, with the day, file and rule that failed."""
+        outcomes: dict[luigi.Task, str] = {}
+        return {
+            getattr(task, self._param_name): failure_reason(task, outcomes)
+            for task in self.day_tasks()
+            if outcome(task, outcomes) == "failed"
+        }

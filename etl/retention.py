@@ -1,14 +1,20 @@
-"""The retention rule: which day partitions of which layer go, and their safe removal."""
+"""The retention rule: which day partitions of which layer may go as of a day, and the ledger of retired days.
+
+Pure functions over dates. A partition goes once it is older than its layer's cutoff *and* nothing
+still pending needs it: a raw day stays until its processed output and its report exist (the report
+reads the raw layer's validation report), a processed day while any
+report whose window holds it is not done, a metrics day while its report is not done. So a failed or
+late day keeps exactly what it will need once fixed, and cleanup never has to wait for it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
-import shutil
-from pathlib import Path
+from collections.abc import Mapping, Set
 
-from etl.partitions import RAW, RETAINED_LAYERS, list_partitions, partition_of
+from etl.day_ranges import ONE_DAY, contiguous_runs, days_between
+from etl.storage.layout import METRICS, PROCESSED, RAW, RETAINED_LAYERS
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -16,7 +22,7 @@ _WEEKDAY_NAMES = {name: i for names in (WEEKDAYS, _FULL_NAMES) for i, name in en
 
 
 class RetentionConfigError(ValueError):
-    """The retention settings contradict each other or the pipeline."""
+    """The retention settings cannot be understood."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +35,7 @@ class RetentionPolicy:
     weekdays: frozenset[int]
 
     def days(self, layer: str) -> int:
-        return {"raw": self.raw_days, "processed": self.processed_days, "metrics": self.metrics_days}[layer]
+        return {RAW: self.raw_days, PROCESSED: self.processed_days, METRICS: self.metrics_days}[layer]
 
 
 def parse_weekdays(text: str) -> frozenset[int]:
@@ -43,63 +49,91 @@ def parse_weekdays(text: str) -> frozenset[int]:
     return frozenset(days)
 
 
-def check_policy(policy: RetentionPolicy, window_days: int) -> None:
-    """Refuse a policy that would delete what the pipeline still reads."""
-    for layer in RETAINED_LAYERS:
-        if policy.days(layer) < 1:
-            raise RetentionConfigError(f"retention {layer}_days={policy.days(layer)} must be at least 1")
-    if policy.processed_days < window_days:
-        raise RetentionConfigError(
-            f"retention processed_days={policy.processed_days} is shorter than the rolling window "
-            f"window_days={window_days}: cleanup would delete days that rolling metrics still read"
-        )
-
-
 def retention_cutoff(date: datetime.date, days: int) -> datetime.date:
     """Partitions of days strictly before this are due for removal."""
     return date - datetime.timedelta(days=days)
 
 
+def cleanup_as_of(date: datetime.date, policy: RetentionPolicy) -> datetime.date:
+    """The day whose cutoffs a cleanup as of ``date`` applies: the latest cleanup weekday on or before it.
+
+    So a cleanup is idempotent and monotone: as of a later day it removes everything an earlier one would.
+    """
+    if not policy.weekdays:
+        raise RetentionConfigError("a retention policy needs at least one cleanup weekday")
+    while date.weekday() not in policy.weekdays:
+        date -= ONE_DAY
+    return date
+
+
+@dataclasses.dataclass(frozen=True)
+class Holdings:
+    """What a cleanup decides on: the days present in each retained layer, and which days are finished."""
+
+    present: Mapping[str, Set[datetime.date]]  # layer -> days whose partition exists
+    processed_done: Set[datetime.date]  # processed output complete (or retired)
+    reports_done: Set[datetime.date]  # daily report complete (or retired)
+    start_date: datetime.date
+    window_days: int
+
+
+def removable(holdings: Holdings) -> dict[str, list[datetime.date]]:
+    """Per layer, oldest first, the present days that no pending work needs (they go once old enough)."""
+
+    def window_reported(day: datetime.date) -> bool:
+        window = days_between(max(day, holdings.start_date), day + datetime.timedelta(days=holdings.window_days))
+        return all(report in holdings.reports_done for report in window)
+
+    no_longer_needed = {
+        RAW: lambda day: day in holdings.processed_done and day in holdings.reports_done,
+        PROCESSED: window_reported,
+        METRICS: lambda day: day in holdings.reports_done,
+    }
+    return {
+        layer: sorted(d for d in holdings.present.get(layer, ()) if no_longer_needed[layer](d))
+        for layer in RETAINED_LAYERS
+    }
+
+
 def plan_cleanup(
-    base_dir: str | os.PathLike, date: datetime.date, policy: RetentionPolicy, processed: set[datetime.date]
-) -> dict[str, list[Path]]:
-    """The partitions to remove on ``date``, per layer, oldest first.
+    date: datetime.date, policy: RetentionPolicy, removable_days: Mapping[str, list[datetime.date]]
+) -> dict[str, list[datetime.date]]:
+    """The days to remove per layer by a cleanup as of ``date``."""
+    as_of = cleanup_as_of(date, policy)
+    return {
+        layer: [d for d in removable_days.get(layer, ()) if d < retention_cutoff(as_of, policy.days(layer))]
+        for layer in RETAINED_LAYERS
+    }
 
-    ``processed`` holds the days whose processed output is complete. A raw partition of a day
-    not processed yet is kept while its processed output could still be made and kept; older
-    than the processed layer's own cutoff, it goes.
-    """
-    if date.weekday() not in policy.weekdays:
-        return {layer: [] for layer in RETAINED_LAYERS}
-    processed_cutoff = retention_cutoff(date, policy.processed_days)
-    plan = {}
+
+def is_cleanup_due(
+    date: datetime.date, policy: RetentionPolicy, removable_days: Mapping[str, list[datetime.date]]
+) -> bool:
+    """Whether a cleanup as of ``date`` would remove anything (``removable_days`` sorted oldest first)."""
+    as_of = cleanup_as_of(date, policy)
+    return any(days and days[0] < retention_cutoff(as_of, policy.days(layer)) for layer, days in removable_days.items())
+
+
+def retired_days(ledger: Mapping | None) -> dict[str, frozenset[datetime.date]]:
+    """The days retention removed, per layer, from the ledger document (``[first, stop)`` ranges per layer)."""
+    result = {}
     for layer in RETAINED_LAYERS:
-        cutoff = retention_cutoff(date, policy.days(layer))
-        plan[layer] = [
-            path
-            for day, path in sorted(list_partitions(base_dir, layer).items())
-            if day < cutoff and (layer != RAW or day in processed or day < processed_cutoff)
+        ranges = (ledger or {}).get(layer, [])
+        result[layer] = frozenset(
+            day
+            for first, stop in ranges
+            for day in days_between(datetime.date.fromisoformat(first), datetime.date.fromisoformat(stop))
+        )
+    return result
+
+
+def ledger_with(ledger: Mapping | None, removed: Mapping[str, list[datetime.date]]) -> dict[str, list[list[str]]]:
+    """The ledger document with ``removed`` added: each layer's retired days as sorted ``[first, stop)`` ranges."""
+    retired = retired_days(ledger)
+    return {
+        layer: [
+            [first.isoformat(), stop.isoformat()]
+            for first, stop in contiguous_runs(sorted(retired[layer] | set(removed.get(layer, ()))))
         ]
-    return plan
-
-
-def remove_partitions(base_dir: str | os.PathLike, paths: list[Path]) -> list[Path]:
-    """Delete day partitions and the month and year directories they leave empty.
-
-    Every path must be a day partition directory (``<layer>/year=/month=/day=``) of a retained
-    layer under ``base_dir``, not a symlink; one that is not refuses the whole call before anything goes.
-    """
-    base = Path(base_dir).resolve()
-    for path in paths:
-        found = partition_of(base, Path(path).resolve())
-        if Path(path).is_symlink() or found is None or found[0] not in RETAINED_LAYERS or not Path(path).is_dir():
-            raise ValueError(f"refusing to delete {path}: not a day partition directory under {base}")
-    removed = []
-    for path in paths:
-        resolved = Path(path).resolve()
-        shutil.rmtree(resolved)
-        removed.append(Path(path))
-        for parent in (resolved.parent, resolved.parent.parent):
-            if not any(parent.iterdir()):
-                parent.rmdir()
-    return removed
+        for layer in RETAINED_LAYERS
+    }

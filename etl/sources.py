@@ -17,10 +17,18 @@ class OrderSource(Protocol):
 
 
 class SyntheticOrderSource:
-    """Reproducible synthetic orders (see :mod:`etl.generation`)."""
+    """Reproducible synthetic orders (see :mod:`etl.generation`), in local times of the business timezone."""
 
-    def __init__(self, settings: GenerationSettings) -> None:
+    def __init__(self, settings: GenerationSettings, timezone: str = "UTC") -> None:
         self.settings = settings
+        self.timezone = timezone
 
     def orders_for_day(self, date: datetime.date) -> pd.DataFrame:
-        return generate_orders(date, self.settings)
+        return generate_orders(date, self.settings, self.timezone)
+
+
+def order_source(source: str, generation: GenerationSettings, timezone: str) -> OrderSource:
+    """The configured source of raw orders (``[etl] source``)."""
+    if source != "synthetic":
+        raise ValueError(f"unknown order source {source!r}")
+    return SyntheticOrderSource(generation, timezone)

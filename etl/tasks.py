@@ -1,165 +1,198 @@
-"""The pipeline's Luigi tasks: parameters, dependencies and targets; each ``run`` is one call into ``steps``."""
+"""The pipeline's per-day Luigi tasks: parameters, dependencies and targets; each ``run`` is one call into ``steps``.
+
+A task's completeness is its day's state (:mod:`etl.state`): done or retired by retention counts as
+complete. Settings come from the run's snapshot (:mod:`etl.run_settings`), checked before any work.
+"""
 
 from __future__ import annotations
 
+import abc
 import datetime
 import functools
-from pathlib import Path
+import logging
 from typing import ClassVar
 
 import luigi
-import luigi.task
 
-from etl import clock, steps
-from etl.config import FixedParams, effective_config, etl, generation, report, retention, rolling, validation
-from etl.day_ranges import chunk_containing, days_between
-from etl.generation import GenerationSettings
+from etl import clock, run_settings, steps
+from etl.config import DayParameter, FixedParams, SettingsError
 from etl.metrics import window_dates
-from etl.partitions import CLEANUP, METRICS, PROCESSED, RAW, dates_with_files
-from etl.retention import RetentionPolicy, parse_weekdays
-from etl.sources import OrderSource, SyntheticOrderSource
-from etl.targets import partition_target
+from etl.retention import Holdings, is_cleanup_due, removable
+from etl.run_settings import RunSettings
+from etl.sources import order_source
+from etl.state import DayState, Outputs, retired, state_of, states_from
+from etl.storage.layout import (
+    DAILY_REPORT,
+    DAILY_SUMMARY,
+    METRICS,
+    ORDERS,
+    PROCESSED,
+    PROCESSED_ORDERS,
+    RAW,
+    RETAINED_LAYERS,
+    ROLLING_METRICS,
+    VALIDATION_FAILED,
+    VALIDATION_REPORT,
+    file_key,
+)
+from etl.targets import StoreTarget
 
-LATEST_REPORT = "latest_daily_report.json"
 PRIORITY_EPOCH = datetime.date(2200, 1, 1)
+logger = logging.getLogger("luigi-interface")
 
 
-class DayNotOverError(RuntimeError):
-    """The pipeline was asked for a day that has not ended yet in its timezone."""
-
-
-class DaysFailedError(RuntimeError):
-    """Some days of a multi-day task failed; the others were completed."""
-
-
-class BlockedError(RuntimeError):
-    """A task was not run because a task it needs failed earlier in the same process."""
-
-
-def built_once(method):
-    """Cache a task's ``requires()`` or ``output()`` on the instance: Luigi asks for them many times,
-    and each answer costs task instantiations and target objects (resolved once, as parameters are)."""
+def per_settings(method):
+    """Cache a task's ``requires()`` or ``output()`` on the instance for as long as the run's settings stay the
+    same: Luigi asks for them many times, and each answer costs task instantiations and target objects."""
     attribute = f"_{method.__name__}_built"
 
     @functools.wraps(method)
     def cached(self):
-        if attribute not in self.__dict__:
-            self.__dict__[attribute] = method(self)
-        return self.__dict__[attribute]
+        settings = run_settings.current()
+        kept = self.__dict__.get(attribute)
+        if kept is None or kept[0] is not settings:
+            kept = self.__dict__[attribute] = (settings, method(self))
+        return kept[1]
 
     return cached
 
 
-class OldestFirst:
+def oldest_first(date: datetime.date) -> int:
     """Older days get higher priority, so a backfill advances in date order.
 
     Priorities are positive: Luigi raises a dependency's priority to its dependents', and a
     wrapper such as RangeDaily has priority 0, which would otherwise flatten every day to 0.
     """
+    return (PRIORITY_EPOCH - date).days
 
-    date: datetime.date
+
+def check_day(date: datetime.date, settings: RunSettings) -> None:
+    """Refuse, before any work, a day the pipeline cannot have: before ``start_date`` or not over yet."""
+    problem = None
+    if date < settings.start_date:
+        problem = f"day {date} is before [etl] start_date {settings.start_date}: the pipeline has no days before it"
+    elif not clock.is_day_over(date, settings.timezone):
+        problem = f"day {date} is not over yet in [etl] timezone {settings.timezone}: its orders are not all in"
+    if problem is not None:
+        logger.error("etl: %s", problem)
+        raise SettingsError(problem)
+
+
+class DailyTask(FixedParams, luigi.Task):
+    """A step of one business day whose outputs are files in one day partition of one layer."""
+
+    date = DayParameter(description="The business day (YYYY-MM-DD).")
+
+    outputs: ClassVar[Outputs]
 
     @property
     def priority(self) -> int:
-        return (PRIORITY_EPOCH - self.date).days
+        return oldest_first(self.date)
 
+    @per_settings
+    def output(self) -> dict[str, StoreTarget]:
+        store = run_settings.current().store
+        return {
+            name: StoreTarget(store, file_key(self.outputs.layer, self.date, name)) for name in self.outputs.filenames
+        }
 
-class DailyTask(FixedParams, OldestFirst, luigi.Task):
-    """A task of one business day whose outputs are files in one day partition of one layer."""
+    def state(self) -> DayState:
+        settings = run_settings.current()
+        check_day(self.date, settings)
+        return state_of(settings.store, self.outputs, self.date)
 
-    date = luigi.DateParameter(description="The business day (YYYY-MM-DD).")
-
-    layer: ClassVar[str]
-    filenames: ClassVar[tuple[str, ...]]
-
-    @built_once
-    def output(self) -> dict[str, luigi.LocalTarget]:
-        base_dir = etl.current().base_dir
-        return {name: partition_target(base_dir, self.layer, self.date, name) for name in self.filenames}
+    def complete(self) -> bool:
+        return self.state().finished
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
-        """The complete days among ``parameter_tuples``, from one listing of the layer (as ``complete()`` decides)."""
+        """The complete days among ``parameter_tuples``: the states ``complete()`` reads, from one listing."""
         task_cls = getattr(cls, "func", cls)  # RangeDaily passes functools.partial(cls, **of_params)
-        done = dates_with_files(etl.current().base_dir, task_cls.layer, task_cls.filenames)
-        return [date for date in parameter_tuples if date in done]
+        states = day_states(task_cls.outputs)
+        return [date for date in parameter_tuples if states.get(date, DayState.MISSING).finished]
 
-    def path(self, filename: str) -> Path:
-        return Path(self.output()[filename].path)
+    def failure(self) -> str | None:
+        """Why the step refused this day's input, while that input is unchanged (None otherwise)."""
+        return None
+
+    def run(self) -> None:
+        settings = run_settings.current()
+        check_day(self.date, settings)
+        self.run_day(settings)
+
+    @abc.abstractmethod
+    def run_day(self, settings: RunSettings) -> None:
+        """The step's work for this day, with the run's settings."""
 
 
 class GenerateDailyData(DailyTask):
     """Ingest one day of raw orders from the configured source, once the day is over."""
 
-    layer = RAW
-    filenames = ("orders.csv",)
+    outputs = Outputs(RAW, (ORDERS,))
 
-    def run(self) -> None:
-        timezone = etl.current().timezone
-        if not clock.is_day_over(self.date, timezone):
-            raise DayNotOverError(f"{self.date} is not over yet in timezone {timezone}; its orders are not all in")
-        steps.ingest_day(order_source(), self.date, self.path("orders.csv"))
+    def run_day(self, settings: RunSettings) -> None:
+        steps.ingest_day(
+            settings.store, order_source(settings.source, settings.generation, settings.timezone), self.date
+        )
 
 
 class ValidateDailyData(DailyTask):
     """Gate a raw day: a day that breaks a rule fails here and nothing downstream is written."""
 
-    layer = RAW
-    filenames = ("validation_report.json",)
+    outputs = Outputs(RAW, (VALIDATION_REPORT,), failure_marker=VALIDATION_FAILED, input_file=ORDERS)
 
-    @built_once
+    @per_settings
     def requires(self) -> GenerateDailyData:
         return GenerateDailyData(date=self.date)
 
-    def run(self) -> None:
-        orders = Path(self.input()["orders.csv"].path)
-        report_file = self.path("validation_report.json")
-        settings = etl.current()
-        min_orders = validation.current().min_orders
-        steps.validate_day(self.date, orders, report_file, min_orders, settings.timezone, Path(settings.base_dir))
+    def failure(self) -> str | None:
+        if self.state() is not DayState.FAILED:
+            return None
+        store = run_settings.current().store
+        found = store.read_json(file_key(RAW, self.date, VALIDATION_FAILED))
+        rules = "; ".join(f"{r['rule']}: {r['detail']}" for r in found["rules"] if not r["passed"])
+        return f"validation failed for {self.date} in {store.describe(found['file'])}: {rules}"
+
+    def run_day(self, settings: RunSettings) -> None:
+        steps.validate_day(settings.store, self.date, settings.min_orders, settings.timezone)
 
 
 class ProcessDailyData(DailyTask):
     """Clean a validated day and summarise it."""
 
-    layer = PROCESSED
-    filenames = ("orders_processed.csv", "daily_summary.json")
+    outputs = Outputs(PROCESSED, (PROCESSED_ORDERS, DAILY_SUMMARY))
 
-    @built_once
+    @per_settings
     def requires(self) -> ValidateDailyData:
         return ValidateDailyData(date=self.date)
 
-    def run(self) -> None:
-        orders = GenerateDailyData(date=self.date).path("orders.csv")
-        processed, summary = self.path("orders_processed.csv"), self.path("daily_summary.json")
-        steps.process_day(self.date, orders, processed, summary, etl.current().timezone)
+    def run_day(self, settings: RunSettings) -> None:
+        steps.process_day(settings.store, self.date, settings.timezone)
 
 
 class ComputeRollingMetrics(DailyTask):
     """Window metrics from the daily summaries of the window's processed days (never before start_date)."""
 
-    layer = METRICS
-    filenames = ("rolling_metrics.json",)
+    outputs = Outputs(METRICS, (ROLLING_METRICS,))
 
-    @built_once
+    @per_settings
     def requires(self) -> list[ProcessDailyData]:
+        settings = run_settings.current()
         return [
-            ProcessDailyData(date=day)
-            for day in window_dates(self.date, rolling.current().window_days, etl.current().start_date)
+            ProcessDailyData(date=day) for day in window_dates(self.date, settings.window_days, settings.start_date)
         ]
 
-    def run(self) -> None:
-        summaries = [Path(target["daily_summary.json"].path) for target in self.input()]
-        steps.compute_rolling(self.date, summaries, rolling.current().window_days, self.path("rolling_metrics.json"))
+    def run_day(self, settings: RunSettings) -> None:
+        window = window_dates(self.date, settings.window_days, settings.start_date)
+        steps.compute_rolling(settings.store, self.date, window, settings.window_days)
 
 
 class DailyReport(DailyTask):
     """The report of one day; it also becomes the latest report unless a newer day's already is."""
 
-    layer = METRICS
-    filenames = ("daily_report.json",)
+    outputs = Outputs(METRICS, (DAILY_REPORT,))
 
-    @built_once
+    @per_settings
     def requires(self) -> dict[str, luigi.Task]:
         return {
             "validation": ValidateDailyData(date=self.date),
@@ -167,189 +200,94 @@ class DailyReport(DailyTask):
             "rolling": ComputeRollingMetrics(date=self.date),
         }
 
-    def run(self) -> None:
-        targets = self.input()
-        inputs = {
-            "validation": Path(targets["validation"]["validation_report.json"].path),
-            "summary": Path(targets["summary"]["daily_summary.json"].path),
-            "rolling": Path(targets["rolling"]["rolling_metrics.json"].path),
-        }
-        latest = Path(etl.current().base_dir, METRICS, LATEST_REPORT)
-        config = effective_config()
-        steps.report_day(
-            self.date, inputs, self.path("daily_report.json"), latest, config, report.current().trend_threshold
-        )
+    def run_day(self, settings: RunSettings) -> None:
+        steps.report_day(settings.store, self.date, settings.report_config, settings.trend_threshold)
 
 
-class CleanupOldPartitions(DailyTask):
-    """Apply the retention policy as of this day, after its report and after the previous day's cleanup.
+class CleanupOldPartitions(FixedParams, luigi.Task):
+    """Apply the retention policy as of this day: remove what is old enough and no pending day needs.
 
-    Chaining cleanups day by day means no cleanup runs while an older day of the range still
-    needs its inputs; the cleanup report records what went, and marks the day's pipeline done.
+    Idempotent: complete when nothing is due as of the day. It needs nothing, so no failed day blocks
+    it, and it never blocks a report; what it removed goes into the retention ledger and an audit record
+    under ``cleanup/``.
     """
 
-    layer = CLEANUP
-    filenames = ("cleanup_report.json",)
+    date = DayParameter(description="The business day the cleanup runs as of (YYYY-MM-DD).")
+    priority = 0  # after every day's steps that are ready to run
 
-    @built_once
-    def requires(self) -> list[luigi.Task]:
-        previous = self.date - datetime.timedelta(days=1)
-        needs: list[luigi.Task] = [DailyReport(date=self.date)]
-        if previous >= etl.current().start_date:
-            needs.append(CleanupOldPartitions(date=previous))
-        return needs
+    def complete(self) -> bool:
+        return not cleanup_due(self.date)
 
     def run(self) -> None:
-        base = Path(etl.current().base_dir)
-        processed = dates_with_files(base, PROCESSED, ProcessDailyData.filenames)
-        policy = retention_policy()
-        steps.cleanup_day(
-            base, self.date, policy, rolling.current().window_days, processed, self.path("cleanup_report.json")
-        )
+        run_cleanup(self.date)
 
 
-class DailyPipeline(FixedParams, OldestFirst, luigi.WrapperTask):
-    """A whole day, report and cleanup: what cron runs. Done once the day's cleanup has run."""
+class DailyPipeline(FixedParams, luigi.Task):
+    """A whole day, report then cleanup as of the day: what cron runs.
 
-    date = luigi.DateParameter(description="The business day (YYYY-MM-DD).")
+    Done once the day's report is done (or retired) and no cleanup is due as of the day.
+    """
 
-    @built_once
-    def requires(self) -> CleanupOldPartitions:
-        return CleanupOldPartitions(date=self.date)
+    date = DayParameter(description="The business day (YYYY-MM-DD).")
+    priority = 0  # its cleanup runs after every day's steps that are ready to run
+
+    @per_settings
+    def requires(self) -> DailyReport:
+        return DailyReport(date=self.date)
+
+    def complete(self) -> bool:
+        return DailyReport(date=self.date).complete() and not cleanup_due(self.date)
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
-        return CleanupOldPartitions.bulk_complete(parameter_tuples)
-
-
-class DayRange(FixedParams, luigi.Task):
-    """Consecutive days of one daily task done in a single Luigi task, oldest first, each day exactly as its
-    own tasks would do it (same steps, same targets, complete days skipped).
-
-    RangeDaily schedules these: a year then costs a few dozen Luigi tasks instead of thousands (Luigi's
-    scheduler examines every pending task on each request for work), and with ``--workers`` a process is
-    forked per chunk, not per step. A failing day does not stop the chunk's other days; the chunk then
-    fails, naming each failed day's error.
-    """
-
-    start = luigi.DateParameter(description="First day of the chunk.")
-    stop = luigi.DateParameter(description="Day after the chunk's last day.")
-    run_start = luigi.DateParameter(description="First day of the run of consecutive chunks the chunk belongs to.")
-    days_per_task = luigi.IntParameter(description="Days per chunk in that run; only the run's last may be shorter.")
-
-    day_task: ClassVar[type[luigi.Task]]
-
-    @property
-    def priority(self) -> int:
-        return (PRIORITY_EPOCH - self.start).days
-
-    @built_once
-    def day_tasks(self) -> list[luigi.Task]:
-        return [self.day_task(date=day) for day in days_between(self.start, self.stop)]
-
-    @built_once
-    def output(self) -> list[dict[str, luigi.LocalTarget]]:
-        return [task.output() for task in self.day_tasks()]
-
-    def chunk(self, cls: type[DayRange], day: datetime.date) -> DayRange:
-        """The ``cls`` chunk of this run that holds ``day``, an earlier day of the run."""
-        first, stop = chunk_containing(day, self.run_start, self.days_per_task)
-        return cls(start=first, stop=stop, run_start=self.run_start, days_per_task=self.days_per_task)
+        settings = run_settings.current()
+        reports = day_states(DailyReport.outputs)
+        removable_days = removable(holdings(settings))
+        return [
+            date
+            for date in parameter_tuples
+            if reports.get(date, DayState.MISSING).finished
+            and not is_cleanup_due(date, settings.retention, removable_days)
+        ]
 
     def run(self) -> None:
-        tasks = self.day_tasks()
-        failed: dict[str, Exception] = {}
-        errors: list[str] = []
-        for number, task in enumerate(tasks, 1):
-            try:
-                complete_in_process(task, failed)
-            except BlockedError as error:
-                errors.append(f"{task.date}: {error}")
-            except Exception as error:
-                errors.append(str(error))
-            if self.set_status_message is not None:  # None unless a Luigi worker runs the task
-                self.set_status_message(f"{number - len(errors)} of {len(tasks)} days done, {len(errors)} failed")
-                self.set_progress_percentage(100 * number // len(tasks))
-        if errors:
-            raise DaysFailedError(f"{len(errors)} of {len(tasks)} days failed in {self}: " + "; ".join(errors))
+        run_cleanup(self.date)
 
 
-class ProcessDays(DayRange):
-    """Raw, validated and processed data for a chunk of days (days do not depend on each other here)."""
-
-    day_task = ProcessDailyData
-
-
-class ReportDays(DayRange):
-    """Rolling metrics and reports for a chunk, once its days and their windows' earlier days are processed."""
-
-    day_task = DailyReport
-
-    @built_once
-    def requires(self) -> list[luigi.Task]:
-        needs: list[luigi.Task] = [ProcessDays(**self.param_kwargs)]
-        for day in window_dates(self.start, rolling.current().window_days, etl.current().start_date)[:-1]:
-            task = self.chunk(ProcessDays, day) if day >= self.run_start else ProcessDailyData(date=day)
-            if task not in needs:
-                needs.append(task)
-        return needs
+def cleanup_due(date: datetime.date) -> bool:
+    """Whether a cleanup as of ``date`` would remove anything now."""
+    settings = run_settings.current()
+    check_day(date, settings)
+    return is_cleanup_due(date, settings.retention, removable(holdings(settings)))
 
 
-class PipelineDays(DayRange):
-    """DailyPipeline for a chunk: its reports, then each day's cleanup in date order after the previous chunk's."""
-
-    day_task = CleanupOldPartitions
-
-    @built_once
-    def requires(self) -> list[luigi.Task]:
-        needs: list[luigi.Task] = [ReportDays(**self.param_kwargs)]
-        previous = self.start - datetime.timedelta(days=1)
-        if previous >= self.run_start:
-            needs.append(self.chunk(PipelineDays, previous))
-        elif previous >= etl.current().start_date:
-            needs.append(CleanupOldPartitions(date=previous))
-        return needs
+def run_cleanup(date: datetime.date) -> None:
+    """Retention as of ``date``, with what is removable now."""
+    settings = run_settings.current()
+    check_day(date, settings)
+    steps.cleanup(settings.store, date, settings.retention, removable(holdings(settings)))
 
 
-DAY_RANGES: dict[type[luigi.Task], type[DayRange]] = {
-    ProcessDailyData: ProcessDays,
-    DailyReport: ReportDays,
-    DailyPipeline: PipelineDays,
-}
+def day_states(outputs: Outputs) -> dict[datetime.date, DayState]:
+    """Every known day's state of one step's outputs, from one listing of its layer."""
+    store = run_settings.current().store
+    return states_from(outputs, store.list_partitions(outputs.layer), retired(store)[outputs.layer])
 
 
-def complete_in_process(task: luigi.Task, failed: dict[str, Exception]) -> None:
-    """Run ``task`` after its incomplete requirements, in this process, as a one-worker Luigi run would.
+def holdings(settings: RunSettings) -> Holdings:
+    """What retention decides on, from one listing of each retained layer."""
+    store = settings.store
+    listed = {layer: store.list_partitions(layer) for layer in RETAINED_LAYERS}
+    ledger = retired(store)
 
-    ``failed`` records each task that raised, so that a later day needing it is blocked at once instead of retrying it.
-    """
-    if task.task_id in failed:
-        raise BlockedError(f"needs {task}, which failed earlier in this run")
-    if task.complete():
-        return
-    try:
-        for requirement in luigi.task.flatten(task.requires()):
-            complete_in_process(requirement, failed)
-        task.run()
-    except Exception as error:
-        failed.setdefault(task.task_id, error)
-        raise
+    def finished(outputs: Outputs) -> set[datetime.date]:
+        states = states_from(outputs, listed[outputs.layer], ledger[outputs.layer])
+        return {day for day, state in states.items() if state.finished}
 
-
-def order_source() -> OrderSource:
-    """The configured source of raw orders."""
-    settings = generation.current()
-    return SyntheticOrderSource(
-        GenerationSettings(**{name: getattr(settings, name) for name, _ in settings.get_params()})
-    )
-
-
-def retention_policy() -> RetentionPolicy:
-    """The configured retention policy."""
-    settings = retention.current()
-    return RetentionPolicy(
-        raw_days=settings.raw_days,
-        processed_days=settings.processed_days,
-        metrics_days=settings.metrics_days,
-        weekdays=parse_weekdays(settings.cleanup_weekdays),
+    return Holdings(
+        present={layer: set(partitions) for layer, partitions in listed.items()},
+        processed_done=finished(ProcessDailyData.outputs),
+        reports_done=finished(DailyReport.outputs),
+        start_date=settings.start_date,
+        window_days=settings.window_days,
     )

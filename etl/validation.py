@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.csv_io import ORDER_COLUMNS, read_orders_csv
+from etl.csv_io import ORDER_COLUMNS
 
-CRITICAL_COLUMNS = ("order_id", "customer_id", "order_timestamp", "quantity", "unit_price")
+CRITICAL_COLUMNS = ("order_id", "customer_id", "order_timestamp", "quantity", "unit_price", "total_amount")
 NUMERIC_COLUMNS = ("quantity", "unit_price", "total_amount")
 _OFFSET = r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$"
 _CANONICAL = "%Y-%m-%dT%H:%M:%S"
@@ -36,18 +35,9 @@ class RuleResult:
         return dataclasses.asdict(self)
 
 
-def validate_file(
-    path: str | os.PathLike, date: datetime.date, min_orders: int, timezone: str = "UTC"
-) -> tuple[int, list[RuleResult]]:
-    """Read a raw orders file and validate it: (rows read, rule results).
-
-    A file that is not readable CSV fails the ``readable_csv`` rule instead of raising.
-    """
-    try:
-        orders = read_orders_csv(path)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        return 0, [RuleResult("readable_csv", False, f"not a readable CSV file: {error}", 0)]
-    return len(orders), validate_orders(orders, date, min_orders, timezone)
+def unreadable(error: Exception) -> list[RuleResult]:
+    """The rule results of a file that is not readable CSV."""
+    return [RuleResult("readable_csv", False, f"not a readable CSV file: {error}", 0)]
 
 
 def validate_orders(
@@ -119,18 +109,23 @@ def _critical_not_null(orders: pd.DataFrame) -> RuleResult:
 
 
 def _numeric_fields(orders: pd.DataFrame) -> RuleResult:
+    """Every present amount is a finite number (``nan``, ``inf`` and text fail) and every quantity whole."""
     bad = np.zeros(len(orders), dtype=bool)
     for column in NUMERIC_COLUMNS:
         values = orders[column]
         if pd.api.types.is_integer_dtype(values):
             continue
-        numbers = values if pd.api.types.is_numeric_dtype(values) else pd.to_numeric(values, errors="coerce")
-        bad |= (values.notna() & numbers.isna()).to_numpy()
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad |= values.notna().to_numpy() & ~np.isfinite(numbers)
         if column == "quantity":
-            bad |= (numbers.notna() & (numbers % 1 != 0)).to_numpy()
+            finite = np.isfinite(numbers)
+            bad |= finite & (np.where(finite, numbers, 0) % 1 != 0)
     rows = int(bad.sum())
     return RuleResult(
-        "numeric_fields", rows == 0, f"{rows} rows with a non-numeric amount or a fractional quantity", rows
+        "numeric_fields",
+        rows == 0,
+        f"{rows} rows with a non-numeric or non-finite amount or a fractional quantity",
+        rows,
     )
 
 

@@ -220,45 +220,29 @@ def bare_loop(args: argparse.Namespace) -> int:
     for (section, option), value in settings(args, args.base).items():
         luigi.configuration.get_config().set(section, option, value)
 
-    from etl import steps
-    from etl.config import effective_config, report, rolling, validation
-    from etl.config import etl as etl_config
+    from etl import run_settings, steps
     from etl.metrics import window_dates
-    from etl.partitions import METRICS, PROCESSED, RAW, partition_path
-    from etl.tasks import LATEST_REPORT, order_source
+    from etl.sources import order_source
 
-    base = Path(args.base)
-    source, window, config = order_source(), rolling.current().window_days, effective_config()
-    start_date, timezone = etl_config.current().start_date, etl_config.current().timezone
-    min_orders, threshold = validation.current().min_orders, report.current().trend_threshold
+    run = run_settings.current()
+    store, source = run.store, order_source(run.source, run.generation, run.timezone)
     spent = dict.fromkeys(STAGES, 0.0)
     for offset in range(args.days):
         day = args.start + datetime.timedelta(days=offset)
-        raw, processed, metrics = (partition_path(base, layer, day) for layer in (RAW, PROCESSED, METRICS))
         clock = time.perf_counter()
-        steps.ingest_day(source, day, raw / "orders.csv")
+        steps.ingest_day(store, source, day)
         spent["generate"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        steps.validate_day(day, raw / "orders.csv", raw / "validation_report.json", min_orders, timezone, base)
+        steps.validate_day(store, day, run.min_orders, run.timezone)
         spent["validate"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        steps.process_day(
-            day, raw / "orders.csv", processed / "orders_processed.csv", processed / "daily_summary.json", timezone
-        )
+        steps.process_day(store, day, run.timezone)
         spent["process"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        summaries = [
-            partition_path(base, PROCESSED, d) / "daily_summary.json" for d in window_dates(day, window, start_date)
-        ]
-        steps.compute_rolling(day, summaries, window, metrics / "rolling_metrics.json")
+        steps.compute_rolling(store, day, window_dates(day, run.window_days, run.start_date), run.window_days)
         spent["rolling"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        inputs = {
-            "validation": raw / "validation_report.json",
-            "summary": processed / "daily_summary.json",
-            "rolling": metrics / "rolling_metrics.json",
-        }
-        steps.report_day(day, inputs, metrics / "daily_report.json", base / METRICS / LATEST_REPORT, config, threshold)
+        steps.report_day(store, day, run.report_config, run.trend_threshold)
         spent["report"] += time.perf_counter() - clock
     print(json.dumps({"stages": spent}))
     return 0
@@ -301,12 +285,11 @@ def scan_time(base: Path) -> float:
 
     import etl
     from etl.day_ranges import days_between
-    from etl.partitions import METRICS, partition_path
 
     first = datetime.date(2024, 1, 1)
     days = days_between(first, first + datetime.timedelta(days=SCAN_DAYS))
     for day in days:
-        partition = partition_path(base, METRICS, day)
+        partition = base / "metrics" / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}"
         partition.mkdir(parents=True)
         for name in ("daily_report.json", "rolling_metrics.json"):
             (partition / name).touch()

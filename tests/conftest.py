@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,6 +79,42 @@ def fast_day_args() -> list[str]:
     return [f"--{s}-{o.replace('_', '-')}={v}" for s, options in FAST_DAYS.items() for o, v in options.items()]
 
 
+def day_dir(base: Path, layer: str, day: datetime.date) -> Path:
+    """A day partition's directory, spelled out here independently of the package's layout code."""
+    return base / layer / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}"
+
+
 def build(*tasks: luigi.Task, workers: int = 1) -> luigi.execution_summary.LuigiRunResult:
     """Run ``tasks`` in this process with the local scheduler; the detailed result."""
     return luigi.build(list(tasks), local_scheduler=True, workers=workers, detailed_summary=True, log_level="WARNING")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def luigid(tmp_path):
+    """A real central scheduler on a free loopback port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(LUIGI.with_name("luigid")), "--address", "127.0.0.1", "--port", str(port), "--logdir", str(tmp_path)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("luigid did not start")
+    yield port
+    process.terminate()
+    process.wait(timeout=30)

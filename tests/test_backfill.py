@@ -8,12 +8,11 @@ from __future__ import annotations
 import datetime
 
 import pandas as pd
-from conftest import fast_day_args
+from conftest import day_dir, fast_day_args
 
 from etl import DailyReport, GenerateDailyData
 from etl.__main__ import main
 from etl.backfill import run_backfill
-from etl.partitions import partition_path
 
 D = datetime.date
 
@@ -21,7 +20,7 @@ D = datetime.date
 def test_a_failed_day_fails_the_backfill_with_luigis_exit_code_and_later_chunks_still_run(configure, base_dir):
     bad = D(2024, 1, 3)
     assert GenerateDailyData(date=bad).run() is None
-    raw = partition_path(base_dir, "raw", bad) / "orders.csv"
+    raw = day_dir(base_dir, "raw", bad) / "orders.csv"
     pd.read_csv(raw).head(5).to_csv(raw, index=False)
 
     code = run_backfill(
@@ -34,8 +33,9 @@ def test_a_failed_day_fails_the_backfill_with_luigis_exit_code_and_later_chunks_
         for day in (D(2024, 1, 1) + datetime.timedelta(days=i) for i in range(21))
         if DailyReport(date=day).complete()
     }
-    assert done == {D(2024, 1, 15) + datetime.timedelta(days=i) for i in range(7)}, (
-        "the third chunk does not need the first"
+    held_back = {D(2024, 1, 3) + datetime.timedelta(days=i) for i in range(7)}
+    assert done == {D(2024, 1, 1) + datetime.timedelta(days=i) for i in range(21)} - held_back, (
+        "only the reports whose windows hold the bad day wait"
     )
 
 
@@ -55,10 +55,42 @@ def test_through_is_inclusive_and_start_defaults_to_the_configured_start_date(co
     ]
 
 
+def test_default_range_reads_start_date_and_timezone_from_the_commands_own_flags(configure, base_dir, capsys):
+    flags = ["--local-scheduler", "--no-lock", "--etl-start-date=2024-03-01", "--etl-timezone=Pacific/Kiritimati"]
+
+    code = main(["backfill", "--through", "2024-03-03", *flags])
+
+    assert code == 0
+    reports = sorted(p.parent.name for p in base_dir.glob("metrics/*/*/*/daily_report.json"))
+    assert reports == ["day=01", "day=02", "day=03"], "from --etl-start-date, not the config files' start_date"
+    assert main(["yesterday", "--etl-timezone=Pacific/Kiritimati"]) == 0
+    kiritimati = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=14))).date()
+    assert capsys.readouterr().out.strip() == str(kiritimati - datetime.timedelta(days=1))
+
+
+def test_a_bad_setting_is_one_line_naming_it_before_any_work(configure, base_dir, capsys):
+    code = main(["backfill", "--local-scheduler", "--no-lock", "--etl-timezone=Mars/Olympus_Mons"])
+
+    assert code == 2, "argparse refuses it with the flag's name"
+    assert "argument --etl-timezone: 'Mars/Olympus_Mons' is not an IANA timezone" in capsys.readouterr().err
+    configure({"retention": {"cleanup_weekdays": "sun,funday"}})
+    assert main(["backfill", "--local-scheduler", "--no-lock"]) == 35
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        "python -m etl: error: setting [retention] cleanup_weekdays (--retention-cleanup-weekdays): "
+        "'sun,funday' is not a comma-separated list of mon,tue,wed,thu,fri,sat,sun"
+    )
+    assert not base_dir.exists(), "nothing was written"
+
+
+def test_an_unhandled_exception_exits_with_luigis_code_for_it(configure, base_dir):
+    assert run_backfill("DailyReport", D(2024, 1, 1), D(2024, 1, 3), ["--local-scheduler", "--of-params={bad"]) == 40
+
+
 def test_catch_up_with_two_workers_does_not_rebuild_days_retired_by_retention(configure, base_dir):
     args = ["--local-scheduler", "--no-lock", "--workers=2", "--retention-raw-days=2", "--retention-processed-days=7"]
     assert run_backfill("DailyPipeline", D(2024, 1, 1), D(2024, 1, 21), args) == 0
-    assert not partition_path(base_dir, "processed", D(2024, 1, 5)).exists(), "retired by retention"
+    assert not day_dir(base_dir, "processed", D(2024, 1, 5)).exists(), "retired by retention"
     before = {p: p.stat().st_mtime_ns for p in base_dir.rglob("*") if p.is_file()}
 
     assert run_backfill("DailyPipeline", D(2024, 1, 1), D(2024, 1, 21), args) == 0

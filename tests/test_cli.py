@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import fast_day_args, run_luigi
+from conftest import day_dir, fast_day_args, run_luigi
 from reference import reference_rolling, reference_summary
 
 pytestmark = pytest.mark.slow
@@ -22,10 +22,6 @@ LAYER_FILES = {
 RUN_TIME_FIELDS = ("generated_at",)  # the only field that differs between two builds of the same day
 FIRST = datetime.date(2024, 1, 1)
 RANGE = ("RangeDaily", "--of", "DailyReport", "--start", "2024-01-01", "--stop", "2024-01-15")
-
-
-def day_dir(base: Path, layer: str, day: datetime.date) -> Path:
-    return base / layer / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}"
 
 
 def snapshot(base: Path) -> dict[str, tuple[bytes, int]]:
@@ -132,10 +128,14 @@ def test_a_failed_day_exits_non_zero_by_name_and_every_other_day_completes(tmp_p
     chunked = run_luigi(*RANGE, f"--etl-base-dir={base}", cwd=tmp_path)
 
     assert chunked.returncode == 30, "task_failed is visible to cron and CI from any directory"
-    assert "1 of 14 days failed in ProcessDays(start=2024-01-01" in chunked.stderr
-    assert message in chunked.stderr
+    assert "7 days of DailyReport failed in the range" in chunked.stderr
+    assert f"2024-01-04: {message}" in chunked.stderr
+    assert "2024-01-10: held back: validation failed for 2024-01-04" in chunked.stderr
     processed = {p.parent.name for p in (base / "processed").glob("year=*/month=*/day=*/daily_summary.json")}
     assert processed == {f"day={d:02d}" for d in range(1, 15)} - {"day=04"}, "the chunk's other days were processed"
+    reports = {p.parent.name for p in (base / "metrics").glob("year=*/month=*/day=*/daily_report.json")}
+    assert reports == {"day=01", "day=02", "day=03", "day=11", "day=12", "day=13", "day=14"}, "chunks too: "
+    "every day outside the failed day's windows gets its report"
 
     per_step = run_luigi(*RANGE, "--days-per-task=1", f"--etl-base-dir={base}", cwd=tmp_path)
 

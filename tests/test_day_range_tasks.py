@@ -9,12 +9,11 @@ from pathlib import Path
 import luigi
 import pandas as pd
 import pytest
-from conftest import build
+from conftest import build, day_dir
 from luigi.parameter import ParameterException
 from luigi.task_register import Register
 
 from etl import (
-    CleanupOldPartitions,
     DailyPipeline,
     DailyReport,
     GenerateDailyData,
@@ -24,8 +23,6 @@ from etl import (
     RangeDaily,
     ReportDays,
 )
-from etl.partitions import partition_path
-from etl.tasks import DaysFailedError
 
 D = datetime.date
 
@@ -36,7 +33,7 @@ def days(first: datetime.date, stop: datetime.date) -> list[datetime.date]:
 
 def chunks(**params) -> list[tuple]:
     Register.clear_instance_cache()
-    return [(type(t).__name__, t.start, t.stop, t.run_start, t.days_per_task) for t in RangeDaily(**params).requires()]
+    return [(type(t).__name__, t.start, t.stop) for t in RangeDaily(**params).requires()]
 
 
 def contents(base: Path) -> dict[str, object]:
@@ -55,24 +52,32 @@ def contents(base: Path) -> dict[str, object]:
 def spoil(base: Path, day: datetime.date) -> Path:
     """Write ``day``'s raw file with too few orders for validation; returns its path."""
     assert GenerateDailyData(date=day).run() is None
-    raw = partition_path(base, "raw", day) / "orders.csv"
+    raw = day_dir(base, "raw", day) / "orders.csv"
     pd.read_csv(raw).head(5).to_csv(raw, index=False)
     return raw
 
 
-def test_missing_days_are_scheduled_as_chunks_of_each_run_of_consecutive_days(configure):
-    assert build(DailyReport(date=D(2024, 1, 5))).status == luigi.LuigiStatusCode.SUCCESS
-
-    scheduled = chunks(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 21), days_per_task=7)
-
-    assert scheduled == [
-        ("ReportDays", D(2024, 1, 1), D(2024, 1, 5), D(2024, 1, 1), 7),
-        ("ReportDays", D(2024, 1, 6), D(2024, 1, 13), D(2024, 1, 6), 7),
-        ("ReportDays", D(2024, 1, 13), D(2024, 1, 20), D(2024, 1, 6), 7),
-        ("ReportDays", D(2024, 1, 20), D(2024, 1, 21), D(2024, 1, 6), 7),
+def test_chunks_are_blocks_of_a_fixed_grid_clipped_to_the_range_whatever_is_done_and_however_many_workers(
+    configure,
+):
+    week = {"of": DailyReport, "stop": D(2024, 1, 22), "days_per_task": 7}
+    expected = [
+        ("ReportDays", D(2024, 1, 3), D(2024, 1, 8)),  # 2024-01-01 is a Monday: blocks are ISO weeks
+        ("ReportDays", D(2024, 1, 8), D(2024, 1, 15)),
+        ("ReportDays", D(2024, 1, 15), D(2024, 1, 22)),
     ]
+    assert chunks(start=D(2024, 1, 3), **week) == expected
+    configure({"core": {"workers": 2}})
+    assert chunks(start=D(2024, 1, 3), **week) == expected, "the same tasks with two workers"
+
+    assert build(DailyReport(date=D(2024, 1, 10))).status == luigi.LuigiStatusCode.SUCCESS
+    assert chunks(start=D(2024, 1, 3), **week) == expected, "the same tasks once a few days are done"
+    for day in days(D(2024, 1, 8), D(2024, 1, 15)):
+        build(DailyReport(date=day))
+    assert chunks(start=D(2024, 1, 3), **week) == [expected[0], expected[2]], "a block with nothing missing goes"
+    assert chunks(start=D(2024, 1, 1), **week)[1:] == [expected[2]], "cron's range and a manual one share full blocks"
     assert [t[0] for t in chunks(of=DailyPipeline, start=D(2024, 1, 1), stop=D(2024, 1, 3))] == ["PipelineDays"]
-    assert [t[0] for t in chunks(of=ProcessDailyData, start=D(2024, 1, 6), stop=D(2024, 1, 8))] == ["ProcessDays"]
+    assert [t[0] for t in chunks(of=ProcessDailyData, start=D(2024, 1, 20), stop=D(2024, 1, 22))] == ["ProcessDays"]
 
 
 def test_one_day_per_task_and_tasks_without_a_chunk_form_are_scheduled_day_by_day(configure):
@@ -89,44 +94,27 @@ def test_days_per_task_below_one_is_refused(configure):
         chunks(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 3), days_per_task=0)
 
 
-def test_two_workers_get_a_chunk_each(configure):
-    configure({"core": {"workers": 2}})
+def test_a_chunk_needs_what_its_days_own_tasks_need_from_other_stages(configure):
+    grid = {"range_start": D(2024, 1, 3), "days_per_task": 7}
+    first = ReportDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), **grid)
+    later = ReportDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), **grid)
 
-    scheduled = chunks(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 31))
-
-    assert [(t[1], t[2]) for t in scheduled] == [(D(2024, 1, 1), D(2024, 1, 16)), (D(2024, 1, 16), D(2024, 1, 31))]
-
-
-def test_a_report_chunk_needs_its_days_and_the_earlier_days_of_its_windows(configure):
-    later = ReportDays(start=D(2024, 1, 13), stop=D(2024, 1, 20), run_start=D(2024, 1, 6), days_per_task=7)
-    first = ReportDays(start=D(2024, 1, 6), stop=D(2024, 1, 13), run_start=D(2024, 1, 6), days_per_task=7)
-    chunk = {"run_start": D(2024, 1, 6), "days_per_task": 7}
-
-    assert later.requires() == [
-        ProcessDays(start=D(2024, 1, 13), stop=D(2024, 1, 20), **chunk),
-        ProcessDays(start=D(2024, 1, 6), stop=D(2024, 1, 13), **chunk),
-    ]
-    assert first.requires() == [
-        ProcessDays(start=D(2024, 1, 6), stop=D(2024, 1, 13), **chunk),
-        *(ProcessDailyData(date=day) for day in days(D(2024, 1, 1), D(2024, 1, 6))),
-    ], "days before the run are not in any chunk: their own tasks provide them (or are already complete)"
-
-
-def test_pipeline_chunks_clean_up_after_the_previous_chunk_or_the_previous_day(configure):
-    chunk = {"run_start": D(2024, 1, 6), "days_per_task": 7}
-    first = PipelineDays(start=D(2024, 1, 6), stop=D(2024, 1, 13), **chunk)
-    later = PipelineDays(start=D(2024, 1, 13), stop=D(2024, 1, 15), **chunk)
-
-    assert first.requires() == [
-        ReportDays(start=D(2024, 1, 6), stop=D(2024, 1, 13), **chunk),
-        CleanupOldPartitions(date=D(2024, 1, 5)),
-    ]
-    assert later.requires() == [ReportDays(start=D(2024, 1, 13), stop=D(2024, 1, 15), **chunk), first]
-    assert PipelineDays(
-        start=D(2024, 1, 1), stop=D(2024, 1, 3), run_start=D(2024, 1, 1), days_per_task=7
-    ).requires() == [ReportDays(start=D(2024, 1, 1), stop=D(2024, 1, 3), run_start=D(2024, 1, 1), days_per_task=7)], (
-        "nothing before [etl] start_date"
-    )
+    assert set(later.requires()) == {
+        ProcessDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), **grid),
+        ProcessDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), **grid),
+        ProcessDailyData(date=D(2024, 1, 2)),
+    }, "its days and its windows' earlier days: in the previous block, clipped to the range, or before the range"
+    assert set(first.requires()) == {
+        ProcessDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), **grid),
+        ProcessDailyData(date=D(2024, 1, 1)),
+        ProcessDailyData(date=D(2024, 1, 2)),
+    }, "days before the range are in no chunk: their own tasks provide them (or are already complete)"
+    assert set(PipelineDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), **grid).requires()) == {
+        ReportDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), **grid),
+        PipelineDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), **grid),
+    }, "its reports, and the previous chunk's cleanups (a cleanup concerns every earlier day)"
+    assert later.task_id == ReportDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), range_start=D(2024, 1, 1),
+                                       days_per_task=7).task_id, "a chunk's id is its days alone"  # fmt: skip
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -142,38 +130,67 @@ def test_chunks_write_exactly_what_a_task_per_step_writes(configure, base_dir, t
     assert len(list((tmp_path / "chunked").glob("metrics/*/*/*/daily_report.json"))) == 18
 
 
-def test_a_failed_day_fails_its_chunk_by_name_and_every_other_day_is_processed(configure, base_dir):
+def test_a_failed_day_holds_back_exactly_the_reports_whose_windows_hold_it_and_the_range_names_it(configure, base_dir):
     raw = spoil(base_dir, D(2024, 1, 4))
-    range_ = RangeDaily(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 22), days_per_task=7)
-
-    result = build(range_)
+    events: list[tuple[luigi.Task, Exception]] = []
+    luigi.Task.event_handler(luigi.Event.FAILURE)(lambda task, error: events.append((task, error)))
+    range_ = {"of": DailyReport, "start": D(2024, 1, 1), "stop": D(2024, 1, 22), "days_per_task": 7}
+    try:
+        result = build(RangeDaily(**range_))
+    finally:
+        luigi.Task._event_callbacks[luigi.Task][luigi.Event.FAILURE].pop()
 
     assert result.status == luigi.LuigiStatusCode.FAILED
-    chunk = ProcessDays(start=D(2024, 1, 1), stop=D(2024, 1, 8), run_start=D(2024, 1, 1), days_per_task=7)
-    with pytest.raises(
-        DaysFailedError,
-        match=rf"1 of 7 days failed in ProcessDays\(start=2024-01-01.*\): "
-        rf"validation failed for 2024-01-04 in {raw}: min_orders: 5 orders",
-    ):
-        chunk.run()
-    processed = {day for day in days(D(2024, 1, 1), D(2024, 1, 22)) if ProcessDailyData(date=day).complete()}
-    assert processed == set(days(D(2024, 1, 1), D(2024, 1, 22))) - {D(2024, 1, 4)}, "the chunk's other days ran"
-    reports = {day for day in days(D(2024, 1, 1), D(2024, 1, 22)) if DailyReport(date=day).complete()}
-    assert reports == set(days(D(2024, 1, 15), D(2024, 1, 22))), "only chunks whose windows miss the failed chunk"
-    assert (raw.parent / "validation_failed.json").exists()
+    everything = set(days(D(2024, 1, 1), D(2024, 1, 22)))
+    processed = {day for day in everything if ProcessDailyData(date=day).complete()}
+    assert processed == everything - {D(2024, 1, 4)}, "every other day is processed"
+    reports = {day for day in everything if DailyReport(date=day).complete()}
+    assert reports == everything - set(days(D(2024, 1, 4), D(2024, 1, 11))), "only windows holding the 4th wait"
+    failures = {type(task).__name__: str(error) for task, error in events}
+    assert set(failures) == {"ValidateDailyData", "RangeDaily"}, "the day's own task and the range, not the chunks"
+    assert f"validation failed for 2024-01-04 in {raw}: min_orders: 5 orders" in failures["ValidateDailyData"]
+    assert f"2024-01-04: validation failed for 2024-01-04 in {raw}: min_orders" in failures["RangeDaily"]
+    assert "2024-01-10: held back: validation failed for 2024-01-04" in failures["RangeDaily"]
+    assert "7 days of DailyReport failed" in failures["RangeDaily"]
+
+    marker = (raw.parent / "validation_failed.json").stat().st_mtime_ns
+    again = build(RangeDaily(**range_))
+    assert again.status == luigi.LuigiStatusCode.FAILED, "the range keeps failing while the day is bad"
+    assert (raw.parent / "validation_failed.json").stat().st_mtime_ns == marker, "an unchanged input is not re-run"
+
+    assert GenerateDailyData(date=D(2024, 1, 4)).run() is None  # the input is fixed
+    assert build(RangeDaily(**range_)).status == luigi.LuigiStatusCode.SUCCESS
+    assert all(DailyReport(date=day).complete() for day in everything)
 
 
-def test_a_day_needing_a_failed_day_is_reported_as_blocked_not_run_again(configure, base_dir):
+def test_a_chunk_settles_on_a_failed_day_and_names_it_and_the_days_it_holds_back(configure, base_dir):
     raw = spoil(base_dir, D(2024, 1, 3))
-    chunk = PipelineDays(start=D(2024, 1, 1), stop=D(2024, 1, 5), run_start=D(2024, 1, 1), days_per_task=4)
+    chunk = PipelineDays(start=D(2024, 1, 1), stop=D(2024, 1, 5), range_start=D(2024, 1, 1), days_per_task=4)
+    build(ReportDays(start=D(2024, 1, 1), stop=D(2024, 1, 5), range_start=D(2024, 1, 1), days_per_task=4))
+    messages: list[str] = []
+    chunk.set_status_message, chunk.set_progress_percentage = messages.append, lambda percent: None
 
-    with pytest.raises(DaysFailedError) as failure:
-        chunk.run()
+    chunk.run()
 
-    message = str(failure.value)
-    assert message.startswith("2 of 4 days failed in PipelineDays(start=2024-01-01")
-    assert f"validation failed for 2024-01-03 in {raw}: min_orders: 5 orders" in message
-    assert "; 2024-01-04: needs " in message and "which failed earlier in this run" in message
-    assert message.count("validation failed for 2024-01-03") == 1, "the failed day is tried once"
-    cleaned = {day for day in days(D(2024, 1, 1), D(2024, 1, 5)) if CleanupOldPartitions(date=day).complete()}
-    assert cleaned == {D(2024, 1, 1), D(2024, 1, 2)}
+    assert messages[-1].startswith("2 of 4 days done, 2 failed"), messages[-1]
+    assert f"2024-01-03: validation failed for 2024-01-03 in {raw}: min_orders: 5 orders" in messages[-1]
+    assert "2024-01-04: held back: validation failed for 2024-01-03" in messages[-1]
+    assert chunk.complete(), "settled: every day is done or failed on an unchanged input"
+    assert DailyPipeline(date=D(2024, 1, 2)).complete()
+
+
+def test_any_other_error_fails_the_chunk_and_blocks_what_needs_it(configure, base_dir, monkeypatch):
+    from etl import steps
+
+    def broken_disk(*args):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(steps, "process_day", broken_disk)
+
+    result = build(RangeDaily(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 8), days_per_task=7))
+
+    assert result.status == luigi.LuigiStatusCode.FAILED
+    failed = result.worker._scheduler.task_list("FAILED", "")
+    assert list(failed) == [ProcessDays(start=D(2024, 1, 1), stop=D(2024, 1, 8), range_start=D(2024, 1, 1),
+                                        days_per_task=7).task_id]  # fmt: skip
+    assert not (base_dir / "metrics").exists()

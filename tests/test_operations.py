@@ -7,15 +7,13 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
-from conftest import LUIGI, REPO, fast_day_args, run_luigi
-from test_cli import day_dir, snapshot, without_run_time
+from conftest import LUIGI, REPO, day_dir, fast_day_args, run_luigi
+from test_cli import snapshot, without_run_time
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +58,10 @@ def test_daily_pipeline_catch_up_with_cleanup_ends_complete_and_identical_every_
     assert first.returncode == 0, first.stderr[-3000:]
     assert parallel.returncode == 0, parallel.stderr[-3000:]
     days = all_days(datetime.date(2024, 1, 1), stop)
-    assert all((day_dir(one, "cleanup", d) / "cleanup_report.json").exists() for d in days), "every day completed"
     last = days[-1]
+    ledger = json.loads((one / "cleanup" / "retired_days.json").read_text())
+    assert ledger["metrics"] == [["2024-01-01", (last - datetime.timedelta(days=90)).isoformat()]]
+    assert all((day_dir(one, "metrics", d) / "daily_report.json").exists() for d in days[-91:]), "every day reported"
     for layer, keep in (("raw", 7), ("processed", 30), ("metrics", 90)):
         kept = sorted(one.glob(f"{layer}/year=*/month=*/day=*"))
         assert kept[0] == day_dir(one, layer, last - datetime.timedelta(days=keep)), layer
@@ -71,6 +71,11 @@ def test_daily_pipeline_catch_up_with_cleanup_ends_complete_and_identical_every_
     for name in a:
         if name.endswith("report.json") and "metrics" in name:
             assert without_run_time(json.loads(a[name][0])) == without_run_time(json.loads(b[name][0])), name
+        elif name.endswith("cleanup_report.json"):
+            runs = [
+                [{k: v for k, v in run.items() if k != "at"} for run in json.loads(x[name][0])["runs"]] for x in (a, b)
+            ]
+            assert runs[0] == runs[1], name
         else:
             assert a[name][0] == b[name][0], name
 
@@ -95,7 +100,7 @@ def test_cron_wrapper_runs_yesterday_from_anywhere_logs_and_refuses_to_overlap(t
 
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert all(
-        (day_dir(base, "cleanup", datetime.date(2024, 1, d)) / "cleanup_report.json").exists() for d in range(1, 6)
+        (day_dir(base, "metrics", datetime.date(2024, 1, d)) / "daily_report.json").exists() for d in range(1, 6)
     )
     log = (logs / "daily-2024-01-05.log").read_text()
     assert "DailyPipeline through 2024-01-05 exited 0" in log and "Luigi Execution Summary" in log
@@ -117,37 +122,6 @@ def test_cron_wrapper_runs_yesterday_from_anywhere_logs_and_refuses_to_overlap(t
     )
     expected = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
     assert default_day.stdout.strip() == expected.isoformat(), "without --date, cron runs yesterday (UTC here)"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def luigid(tmp_path):
-    """A real central scheduler on a free loopback port."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(LUIGI.with_name("luigid")), "--address", "127.0.0.1", "--port", str(port), "--logdir", str(tmp_path)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("luigid did not start")
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
 
 
 def test_a_range_runs_against_a_real_luigid_which_shows_each_chunk_done_with_its_progress(tmp_path, luigid):

@@ -10,7 +10,7 @@ from pathlib import Path
 import luigi
 import pandas as pd
 import pytest
-from conftest import build
+from conftest import build, day_dir
 
 from etl import (
     CleanupOldPartitions,
@@ -21,7 +21,6 @@ from etl import (
     ProcessDailyData,
     ValidateDailyData,
 )
-from etl.partitions import partition_path
 
 D = datetime.date
 
@@ -31,7 +30,7 @@ def days(first: datetime.date, count: int) -> list[datetime.date]:
 
 
 def read(base: Path, layer: str, date: datetime.date, name: str) -> dict:
-    return json.loads((partition_path(base, layer, date) / name).read_text())
+    return json.loads((day_dir(base, layer, date) / name).read_text())
 
 
 def test_daily_report_builds_every_layer_of_its_day_and_window(configure, base_dir):
@@ -39,15 +38,15 @@ def test_daily_report_builds_every_layer_of_its_day_and_window(configure, base_d
 
     assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
     for day in days(D(2024, 1, 4), 7):
-        assert (partition_path(base_dir, "processed", day) / "daily_summary.json").exists(), day
-    assert not partition_path(base_dir, "processed", D(2024, 1, 3)).exists(), "outside the 7-day window"
+        assert (day_dir(base_dir, "processed", day) / "daily_summary.json").exists(), day
+    assert not day_dir(base_dir, "processed", D(2024, 1, 3)).exists(), "outside the 7-day window"
     report = read(base_dir, "metrics", D(2024, 1, 10), "daily_report.json")
     assert report["execution_date"] == "2024-01-10"
     assert report["rolling_metrics"]["days_in_window"] == 7
     assert report["validation"]["passed"] is True
     summary = read(base_dir, "processed", D(2024, 1, 10), "daily_summary.json")
     assert report["daily_summary"] == summary
-    processed = pd.read_csv(partition_path(base_dir, "processed", D(2024, 1, 10)) / "orders_processed.csv")
+    processed = pd.read_csv(day_dir(base_dir, "processed", D(2024, 1, 10)) / "orders_processed.csv")
     assert summary["total_orders"] == len(processed)
     assert summary["total_revenue"] == round(processed["total_amount"].sum(), 2)
     latest = json.loads((base_dir / "metrics" / "latest_daily_report.json").read_text())
@@ -65,7 +64,7 @@ def test_window_never_reaches_before_start_date(configure, base_dir):
 
 def test_validation_failure_fails_the_day_keeps_details_and_writes_nothing_downstream(configure, base_dir):
     bad_day = D(2024, 1, 5)
-    orders = partition_path(base_dir, "raw", bad_day) / "orders.csv"
+    orders = day_dir(base_dir, "raw", bad_day) / "orders.csv"
     build(GenerateDailyData(date=bad_day))
     frame = pd.read_csv(orders)
     frame.loc[3, "customer_id"] = None
@@ -79,9 +78,9 @@ def test_validation_failure_fails_the_day_keeps_details_and_writes_nothing_downs
     assert reports == set(days(D(2024, 1, 1), 4)) | set(days(D(2024, 1, 12), 3)), (
         "the bad day and the windows that contain it (5th to 11th) fail; every other day completes"
     )
-    assert not partition_path(base_dir, "processed", bad_day).exists(), "nothing downstream of a failed day"
-    assert not (partition_path(base_dir, "raw", bad_day) / "validation_report.json").exists()
-    details = json.loads((partition_path(base_dir, "raw", bad_day) / "validation_failed.json").read_text())
+    assert not day_dir(base_dir, "processed", bad_day).exists(), "nothing downstream of a failed day"
+    assert not (day_dir(base_dir, "raw", bad_day) / "validation_report.json").exists()
+    details = json.loads((day_dir(base_dir, "raw", bad_day) / "validation_failed.json").read_text())
     failing = {r["rule"]: r for r in details["rules"] if not r["passed"]}
     assert set(failing) == {"critical_not_null", "timestamps_in_day"}
     assert failing["critical_not_null"]["failing_rows"] == 1
@@ -103,27 +102,41 @@ def test_a_failed_day_is_retried_and_completes_once_its_data_is_fixed(configure,
     day = D(2024, 1, 2)
     configure({"validation": {"min_orders": 100000}})
     assert build(DailyReport(date=day)).status == luigi.LuigiStatusCode.FAILED
-    assert (partition_path(base_dir, "raw", day) / "validation_failed.json").exists()
+    assert (day_dir(base_dir, "raw", day) / "validation_failed.json").exists()
 
     configure({"validation": {"min_orders": 20}})
     assert build(DailyReport(date=day)).status == luigi.LuigiStatusCode.SUCCESS
 
     assert DailyReport(date=day).complete()
-    assert not (partition_path(base_dir, "raw", day) / "validation_failed.json").exists(), "stale failure removed"
+    assert not (day_dir(base_dir, "raw", day) / "validation_failed.json").exists(), "stale failure removed"
 
 
-def test_a_day_that_is_not_over_is_refused(configure, base_dir):
+def test_a_day_that_is_not_over_is_refused_before_any_work_even_with_its_raw_file_present(configure, base_dir):
     configure({"etl": {"timezone": "Pacific/Kiritimati"}})
-    tomorrow = datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)
-    with pytest.raises(RuntimeError, match="not over yet in timezone"):
-        GenerateDailyData(date=tomorrow + datetime.timedelta(days=1)).run()
-    assert not partition_path(base_dir, "raw", tomorrow).exists()
+    today_there = datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)
+    with pytest.raises(ValueError, match="not over yet in \\[etl\\] timezone Pacific/Kiritimati"):
+        GenerateDailyData(date=today_there + datetime.timedelta(days=1)).run()
+    assert not day_dir(base_dir, "raw", today_there + datetime.timedelta(days=1)).exists()
+
+    configure({"etl": {"timezone": "UTC", "start_date": "2024-01-01"}})
+    yesterday = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
+    assert build(GenerateDailyData(date=yesterday)).status == luigi.LuigiStatusCode.SUCCESS
+    today = yesterday + datetime.timedelta(days=1)
+    raw = day_dir(base_dir, "raw", today)
+    raw.mkdir(parents=True)
+    (raw / "orders.csv").write_bytes((day_dir(base_dir, "raw", yesterday) / "orders.csv").read_bytes())
+
+    result = build(DailyReport(date=today))
+
+    assert result.status == luigi.LuigiStatusCode.SCHEDULING_FAILED, result.summary_text
+    assert not day_dir(base_dir, "processed", today).exists(), "a day that is not over is never processed"
+    assert not (base_dir / "metrics").exists(), "nor published as the latest report"
 
 
 @pytest.mark.parametrize("task_cls", [GenerateDailyData, ValidateDailyData, ProcessDailyData, DailyReport])
 def test_bulk_complete_agrees_with_complete_and_accepts_an_iterator_and_a_partial(configure, base_dir, task_cls):
     build(DailyReport(date=D(2024, 1, 9)))
-    (partition_path(base_dir, "processed", D(2024, 1, 5)) / "daily_summary.json").unlink()
+    (day_dir(base_dir, "processed", D(2024, 1, 5)) / "daily_summary.json").unlink()
     candidates = days(D(2024, 1, 1), 12)
 
     expected = [day for day in candidates if task_cls(date=day).complete()]
@@ -144,56 +157,62 @@ def test_latest_report_never_moves_backwards(configure, base_dir):
 
 def test_same_day_generated_twice_is_byte_identical(configure, base_dir, tmp_path):
     build(GenerateDailyData(date=D(2024, 3, 3)))
-    first = (partition_path(base_dir, "raw", D(2024, 3, 3)) / "orders.csv").read_bytes()
+    first = (day_dir(base_dir, "raw", D(2024, 3, 3)) / "orders.csv").read_bytes()
     configure({"etl": {"base_dir": str(tmp_path / "other")}})
     build(GenerateDailyData(date=D(2024, 3, 3)))
 
-    assert (partition_path(tmp_path / "other", "raw", D(2024, 3, 3)) / "orders.csv").read_bytes() == first
+    assert (day_dir(tmp_path / "other", "raw", D(2024, 3, 3)) / "orders.csv").read_bytes() == first
 
 
 def test_daily_pipeline_applies_retention_per_layer_and_records_it(configure, base_dir):
+    from etl import RangeDaily
+
     last = D(2024, 2, 20)
     configure({"retention": {"raw_days": 3, "processed_days": 10, "metrics_days": 20}})
 
-    result = build(DailyPipeline(date=last))
+    result = build(RangeDaily(of=DailyPipeline, start=D(2024, 1, 1), stop=last + datetime.timedelta(days=1)))
 
     assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
     for layer, keep in (("raw", 3), ("processed", 10), ("metrics", 20)):
         kept = sorted(p.name for p in (base_dir / layer).glob("year=*/month=*/day=*"))
         oldest = last - datetime.timedelta(days=keep)
-        assert partition_path(base_dir, layer, oldest).exists(), f"{layer}: day == date - retention stays"
-        assert not partition_path(base_dir, layer, oldest - datetime.timedelta(days=1)).exists(), layer
+        assert day_dir(base_dir, layer, oldest).exists(), f"{layer}: day == date - retention stays"
+        assert not day_dir(base_dir, layer, oldest - datetime.timedelta(days=1)).exists(), layer
         assert len(kept) == keep + 1, f"{layer} keeps {keep + 1} days, has {kept}"
     assert not (base_dir / "raw" / "year=2024" / "month=01").exists(), "emptied month directories go too"
     record = read(base_dir, "cleanup", last, "cleanup_report.json")
-    assert record["removed"]["raw"] == [str(partition_path("", "raw", D(2024, 2, 16))).lstrip("/")]
+    assert [run["removed"]["raw"] for run in record["runs"]] == [["raw/year=2024/month=02/day=16"]]
+    ledger = json.loads((base_dir / "cleanup" / "retired_days.json").read_text())
+    assert ledger["metrics"] == [["2024-01-01", "2024-01-31"]], "the ledger holds every retired day as ranges"
     every_day = days(D(2024, 1, 1), 51)
-    assert all(CleanupOldPartitions(date=day).complete() for day in every_day), "the cleanup chain covers the range"
-    assert DailyPipeline(date=D(2024, 1, 5)).complete(), "a retired day stays done: catch-up does not rebuild it"
+    assert all(DailyPipeline(date=day).complete() for day in every_day), "no cleanup is due as of any day"
+    for task in (DailyReport, ProcessDailyData, ValidateDailyData, GenerateDailyData):
+        assert task(date=D(2024, 1, 5)).complete(), f"{task.__name__}: a retired day stays done for every task"
 
 
 def test_cleanup_only_on_configured_weekdays(configure, base_dir):
+    from etl import RangeDaily
+
     configure({"retention": {"raw_days": 1, "processed_days": 7, "cleanup_weekdays": "sun"}})
     saturday = D(2024, 1, 13)
 
-    build(DailyPipeline(date=saturday))
+    build(RangeDaily(of=DailyPipeline, start=D(2024, 1, 1), stop=saturday + datetime.timedelta(days=1)))
 
     raw_days = sorted(p.name for p in (base_dir / "raw").glob("year=*/month=*/day=*"))
-    assert raw_days[0] == "day=06", "only Sunday the 7th's cleanup removed anything (raw before the 6th)"
+    assert raw_days[0] == "day=06", "only as of Sunday the 7th is anything removed (raw before the 6th)"
     assert len(raw_days) == 8
     build(DailyPipeline(date=saturday + datetime.timedelta(days=1)))
     assert len(list((base_dir / "raw").glob("year=*/month=*/day=*"))) == 2, "Sunday keeps date - 1 and date"
 
 
-def test_processed_retention_shorter_than_window_is_a_configuration_error(configure, base_dir):
+def test_processed_retention_shorter_than_window_is_refused_before_any_work(configure, base_dir, caplog):
     configure({"retention": {"processed_days": 3}})
 
     result = build(DailyPipeline(date=D(2024, 1, 9)))
 
-    assert result.status == luigi.LuigiStatusCode.FAILED
-    assert DailyReport(date=D(2024, 1, 9)).complete(), "reports are unaffected"
-    assert not (base_dir / "cleanup").exists() or not CleanupOldPartitions(date=D(2024, 1, 1)).complete()
-    assert len(list((base_dir / "processed").glob("year=*/month=*/day=*"))) == 9, "nothing was deleted"
+    assert result.status == luigi.LuigiStatusCode.SCHEDULING_FAILED
+    assert not base_dir.exists(), "nothing is written"
+    assert "[retention] processed_days=3 is shorter than [rolling] window_days=7" in caplog.text
 
 
 def test_parallel_workers_produce_the_same_bytes_as_one(configure, base_dir, tmp_path):
@@ -209,15 +228,15 @@ def test_parallel_workers_produce_the_same_bytes_as_one(configure, base_dir, tmp
 
 def test_an_unreadable_raw_file_fails_validation_with_its_name_and_rule(configure, base_dir):
     day = D(2024, 1, 3)
-    raw = partition_path(base_dir, "raw", day) / "orders.csv"
+    raw = day_dir(base_dir, "raw", day) / "orders.csv"
     raw.parent.mkdir(parents=True)
     raw.write_bytes(b'order_id,quantity\n"unterminated,1\n\xff\xfe,2,3,4\n')
 
     with pytest.raises(Exception, match=r"validation failed for 2024-01-03 in .*orders\.csv: readable_csv"):
         ValidateDailyData(date=day).run()
 
-    assert not (partition_path(base_dir, "raw", day) / "validation_report.json").exists()
-    assert (partition_path(base_dir, "raw", day) / "validation_failed.json").exists()
+    assert not (day_dir(base_dir, "raw", day) / "validation_report.json").exists()
+    assert (day_dir(base_dir, "raw", day) / "validation_failed.json").exists()
 
 
 def test_a_range_runs_oldest_day_first(configure, base_dir):
@@ -226,9 +245,7 @@ def test_a_range_runs_oldest_day_first(configure, base_dir):
     result = build(RangeDaily(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 9)))
 
     assert result.status == luigi.LuigiStatusCode.SUCCESS
-    written = [
-        (partition_path(base_dir, "raw", day) / "orders.csv").stat().st_mtime_ns for day in days(D(2024, 1, 1), 8)
-    ]
+    written = [(day_dir(base_dir, "raw", day) / "orders.csv").stat().st_mtime_ns for day in days(D(2024, 1, 1), 8)]
     assert written == sorted(written), "each day's raw file is written after the previous day's"
 
 
@@ -241,20 +258,23 @@ def test_a_class_parameter_list_is_luigis_own_listing_computed_once(task_cls):
         assert cls.get_params() is cls.get_params()
 
 
-def test_current_settings_are_luigis_and_follow_config_and_command_line_changes(configure, base_dir, tmp_path):
+def test_run_settings_are_read_once_and_follow_config_and_command_line_changes(configure, base_dir, tmp_path):
     from luigi.cmdline_parser import CmdlineParser
 
-    from etl.config import etl, generation
+    from etl import run_settings
 
-    first = etl.current()
-    assert first.base_dir == etl().base_dir == str(base_dir)
-    assert etl.current() is first
-    assert generation.current().mean_orders_per_day == 80
+    first = run_settings.current()
+    assert first.store.describe() == str(base_dir)
+    assert run_settings.current() is first, "kept while nothing changes"
+    assert first.generation.mean_orders_per_day == 80
 
     luigi.configuration.get_config().set("etl", "base_dir", str(tmp_path / "elsewhere"))
-    assert etl.current().base_dir == str(tmp_path / "elsewhere")
-    assert generation.current().mean_orders_per_day == 80
+    assert run_settings.current().store.describe() == str(tmp_path / "elsewhere")
+    task = GenerateDailyData(date=D(2024, 1, 1))
+    assert task.output()["orders.csv"].path.startswith(str(tmp_path / "elsewhere"))
+    luigi.configuration.get_config().set("etl", "base_dir", str(tmp_path / "third"))
+    assert task.output()["orders.csv"].path.startswith(str(tmp_path / "third")), "a task's outputs follow the change"
 
     with CmdlineParser.global_instance(["GenerateDailyData", "--date=2024-01-01", "--etl-base-dir=/from/cli"]):
-        assert etl.current().base_dir == "/from/cli"
-    assert etl.current().base_dir == str(tmp_path / "elsewhere")
+        assert run_settings.current().store.describe() == "/from/cli"
+    assert run_settings.current().store.describe() == str(tmp_path / "third")

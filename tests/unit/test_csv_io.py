@@ -1,4 +1,5 @@
-"""The order files' bytes: typed CSV round trips, and a text fallback that lets validation speak."""
+"""The order files' bytes: typed CSV round trips through the store, a text fallback that lets validation
+speak, and the one-file parse cache."""
 
 from __future__ import annotations
 
@@ -9,12 +10,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl.csv_io import ORDER_COLUMNS, read_orders_csv, write_csv
+from etl import csv_io
+from etl.csv_io import ORDER_COLUMNS, read_orders, write_orders
 from etl.generation import GenerationSettings, generate_orders
+from etl.storage import LocalStore
+from etl.storage.layout import file_key
 from etl.validation import validate_orders
 
 DAY = datetime.date(2024, 3, 9)
 HEADER = ",".join(ORDER_COLUMNS)
+KEY = file_key("raw", DAY, "orders.csv")
+
+
+@pytest.fixture
+def store(tmp_path) -> LocalStore:
+    return LocalStore(tmp_path)
 
 
 def crafted_orders() -> pd.DataFrame:
@@ -34,15 +44,17 @@ def crafted_orders() -> pd.DataFrame:
     )
 
 
-def write_text(path, lines: list[str]) -> None:
+def write_text(store: LocalStore, lines: list[str], key: str = KEY) -> None:
+    path = store.base / key
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join([HEADER, *lines]) + "\n")
 
 
-def test_round_trip_of_crafted_orders_keeps_values_and_types(tmp_path):
+def test_round_trip_of_crafted_orders_keeps_values_and_types(store):
     original = crafted_orders()
-    write_csv(original, tmp_path / "orders.csv")
+    write_orders(store, KEY, original)
 
-    back = read_orders_csv(tmp_path / "orders.csv")
+    back = read_orders(store, KEY)
 
     assert list(back.columns) == list(ORDER_COLUMNS)
     assert back["quantity"].dtype == np.int64
@@ -59,16 +71,16 @@ def test_round_trip_of_crafted_orders_keeps_values_and_types(tmp_path):
         assert pd.api.types.is_string_dtype(back[column]), column
 
 
-def test_round_trip_of_a_generated_day_is_exact(tmp_path):
+def test_round_trip_of_a_generated_day_is_exact(store):
     original = generate_orders(DAY, GenerationSettings())
-    write_csv(original, tmp_path / "orders.csv")
-    pd.testing.assert_frame_equal(read_orders_csv(tmp_path / "orders.csv"), original)
+    write_orders(store, KEY, original)
+    pd.testing.assert_frame_equal(read_orders(store, KEY), original)
 
 
-def test_write_csv_has_header_no_index_and_creates_parents(tmp_path):
+def test_write_orders_has_header_no_index_and_creates_parents(store, tmp_path):
     target = tmp_path / "raw" / "year=2024" / "month=03" / "day=09" / "orders.csv"
     frame = crafted_orders().set_index(pd.Index([10, 20, 30]))
-    write_csv(frame, target)
+    write_orders(store, KEY, frame)
     lines = target.read_text().splitlines()
     assert len(lines) == 4
     assert lines[0].replace('"', "") == HEADER, "exactly the columns, no index column"
@@ -76,24 +88,31 @@ def test_write_csv_has_header_no_index_and_creates_parents(tmp_path):
     assert sorted(os.listdir(target.parent)) == ["orders.csv"], "no temporary file left behind"
 
 
-def test_write_csv_replaces_an_existing_file(tmp_path):
-    target = tmp_path / "orders.csv"
-    target.write_text("old content\n")
-    write_csv(crafted_orders(), target)
-    assert read_orders_csv(target)["order_id"].tolist() == ["ORD-1", "ORD-2", "ORD-3"]
+def test_write_orders_replaces_an_existing_file(store):
+    write_text(store, ["old content"])
+    write_orders(store, KEY, crafted_orders())
+    assert read_orders(store, KEY)["order_id"].tolist() == ["ORD-1", "ORD-2", "ORD-3"]
 
 
-def test_non_numeric_quantity_is_read_as_text_so_validation_can_report_it(tmp_path):
-    path = tmp_path / "orders.csv"
+def test_write_orders_that_fails_keeps_the_old_file(store, tmp_path):
+    write_orders(store, KEY, crafted_orders())
+    before = (tmp_path / KEY).read_bytes()
+    with pytest.raises(Exception):  # noqa: B017 - whatever Arrow raises for a column it cannot convert
+        write_orders(store, KEY, crafted_orders().assign(quantity=[object(), object(), object()]))
+    assert (tmp_path / KEY).read_bytes() == before
+    assert sorted(os.listdir((tmp_path / KEY).parent)) == ["orders.csv"]
+
+
+def test_non_numeric_quantity_is_read_as_text_so_validation_can_report_it(store):
     write_text(
-        path,
+        store,
         [
             "ORD-1,CUST-1,PROD-1,Books,2,10.5,21.0,2024-03-09T10:00:00,completed,paypal",
             "ORD-2,CUST-2,PROD-2,Books,two,10.5,21.0,2024-03-09T11:00:00,completed,paypal",
         ],
     )
 
-    frame = read_orders_csv(path)
+    frame = read_orders(store, KEY)
 
     assert len(frame) == 2
     assert frame["quantity"].tolist() == ["2", "two"], "every value kept, as text"
@@ -103,16 +122,15 @@ def test_non_numeric_quantity_is_read_as_text_so_validation_can_report_it(tmp_pa
     assert results["numeric_fields"].failing_rows == 1
 
 
-def test_empty_numeric_field_is_read_as_null(tmp_path):
-    path = tmp_path / "orders.csv"
+def test_empty_numeric_field_is_read_as_null(store):
     write_text(
-        path,
+        store,
         [
             "ORD-1,CUST-1,PROD-1,Books,,10.5,21.0,2024-03-09T10:00:00,completed,paypal",
             "ORD-2,CUST-2,PROD-2,,1,10.5,10.5,2024-03-09T11:00:00,,paypal",
         ],
     )
-    frame = read_orders_csv(path)
+    frame = read_orders(store, KEY)
     assert frame["quantity"].isna().tolist() == [True, False]
     assert frame["category"].isna().tolist() == [False, True]
     assert frame["status"].isna().tolist() == [False, True]
@@ -121,6 +139,71 @@ def test_empty_numeric_field_is_read_as_null(tmp_path):
     assert results["critical_not_null"].failing_rows == 1
 
 
-def test_reading_a_missing_file_is_an_error(tmp_path):
+def test_infinite_and_nan_amounts_are_read_as_numbers_and_nulls(store):
+    write_text(
+        store,
+        [
+            "ORD-1,CUST-1,PROD-1,Books,1,inf,1.0,2024-03-09T10:00:00,completed,paypal",
+            "ORD-2,CUST-2,PROD-2,Books,1,1.0,-inf,2024-03-09T11:00:00,completed,paypal",
+            "ORD-3,CUST-3,PROD-3,Books,1,nan,1.0,2024-03-09T12:00:00,completed,paypal",
+        ],
+    )
+    frame = read_orders(store, KEY)
+    assert frame["unit_price"].dtype == np.float64
+    assert frame["unit_price"].iloc[0] == np.inf
+    assert frame["total_amount"].iloc[1] == -np.inf
+    assert pd.isna(frame["unit_price"].iloc[2]), "Arrow reads 'nan' as a null"
+
+
+def test_reading_a_missing_file_is_an_error(store):
     with pytest.raises(FileNotFoundError):
-        read_orders_csv(tmp_path / "nope.csv")
+        read_orders(store, file_key("raw", DAY, "nope.csv"))
+
+
+def test_reading_again_an_unchanged_file_reuses_the_parse(store):
+    write_orders(store, KEY, crafted_orders())
+    first = read_orders(store, KEY)
+    assert read_orders(store, KEY) is first
+
+
+def test_reading_a_rewritten_file_reads_the_new_content(store):
+    write_orders(store, KEY, crafted_orders())
+    assert read_orders(store, KEY)["order_id"].tolist() == ["ORD-1", "ORD-2", "ORD-3"]
+    write_orders(store, KEY, crafted_orders().iloc[:2])
+    assert read_orders(store, KEY)["order_id"].tolist() == ["ORD-1", "ORD-2"]
+
+
+def test_only_the_last_file_read_stays_parsed(store):
+    """A million-order day is large: the cache holds one parsed file, not every file a process reads."""
+    other_day = file_key("raw", DAY + datetime.timedelta(days=1), "orders.csv")
+    write_orders(store, KEY, crafted_orders())
+    write_orders(store, other_day, crafted_orders().iloc[:2])
+    first = read_orders(store, KEY)
+    read_orders(store, other_day)
+    assert len(csv_io._LAST_READ) == 1
+    assert read_orders(store, KEY) is not first, "parsed again"
+    pd.testing.assert_frame_equal(read_orders(store, KEY), first)
+
+
+def test_the_parse_cache_tells_files_and_stores_apart(tmp_path):
+    one, two = LocalStore(tmp_path / "one"), LocalStore(tmp_path / "two")
+    other_day = file_key("raw", DAY + datetime.timedelta(days=1), "orders.csv")
+    write_orders(one, KEY, crafted_orders())
+    write_orders(two, KEY, crafted_orders().iloc[:1])
+    write_orders(one, other_day, crafted_orders().iloc[:2])
+    for _ in range(2):
+        assert len(read_orders(one, KEY)) == 3
+        assert len(read_orders(two, KEY)) == 1
+        assert len(read_orders(one, other_day)) == 2
+
+
+def test_a_replaced_file_of_the_same_size_and_mtime_is_read_anew(store, tmp_path):
+    write_orders(store, KEY, crafted_orders())
+    status = os.stat(tmp_path / KEY)
+    assert read_orders(store, KEY)["customer_id"].tolist()[0] == "CUST-00001"
+    write_orders(store, KEY, crafted_orders().assign(customer_id=["CUST-00009", "CUST-00002", "CUST-00001"]))
+    # What a coarse timestamp clock (older kernels, network filesystems) gives two writes in one tick.
+    os.utime(tmp_path / KEY, ns=(status.st_atime_ns, status.st_mtime_ns))
+    assert os.stat(tmp_path / KEY).st_size == status.st_size
+    assert os.stat(tmp_path / KEY).st_ino != status.st_ino, "a new file, renamed into place"
+    assert read_orders(store, KEY)["customer_id"].tolist()[0] == "CUST-00009"

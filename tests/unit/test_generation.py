@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import math
 import re
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from etl.csv_io import ORDER_COLUMNS, write_csv
+from etl.csv_io import ORDER_COLUMNS, write_orders
 from etl.generation import (
     CATEGORY_PRICE_RANGES,
     NULLABLE_COLUMNS,
@@ -20,7 +22,9 @@ from etl.generation import (
     WEEKDAY_FACTORS,
     GenerationSettings,
     generate_orders,
+    skipped_local_time,
 )
+from etl.storage import LocalStore
 
 D = datetime.date
 SETTINGS = GenerationSettings()
@@ -47,19 +51,33 @@ def four_sigma(p: float, n: int) -> float:
     return 4 * math.sqrt(p * (1 - p) / n)
 
 
+def csv_bytes(tmp_path, name: str, frame: pd.DataFrame) -> bytes:
+    """The bytes the pipeline writes for ``frame``, through a real store."""
+    write_orders(LocalStore(tmp_path), f"raw/{name}", frame)
+    return (tmp_path / "raw" / name).read_bytes()
+
+
+def row_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of the frame's values row by row (floats by repr, nulls empty): independent of any CSV writer."""
+    digest = hashlib.sha256()
+    for row in frame.itertuples(index=False):
+        cells = ("" if pd.isna(v) else repr(v) if isinstance(v, float) else str(v) for v in row)
+        digest.update(("|".join(cells) + "\n").encode())
+    return digest.hexdigest()
+
+
 def test_same_date_and_settings_give_byte_identical_csv(tmp_path):
     day = D(2024, 3, 9)
-    write_csv(generate_orders(day, GenerationSettings()), tmp_path / "a.csv")
-    write_csv(generate_orders(day, GenerationSettings()), tmp_path / "b.csv")
-    first, second = (tmp_path / "a.csv").read_bytes(), (tmp_path / "b.csv").read_bytes()
+    first = csv_bytes(tmp_path, "a.csv", generate_orders(day, GenerationSettings()))
+    second = csv_bytes(tmp_path, "b.csv", generate_orders(day, GenerationSettings()))
     assert len(first) > 1000
     assert first == second
 
 
 def test_different_dates_differ(tmp_path):
-    write_csv(generate_orders(D(2024, 3, 9), SETTINGS), tmp_path / "a.csv")
-    write_csv(generate_orders(D(2024, 3, 10), SETTINGS), tmp_path / "b.csv")
-    assert (tmp_path / "a.csv").read_bytes() != (tmp_path / "b.csv").read_bytes()
+    first = csv_bytes(tmp_path, "a.csv", generate_orders(D(2024, 3, 9), SETTINGS))
+    second = csv_bytes(tmp_path, "b.csv", generate_orders(D(2024, 3, 10), SETTINGS))
+    assert first != second
     a, b = generate_orders(D(2024, 3, 9), SETTINGS), generate_orders(D(2024, 3, 10), SETTINGS)
     assert a["customer_id"].tolist()[:50] != b["customer_id"].tolist()[:50], "not just a relabelled copy"
 
@@ -277,3 +295,125 @@ def test_settings_are_a_frozen_dataclass():
     settings = GenerationSettings()
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.seed = 7  # type: ignore[misc]
+
+
+# Timezones ------------------------------------------------------------------------------------------------
+
+# Digests of the generator's output before it took a timezone (computed with that version), so UTC days stay
+# exactly the days already generated and stored.
+PRE_TIMEZONE_DIGESTS = {
+    (D(2024, 3, 9), GenerationSettings()): (246, "0b09daed413650f8ce8abcfe2c65561498b2bf39c12db0284b273626f2960822"),
+    (D(2024, 3, 10), GenerationSettings()): (243, "214d00455518f18ea8fe024f33036644b238abff577b9c60957a80fdd8f51144"),
+    (
+        D(2024, 3, 10),
+        GenerationSettings(seed=7, duplicate_rate=0.3, negative_rate=0.2, null_rate=0.1, customers=200_000),
+    ): (301, "7122f41c051e918b8cd07be366a08ef0d519e662696a82c4f81fa4e06048fe09"),
+}
+
+
+@pytest.mark.parametrize(("day", "settings"), list(PRE_TIMEZONE_DIGESTS))
+def test_utc_output_is_unchanged_by_the_timezone_parameter(day, settings):
+    rows, digest = PRE_TIMEZONE_DIGESTS[(day, settings)]
+    default = generate_orders(day, settings)
+    assert (len(default), row_digest(default)) == (rows, digest)
+    pd.testing.assert_frame_equal(generate_orders(day, settings, "UTC"), default)
+    pd.testing.assert_frame_equal(generate_orders(day, settings, timezone="UTC"), default)
+
+
+@pytest.mark.parametrize(
+    ("timezone", "day"),
+    [
+        ("America/New_York", D(2024, 3, 9)),  # the day before clocks spring forward
+        ("America/New_York", D(2024, 11, 3)),  # clocks fall back: every local time exists
+        ("Europe/Berlin", D(2024, 3, 10)),
+        ("Asia/Kolkata", D(2024, 3, 31)),  # no daylight saving at all
+    ],
+)
+def test_a_day_without_a_skipped_hour_is_the_same_in_every_timezone(timezone, day):
+    assert skipped_local_time(day, timezone) is None
+    pd.testing.assert_frame_equal(generate_orders(day, SETTINGS, timezone), generate_orders(day, SETTINGS))
+
+
+def nonexistent_local_seconds(day: datetime.date, timezone: str) -> set[int]:
+    """Seconds after local midnight of ``day`` that no clock in ``timezone`` showed, found minute by minute
+    by a round trip through UTC (independently of etl.generation)."""
+    zone = ZoneInfo(timezone)
+    midnight = datetime.datetime.combine(day, datetime.time())
+    missing = set()
+    for minute in range(24 * 60):
+        local = midnight + datetime.timedelta(minutes=minute)
+        back = local.replace(tzinfo=zone).astimezone(datetime.UTC).astimezone(zone).replace(tzinfo=None)
+        if back != local:
+            missing.update(range(minute * 60, minute * 60 + 60))
+    return missing
+
+
+@pytest.mark.parametrize(
+    ("timezone", "day", "expected"),
+    [
+        ("America/New_York", D(2024, 3, 10), (2 * 3600, 3600)),
+        ("Europe/Berlin", D(2024, 3, 31), (2 * 3600, 3600)),
+        ("Australia/Lord_Howe", D(2024, 10, 6), (2 * 3600, 1800)),  # a half-hour shift
+        ("America/Santiago", D(2024, 9, 8), (0, 3600)),  # midnight itself does not exist
+    ],
+)
+def test_skipped_local_time_of_spring_forward_days(timezone, day, expected):
+    assert skipped_local_time(day, timezone) == expected
+    first, length = expected
+    assert nonexistent_local_seconds(day, timezone) == set(range(first, first + length))
+
+
+@pytest.mark.parametrize(
+    ("timezone", "day"),
+    [("UTC", D(2024, 3, 10)), ("America/New_York", D(2024, 11, 3)), ("America/New_York", D(2024, 7, 4))],
+)
+def test_skipped_local_time_is_none_on_other_days(timezone, day):
+    assert skipped_local_time(day, timezone) is None
+    assert nonexistent_local_seconds(day, timezone) == set()
+
+
+def local_seconds(frame: pd.DataFrame) -> np.ndarray:
+    stamps = pd.to_datetime(frame["order_timestamp"], format="%Y-%m-%dT%H:%M:%S")
+    return (stamps.dt.hour * 3600 + stamps.dt.minute * 60 + stamps.dt.second).to_numpy()
+
+
+def test_no_order_falls_in_the_skipped_hour_of_new_york_spring_forward():
+    day = D(2024, 3, 10)
+    settings = GenerationSettings(mean_orders_per_day=5000)
+    frame = generate_orders(day, settings, "America/New_York")
+
+    hours = frame["order_timestamp"].str.slice(11, 13)
+    assert not (hours == "02").any(), "02:00-02:59 does not exist in New York on 2024-03-10"
+    assert (frame["order_timestamp"].str.slice(0, 11) == "2024-03-10T").all()
+    assert frame["order_timestamp"].is_monotonic_increasing
+    seconds = local_seconds(frame)
+    assert not set(seconds.tolist()) & nonexistent_local_seconds(day, "America/New_York")
+    # Every timestamp is a real instant: it survives a round trip through UTC unchanged.
+    zone = ZoneInfo("America/New_York")
+    for text in frame["order_timestamp"].unique()[::17]:
+        local = datetime.datetime.fromisoformat(text)
+        assert local.replace(tzinfo=zone).astimezone(datetime.UTC).astimezone(zone).replace(tzinfo=None) == local
+
+
+def test_the_skipped_hour_only_moves_timestamps():
+    """The same orders as in UTC: only the times drawn for 02:00-02:59, an hour New York skips, move to 03:00-03:59."""
+    day = D(2024, 3, 10)
+    utc = generate_orders(day, SETTINGS)
+    new_york = generate_orders(day, SETTINGS, "America/New_York")
+
+    others = [c for c in ORDER_COLUMNS if c != "order_timestamp"]
+    pd.testing.assert_frame_equal(new_york[others], utc[others])
+    before = local_seconds(utc)
+    skipped = (before >= 2 * 3600) & (before < 3 * 3600)
+    assert skipped.any(), "some orders were drawn for the skipped hour"
+    expected = np.sort(np.where(skipped, before + 3600, before))
+    assert (local_seconds(new_york) == expected).all(), "every other time is the UTC day's, in order"
+
+
+@pytest.mark.parametrize(
+    ("timezone", "day"), [("Europe/Berlin", D(2024, 3, 31)), ("Australia/Lord_Howe", D(2024, 10, 6))]
+)
+def test_no_order_falls_in_a_skipped_interval_elsewhere(timezone, day):
+    frame = generate_orders(day, GenerationSettings(mean_orders_per_day=3000), timezone)
+    assert not set(local_seconds(frame).tolist()) & nonexistent_local_seconds(day, timezone)
+    assert frame["order_timestamp"].is_monotonic_increasing

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from etl.csv_io import ORDER_COLUMNS, read_orders_csv, write_csv
+from etl.csv_io import ORDER_COLUMNS, read_orders, write_orders
 from etl.generation import GenerationSettings, generate_orders
+from etl.storage import LocalStore
+from etl.storage.layout import file_key
 from etl.transform import CleaningStats, clean_orders, summarize_day
 
 DAY = datetime.date(2024, 3, 9)  # a Saturday
@@ -181,8 +183,9 @@ def test_generated_dirty_day_matches_the_reference():
 
 
 def test_generated_day_read_from_csv_matches_the_reference(tmp_path):
-    write_csv(generate_orders(DAY, GenerationSettings(negative_rate=0.2)), tmp_path / "orders.csv")
-    assert_matches_reference(read_orders_csv(tmp_path / "orders.csv"))
+    store, key = LocalStore(tmp_path), file_key("raw", DAY, "orders.csv")
+    write_orders(store, key, generate_orders(DAY, GenerationSettings(negative_rate=0.2)))
+    assert_matches_reference(read_orders(store, key))
 
 
 def test_clean_orders_does_not_modify_its_input():

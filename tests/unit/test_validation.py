@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from etl.csv_io import ORDER_COLUMNS, read_orders_csv, write_csv
+from etl import steps
+from etl.csv_io import ORDER_COLUMNS, read_orders, write_orders
 from etl.generation import GenerationSettings, generate_orders
-from etl.transform import clean_orders
+from etl.storage import LocalStore, dumps_json
+from etl.storage.layout import file_key
+from etl.transform import clean_orders, summarize_day
 from etl.validation import (
     CRITICAL_COLUMNS,
+    NUMERIC_COLUMNS,
     DataValidationError,
     RuleResult,
     failed_rules,
     order_timestamps,
-    validate_file,
+    unreadable,
     validate_orders,
 )
 
 DAY = datetime.date(2024, 3, 9)
+ORDERS_KEY = file_key("raw", DAY, "orders.csv")
 RULES = ["min_orders", "required_columns", "critical_not_null", "numeric_fields", "timestamps_in_day"]
 
 
@@ -48,7 +55,7 @@ def clean_frame(rows: int = 5) -> pd.DataFrame:
 
 
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame as read_orders_csv returns a file that fails typed parsing: every column text."""
+    """The frame as read_orders returns a file that fails typed parsing: every column text."""
     return frame.astype(object).where(frame.notna(), None).map(lambda v: None if v is None else str(v))
 
 
@@ -63,9 +70,18 @@ def test_generated_day_passes_every_rule(date):
     assert all(r.failing_rows == 0 for r in results)
 
 
+def store_with_raw_file(tmp_path, content: bytes) -> LocalStore:
+    """A store whose raw partition of DAY holds ``content`` as its orders file."""
+    path = tmp_path / ORDERS_KEY
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    return LocalStore(tmp_path)
+
+
 def test_generated_day_read_back_from_csv_passes_every_rule(tmp_path):
-    write_csv(generate_orders(DAY, GenerationSettings()), tmp_path / "orders.csv")
-    assert failed_rules(validate_orders(read_orders_csv(tmp_path / "orders.csv"), DAY, 50)) == []
+    store = LocalStore(tmp_path)
+    write_orders(store, ORDERS_KEY, generate_orders(DAY, GenerationSettings()))
+    assert failed_rules(validate_orders(read_orders(store, ORDERS_KEY), DAY, 50)) == []
 
 
 def test_crafted_clean_frame_passes_every_rule():
@@ -134,7 +150,34 @@ def test_each_critical_column_is_checked(column):
     assert result.detail == f"{column}: 1 null"
 
 
-@pytest.mark.parametrize("column", ["category", "status", "payment_method", "product_id", "total_amount"])
+def test_the_critical_columns_include_total_amount():
+    assert CRITICAL_COLUMNS == ("order_id", "customer_id", "order_timestamp", "quantity", "unit_price", "total_amount")
+
+
+def test_a_null_total_amount_fails():
+    frame = clean_frame(5)
+    frame.loc[[1, 4], "total_amount"] = np.nan
+
+    results = by_rule(validate_orders(frame, DAY, min_orders=1))
+
+    assert not results["critical_not_null"].passed
+    assert results["critical_not_null"].failing_rows == 2
+    assert results["critical_not_null"].detail == "total_amount: 2 null"
+    assert results["numeric_fields"].passed, "a null is the not-null rule's, not the numeric rule's"
+
+
+def test_a_null_total_amount_read_from_a_file_fails(tmp_path):
+    lines = [
+        "ORD-1,CUST-1,PROD-1,Books,1,9.99,9.99,2024-03-09T10:00:00,completed,paypal",
+        "ORD-2,CUST-2,PROD-2,Books,1,9.99,,2024-03-09T11:00:00,completed,paypal",
+    ]
+    store = store_with_raw_file(tmp_path, ("\n".join([",".join(ORDER_COLUMNS), *lines]) + "\n").encode())
+    failed = {r.rule: r for r in failed_rules(validate_orders(read_orders(store, ORDERS_KEY), DAY, min_orders=1))}
+    assert list(failed) == ["critical_not_null"]
+    assert failed["critical_not_null"].detail == "total_amount: 1 null"
+
+
+@pytest.mark.parametrize("column", ["category", "status", "payment_method", "product_id"])
 def test_nulls_in_non_critical_columns_pass(column):
     frame = clean_frame()
     frame.loc[0, column] = None
@@ -152,7 +195,67 @@ def test_non_numeric_values_fail_with_the_number_of_rows():
 
     assert not result.passed
     assert result.failing_rows == 2
-    assert result.detail == "2 rows with a non-numeric amount or a fractional quantity"
+    assert result.detail == "2 rows with a non-numeric or non-finite amount or a fractional quantity"
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "Infinity", "1e999"])
+def test_an_infinite_total_amount_as_text_fails(text):
+    frame = as_text(clean_frame(5))
+    frame.loc[3, "total_amount"] = text
+
+    results = by_rule(validate_orders(frame, DAY, min_orders=1))
+
+    assert not results["numeric_fields"].passed
+    assert results["numeric_fields"].failing_rows == 1
+    assert results["critical_not_null"].passed
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_an_infinite_total_amount_as_a_number_fails(value):
+    frame = clean_frame(5)
+    frame.loc[0, "total_amount"] = value
+    result = by_rule(validate_orders(frame, DAY, min_orders=1))["numeric_fields"]
+    assert not result.passed and result.failing_rows == 1
+
+
+@pytest.mark.parametrize("column", NUMERIC_COLUMNS)
+def test_infinity_fails_in_every_numeric_column(column):
+    frame = as_text(clean_frame(5))
+    frame.loc[2, column] = "inf"
+    result = by_rule(validate_orders(frame, DAY, min_orders=1))["numeric_fields"]
+    assert not result.passed and result.failing_rows == 1, column
+
+
+def test_inf_total_amount_read_from_a_file_fails(tmp_path):
+    lines = [
+        "ORD-1,CUST-1,PROD-1,Books,1,9.99,9.99,2024-03-09T10:00:00,completed,paypal",
+        "ORD-2,CUST-2,PROD-2,Books,1,9.99,inf,2024-03-09T11:00:00,completed,paypal",
+        "ORD-3,CUST-3,PROD-3,Books,1,9.99,-inf,2024-03-09T12:00:00,completed,paypal",
+    ]
+    store = store_with_raw_file(tmp_path, ("\n".join([",".join(ORDER_COLUMNS), *lines]) + "\n").encode())
+    orders = read_orders(store, ORDERS_KEY)
+    assert orders["total_amount"].dtype == np.float64, "read as numbers: the typed parse accepts inf"
+    failed = {r.rule: r.failing_rows for r in failed_rules(validate_orders(orders, DAY, min_orders=1))}
+    assert failed == {"numeric_fields": 2}
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "-nan"])
+def test_a_nan_unit_price_as_text_fails(text):
+    frame = as_text(clean_frame(5))
+    frame.loc[1, "unit_price"] = text
+    result = by_rule(validate_orders(frame, DAY, min_orders=1))["numeric_fields"]
+    assert not result.passed and result.failing_rows == 1
+
+
+def test_a_nan_unit_price_read_from_a_file_fails(tmp_path):
+    lines = [
+        "ORD-1,CUST-1,PROD-1,Books,1,9.99,9.99,2024-03-09T10:00:00,completed,paypal",
+        "ORD-2,CUST-2,PROD-2,Books,1,nan,9.99,2024-03-09T11:00:00,completed,paypal",
+    ]
+    store = store_with_raw_file(tmp_path, ("\n".join([",".join(ORDER_COLUMNS), *lines]) + "\n").encode())
+    failed = failed_rules(validate_orders(read_orders(store, ORDERS_KEY), DAY, min_orders=1))
+    # Arrow reads "nan" as a null, so it is the not-null rule that names it.
+    assert [(r.rule, r.failing_rows, r.detail) for r in failed] == [("critical_not_null", 1, "unit_price: 1 null")]
 
 
 def test_numeric_text_passes_the_numeric_rule():
@@ -230,26 +333,46 @@ def test_order_timestamps_parses_iso_and_coerces_garbage_to_nat():
     assert stamps.dt.tz is None
 
 
-def test_validate_file_reads_and_validates_a_generated_day(tmp_path):
+def test_unreadable_is_the_readable_csv_rule_failing():
+    error = pa.ArrowInvalid("CSV parse error: Expected 10 columns, got 2")
+    assert unreadable(error) == [
+        RuleResult("readable_csv", False, "not a readable CSV file: CSV parse error: Expected 10 columns, got 2", 0)
+    ]
+    assert failed_rules(unreadable(error)) == unreadable(error)
+
+
+def test_validate_day_writes_the_report_of_a_generated_day(tmp_path):
+    store = LocalStore(tmp_path)
     orders = generate_orders(DAY, GenerationSettings())
-    write_csv(orders, tmp_path / "orders.csv")
-    rows, results = validate_file(tmp_path / "orders.csv", DAY, min_orders=50)
-    assert rows == len(orders)
-    assert [r.rule for r in results] == RULES
-    assert failed_rules(results) == []
+    write_orders(store, ORDERS_KEY, orders)
+
+    steps.validate_day(store, DAY, min_orders=50, timezone="UTC")
+
+    report = store.read_json(file_key("raw", DAY, "validation_report.json"))
+    assert report["rows"] == len(orders)
+    assert report["passed"] is True
+    assert report["file"] == ORDERS_KEY
+    assert [r["rule"] for r in report["rules"]] == RULES
+    assert sorted(store.list_partition("raw", DAY)) == ["orders.csv", "validation_report.json"]
 
 
-def test_validate_file_reports_rule_failures_of_a_readable_file(tmp_path):
-    path = tmp_path / "orders.csv"
-    path.write_text(
-        ",".join(ORDER_COLUMNS)
-        + "\nORD-1,CUST-1,PROD-1,Books,x,1.0,1.0,2024-03-09T10:00:00,completed,paypal"
-        + "\nORD-2,CUST-1,PROD-1,Books,1,1.0,1.0,2024-03-10T10:00:00,completed,paypal\n"
+def test_validate_day_reports_rule_failures_of_a_readable_file(tmp_path):
+    store = store_with_raw_file(
+        tmp_path,
+        (
+            ",".join(ORDER_COLUMNS)
+            + "\nORD-1,CUST-1,PROD-1,Books,x,1.0,1.0,2024-03-09T10:00:00,completed,paypal"
+            + "\nORD-2,CUST-1,PROD-1,Books,1,1.0,1.0,2024-03-10T10:00:00,completed,paypal\n"
+        ).encode(),
     )
-    rows, results = validate_file(path, DAY, min_orders=5)
-    assert rows == 2
-    failed = {r.rule: r.failing_rows for r in failed_rules(results)}
+    with pytest.raises(DataValidationError, match="validation failed for 2024-03-09") as raised:
+        steps.validate_day(store, DAY, min_orders=5, timezone="UTC")
+    assert str(tmp_path / ORDERS_KEY) in str(raised.value), "the error names the file"
+    failure = store.read_json(file_key("raw", DAY, "validation_failed.json"))
+    assert failure["rows"] == 2 and failure["passed"] is False
+    failed = {r["rule"]: r["failing_rows"] for r in failure["rules"] if not r["passed"]}
     assert failed == {"min_orders": 3, "numeric_fields": 1, "timestamps_in_day": 1}
+    assert "validation_report.json" not in store.list_partition("raw", DAY), "no report for a failed day"
 
 
 @pytest.mark.parametrize(
@@ -265,31 +388,47 @@ def test_validate_file_reports_rule_failures_of_a_readable_file(tmp_path):
         ),
     ],
 )
-def test_validate_file_fails_an_unreadable_file_by_rule_instead_of_raising(tmp_path, name, content):
-    path = tmp_path / "orders.csv"
-    path.write_bytes(content)
-    rows, results = validate_file(path, DAY, min_orders=1)
-    assert rows == 0, name
-    assert len(results) == 1
-    assert results[0].rule == "readable_csv" and not results[0].passed
-    assert results[0].detail.startswith("not a readable CSV file: ")
+def test_an_unreadable_file_fails_by_rule_instead_of_crashing(tmp_path, name, content):
+    store = store_with_raw_file(tmp_path, content)
+    with pytest.raises((pa.ArrowInvalid, UnicodeDecodeError)):
+        read_orders(store, ORDERS_KEY)  # what the validation step turns into the readable_csv rule
+
+    with pytest.raises(DataValidationError, match="readable_csv: not a readable CSV file: "):
+        steps.validate_day(store, DAY, min_orders=1, timezone="UTC")
+
+    failure = store.read_json(file_key("raw", DAY, "validation_failed.json"))
+    assert failure["rows"] == 0, name
+    assert len(failure["rules"]) == 1
+    assert failure["rules"][0]["rule"] == "readable_csv" and not failure["rules"][0]["passed"]
+    assert failure["rules"][0]["detail"].startswith("not a readable CSV file: ")
 
 
-def test_validate_file_of_a_header_only_file_fails_min_orders(tmp_path):
-    path = tmp_path / "orders.csv"
-    path.write_text(",".join(ORDER_COLUMNS) + "\n")
-    rows, results = validate_file(path, DAY, min_orders=1)
-    assert rows == 0
-    assert [r.rule for r in failed_rules(results)] == ["min_orders"]
+def test_a_header_only_file_fails_min_orders(tmp_path):
+    store = store_with_raw_file(tmp_path, (",".join(ORDER_COLUMNS) + "\n").encode())
+    orders = read_orders(store, ORDERS_KEY)
+    assert len(orders) == 0
+    assert [r.rule for r in failed_rules(validate_orders(orders, DAY, min_orders=1))] == ["min_orders"]
 
 
-def test_validate_file_with_other_columns_reports_them_missing(tmp_path):
-    path = tmp_path / "orders.csv"
-    path.write_text("order_id,amount\nORD-1,3.5\n")
-    rows, results = validate_file(path, DAY, min_orders=1)
-    assert rows == 1
+def test_a_file_with_other_columns_reports_them_missing(tmp_path):
+    store = store_with_raw_file(tmp_path, b"order_id,amount\nORD-1,3.5\n")
+    orders = read_orders(store, ORDERS_KEY)
+    assert len(orders) == 1
+    results = validate_orders(orders, DAY, min_orders=1)
     assert [r.rule for r in results] == ["min_orders", "required_columns"]
     assert results[1].detail.startswith("missing columns: customer_id, product_id, category")
+
+
+def test_a_failure_marker_is_removed_once_the_day_passes(tmp_path):
+    store = store_with_raw_file(tmp_path, b"")
+    with pytest.raises(DataValidationError):
+        steps.validate_day(store, DAY, min_orders=1, timezone="UTC")
+    assert "validation_failed.json" in store.list_partition("raw", DAY)
+
+    write_orders(store, ORDERS_KEY, generate_orders(DAY, GenerationSettings()))
+    steps.validate_day(store, DAY, min_orders=50, timezone="UTC")
+
+    assert sorted(store.list_partition("raw", DAY)) == ["orders.csv", "validation_report.json"]
 
 
 def test_validation_error_is_an_exception():
@@ -309,12 +448,35 @@ def test_timestamps_with_utc_offset_are_reported_not_crashed_on(case):
 
 @pytest.mark.parametrize("quantity", ["2.5", "2.0"])
 def test_a_day_that_passes_validation_can_be_cleaned(tmp_path, quantity):
-    path = tmp_path / "orders.csv"
     frame = generate_orders(DAY, GenerationSettings()).astype({"quantity": object})
     frame.loc[3, "quantity"] = quantity
-    frame.to_csv(path, index=False)
-    orders = read_orders_csv(path)
+    store = store_with_raw_file(tmp_path, frame.to_csv(index=False).encode())
+    orders = read_orders(store, ORDERS_KEY)
 
     if failed_rules(validate_orders(orders, DAY, min_orders=50)):
         return  # rejected at the gate with a named rule: fine
     clean_orders(orders)  # accepted at the gate: processing must not crash
+
+
+@pytest.mark.parametrize("column", NUMERIC_COLUMNS)
+@pytest.mark.parametrize("text", ["inf", "-inf", "nan", "1e999", ""])
+def test_a_missing_or_non_finite_amount_in_a_file_never_passes_the_gate(tmp_path, column, text):
+    """Such a value would make the day's summary a figure JSON cannot hold: the gate stops it, naming one row."""
+    frame = generate_orders(DAY, GenerationSettings()).astype({column: object})
+    frame.loc[3, column] = text
+    store = store_with_raw_file(tmp_path, frame.to_csv(index=False).encode())
+    orders = read_orders(store, ORDERS_KEY)
+
+    failures = failed_rules(validate_orders(orders, DAY, min_orders=50))
+
+    assert failures, f"{column}={text!r} must not pass the gate"
+    assert {r.failing_rows for r in failures} == {1}
+
+
+def test_a_clean_day_gives_a_summary_json_can_hold(tmp_path):
+    store = LocalStore(tmp_path)
+    write_orders(store, ORDERS_KEY, generate_orders(DAY, GenerationSettings()))
+    orders = read_orders(store, ORDERS_KEY)
+    assert failed_rules(validate_orders(orders, DAY, min_orders=50)) == []
+    cleaned, stats = clean_orders(orders)
+    assert json.loads(dumps_json(summarize_day(cleaned, DAY, stats)))["total_orders"] == stats.rows_out

@@ -1,0 +1,261 @@
+"""Chunks: consecutive days of one stage done in a single Luigi task, each day exactly as its own tasks would.
+
+RangeDaily schedules these: a year costs about a hundred Luigi tasks instead of thousands (Luigi's
+scheduler examines every pending task on each request for work), and with ``--workers`` a process
+is forked per chunk, not per step.
+
+Identity: a chunk is a block of ``days_per_task`` days aligned to a fixed epoch, clipped to the range;
+its id is its first and stop day only. So cron, a manual backfill and another host schedule the same
+task for the same days, whatever ``--workers`` or the days already done, and a central scheduler
+runs it once.
+
+Requirements follow from the per-day tasks' own ``requires()``: a requirement of a stage this chunk
+does in-process is followed further; one of another stage becomes that stage's chunk (or, before the
+range, the per-day task itself).
+
+Failure: a day whose input the pipeline refused (say, validation) is a settled outcome, not a broken
+chunk. The chunk completes its other days, names the failed day in its status message, fires Luigi's
+FAILURE event for that day's task, and counts as done once every day is done, failed or held back by a
+failed day, so that later chunks go on with every report whose window does not hold the bad day.
+RangeDaily then fails naming each such day, file and rule. Any other error fails the chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+import luigi
+import luigi.task
+
+from etl.config import DayParameter, FixedParams
+from etl.day_ranges import ONE_DAY, block_containing, days_between
+from etl.tasks import (
+    CleanupOldPartitions,
+    ComputeRollingMetrics,
+    DailyPipeline,
+    DailyReport,
+    GenerateDailyData,
+    ProcessDailyData,
+    ValidateDailyData,
+    oldest_first,
+    per_settings,
+)
+from etl.validation import DataValidationError
+
+logger = logging.getLogger("luigi-interface")
+
+DONE, FAILED, PENDING = "done", "failed", "pending"
+HELD_BACK = "held back: "
+
+
+class DaysFailedError(RuntimeError):
+    """Some days could not be completed; the others were."""
+
+
+class BlockedError(RuntimeError):
+    """A day was not built because a day it needs failed."""
+
+
+class DayRange(FixedParams, luigi.Task):
+    """Consecutive days of one daily task (``day_task``), oldest first, each done in-process."""
+
+    start = DayParameter(description="First day of the chunk.")
+    stop = DayParameter(description="Day after the chunk's last day.")
+    range_start = DayParameter(significant=False, description="First day of the range the chunk belongs to.")
+    days_per_task = luigi.IntParameter(significant=False, description="Days in a block of the range's grid.")
+
+    day_task: ClassVar[type[luigi.Task]]
+
+    @property
+    def priority(self) -> int:
+        return oldest_first(self.start)
+
+    @per_settings
+    def day_tasks(self) -> list[luigi.Task]:
+        return [self.day_task(date=day) for day in days_between(self.start, self.stop)]
+
+    @per_settings
+    def requires(self) -> list[luigi.Task]:
+        needs: list[luigi.Task] = []
+        seen: set[luigi.Task] = set()
+        stack = list(self.day_tasks())
+        while stack:
+            for requirement in luigi.task.flatten(stack.pop().requires()):
+                if requirement in seen:
+                    continue
+                seen.add(requirement)
+                if stage_of(requirement) is type(self):
+                    stack.append(requirement)
+                elif (needed := self.chunk_doing(requirement)) not in needs:
+                    needs.append(needed)
+        return needs
+
+    def chunk_doing(self, task: luigi.Task) -> luigi.Task:
+        """The task of the range that completes ``task``: its stage's chunk, or itself before the range."""
+        if task.date < self.range_start:
+            return task
+        if self.start <= task.date < self.stop:
+            first, stop = self.start, self.stop
+        else:
+            first, stop = block_containing(task.date, self.days_per_task)
+            first = max(first, self.range_start)
+        return stage_of(task)(start=first, stop=stop, range_start=self.range_start, days_per_task=self.days_per_task)
+
+    def complete(self) -> bool:
+        """Every day is done, or failed on an input that has not changed, or held back by such a day."""
+        outcomes: dict[luigi.Task, str] = {}
+        return all(outcome(task, outcomes) != PENDING for task in self.day_tasks())
+
+    def run(self) -> None:
+        tasks = self.day_tasks()
+        failed: dict[luigi.Task, str] = {}
+        refused: list[str] = []
+        errors: list[str] = []
+        for number, task in enumerate(tasks, 1):
+            try:
+                complete_in_process(task, type(self), failed)
+            except (DataValidationError, BlockedError) as error:
+                refused.append(f"{task.date}: {error}")
+            except Exception as error:
+                errors.append(f"{task.date}: {error}")
+            if self.set_status_message is not None:  # None unless a Luigi worker runs the task
+                done = number - len(refused) - len(errors)
+                self.set_status_message(
+                    f"{done} of {len(tasks)} days done, {len(refused) + len(errors)} failed"
+                    + "".join(f"\n{line}" for line in refused + errors)
+                )
+                self.set_progress_percentage(100 * number // len(tasks))
+        if errors:
+            raise DaysFailedError(f"{len(errors)} of {len(tasks)} days failed in {self}: " + "; ".join(errors))
+
+
+class ProcessDays(DayRange):
+    """Raw, validated and processed data for a chunk of days (days do not depend on each other here)."""
+
+    day_task = ProcessDailyData
+
+
+class ReportDays(DayRange):
+    """Rolling metrics and reports for a chunk, once its days and their windows' earlier days are processed."""
+
+    day_task = DailyReport
+
+
+class PipelineDays(DayRange):
+    """DailyPipeline for a chunk: its reports, then cleanup as of each day.
+
+    A cleanup as of a day concerns every earlier day, so a chunk also runs after the previous chunk of the
+    range: what is due as of its days cannot change once it ran. Chunks settle on a failed day, so this
+    order never lets a bad day hold back a later cleanup.
+    """
+
+    day_task = DailyPipeline
+    priority = 0
+
+    @per_settings
+    def requires(self) -> list[luigi.Task]:
+        needs = super().requires()
+        previous = self.start - ONE_DAY
+        if previous >= self.range_start:
+            needs.append(self.chunk_doing(DailyPipeline(date=previous)))
+        return needs
+
+
+STAGES: dict[type[luigi.Task], type[DayRange]] = {
+    GenerateDailyData: ProcessDays,
+    ValidateDailyData: ProcessDays,
+    ProcessDailyData: ProcessDays,
+    ComputeRollingMetrics: ReportDays,
+    DailyReport: ReportDays,
+    CleanupOldPartitions: PipelineDays,
+    DailyPipeline: PipelineDays,
+}
+
+
+def stage_of(task: luigi.Task) -> type[DayRange]:
+    """The chunk family that does ``task``'s kind of step."""
+    return STAGES[type(task)]
+
+
+def outcome(task: luigi.Task, outcomes: dict[luigi.Task, str]) -> str:
+    """DONE (complete), FAILED (its input was refused, or a task it needs was) or PENDING (work is left)."""
+    if task not in outcomes:
+        if task.complete():
+            result = DONE
+        elif refused(task) or any(
+            outcome(needed, outcomes) == FAILED for needed in luigi.task.flatten(task.requires())
+        ):
+            result = FAILED
+        else:
+            result = PENDING
+        outcomes[task] = result
+    return outcomes[task]
+
+
+def refusal_of(task: luigi.Task) -> str | None:
+    """Why the step refused ``task``'s input, unchanged since (None for steps that never refuse input)."""
+    failure = getattr(task, "failure", None)
+    return failure() if failure is not None else None
+
+
+def refused(task: luigi.Task) -> bool:
+    return refusal_of(task) is not None
+
+
+def failure_reason(task: luigi.Task, outcomes: dict[luigi.Task, str]) -> str:
+    """Why a FAILED task failed: its own refusal (day, file and rule), or the first failed task it needs."""
+    own = refusal_of(task)
+    if own is not None:
+        return own
+    for needed in luigi.task.flatten(task.requires()):
+        if outcome(needed, outcomes) == FAILED:
+            return blocked_by(task, needed, failure_reason(needed, outcomes))
+    return "failed"
+
+
+def blocked_by(task: luigi.Task, needed: luigi.Task, reason: str) -> str:
+    """Why ``task`` was not built when ``needed`` failed for ``reason``: the same reason for a step of the
+    same day, "held back" by another day's failure otherwise."""
+    if needed.date == task.date or reason.startswith(HELD_BACK):
+        return reason
+    return f"{HELD_BACK}{reason}"
+
+
+def complete_in_process(task: luigi.Task, stage: type[DayRange], failed: dict[luigi.Task, str]) -> None:
+    """Run ``task`` after its incomplete requirements of ``stage``, in this process, as a one-worker Luigi run would.
+
+    Requirements of other stages were completed by the chunks this one requires: one that failed blocks
+    the task. ``failed`` records each task that failed here, so that a later day needing it is blocked at
+    once; a day whose input was already refused, unchanged since, is not run again.
+    """
+    if task in failed:
+        raise BlockedError(failed[task])
+    if task.complete():
+        return
+    try:
+        refusal = refusal_of(task)
+        if refusal is not None:
+            raise DataValidationError(refusal)
+        first_error = None
+        for requirement in luigi.task.flatten(task.requires()):
+            try:
+                if stage_of(requirement) is stage:
+                    try:
+                        complete_in_process(requirement, stage, failed)
+                    except BlockedError as error:
+                        raise BlockedError(blocked_by(task, requirement, str(error))) from None
+                elif not requirement.complete():
+                    raise BlockedError(blocked_by(task, requirement, failure_reason(requirement, {})))
+            except Exception as error:
+                first_error = first_error or error
+        if first_error is not None:
+            raise first_error
+        try:
+            task.run()
+        except DataValidationError as error:
+            task.trigger_event(luigi.Event.FAILURE, task, error)
+            raise
+    except Exception as error:
+        failed.setdefault(task, str(error))
+        raise

@@ -1,0 +1,94 @@
+"""The settings of one run as plain values, read and checked once, before any work.
+
+Tasks and steps receive a :class:`RunSettings`; nothing below reads Luigi's config again. The snapshot is
+kept while the command line, the config and the environment stay the same, and read anew when they
+change, so a task never writes to a base directory the configuration no longer names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+
+from etl.config import SettingsError, base_dir_and_origin, read_sections, settings_fingerprint
+from etl.generation import GenerationSettings
+from etl.retention import RetentionPolicy, parse_weekdays
+from etl.storage import Store, UnsupportedStoreError, open_store
+
+logger = logging.getLogger("luigi-interface")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RunSettings:
+    """Every setting a step needs, checked against each other."""
+
+    store: Store
+    start_date: datetime.date
+    timezone: str
+    source: str
+    generation: GenerationSettings
+    min_orders: int
+    window_days: int
+    trend_threshold: float
+    retention: RetentionPolicy
+    report_config: dict[str, dict[str, object]]  # what shapes the data, for the report's run metadata
+
+
+_kept: tuple[tuple, RunSettings] | None = None
+
+
+def current() -> RunSettings:
+    """The settings in force: read once per command line and configuration, checked, then kept."""
+    global _kept
+    key = settings_fingerprint()
+    if _kept is None or _kept[0] != key:
+        try:
+            _kept = (key, load_run_settings())
+        except SettingsError as error:
+            logger.error("etl: %s", error)
+            raise
+    return _kept[1]
+
+
+def load_run_settings() -> RunSettings:
+    """Read every section, check each value and their combinations; SettingsError names the first problem."""
+    values = read_sections()
+    base_dir, origin = base_dir_and_origin(values["etl"]["base_dir"])
+    try:
+        store = open_store(base_dir)
+    except UnsupportedStoreError as error:
+        raise SettingsError(f"setting [etl] base_dir: {error}") from None
+    kept = values["retention"]
+    window_days = values["rolling"]["window_days"]
+    if kept["processed_days"] < window_days:
+        raise SettingsError(
+            f"setting [retention] processed_days={kept['processed_days']} is shorter than [rolling] "
+            f"window_days={window_days}: cleanup would delete days the rolling metrics still read; "
+            f"use at least {window_days}"
+        )
+    logger.info("etl: base directory %s (from %s)", store.describe(), origin)
+    return RunSettings(
+        store=store,
+        start_date=values["etl"]["start_date"],
+        timezone=values["etl"]["timezone"],
+        source=values["etl"]["source"],
+        generation=GenerationSettings(**values["generation"]),
+        min_orders=values["validation"]["min_orders"],
+        window_days=window_days,
+        trend_threshold=values["report"]["trend_threshold"],
+        retention=RetentionPolicy(
+            raw_days=kept["raw_days"],
+            processed_days=kept["processed_days"],
+            metrics_days=kept["metrics_days"],
+            weekdays=parse_weekdays(kept["cleanup_weekdays"]),
+        ),
+        report_config={
+            section: {option: _plain(value) for option, value in options.items() if option != "base_dir"}
+            for section, options in values.items()
+        },
+    )
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime.date) else value

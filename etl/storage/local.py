@@ -1,0 +1,160 @@
+"""The local-disk store: atomic writes by rename, listings by ``scandir``, locks by ``flock``."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+
+from etl.storage.layout import LAYERS, PARTITION_DEPTH, date_of, part_number, partition_key
+from etl.storage.store import FileStat, Partitions, Store
+
+TEMPORARY_SUFFIX = ".tmp"
+
+
+class LocalStore(Store):
+    """Files under an absolute base directory.
+
+    A layer directory may be a symbolic link (raw data on another disk): it is followed. Links inside
+    a layer are not: a linked partition is not listed and never removed, so a removal stays in the layer.
+    """
+
+    def __init__(self, base_dir: str | os.PathLike) -> None:
+        base = Path(base_dir)
+        if not base.is_absolute():
+            raise ValueError(f"base directory {base_dir} must be absolute")
+        self.base = base
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.base)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LocalStore) and other.base == self.base
+
+    def __hash__(self) -> int:
+        return hash(self.base)
+
+    def describe(self, key: str = "") -> str:
+        return str(self._path(key)) if key else str(self.base)
+
+    def stat(self, key: str) -> FileStat | None:
+        try:
+            status = os.stat(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return FileStat(status.st_size, status.st_mtime_ns, status.st_ino)
+
+    def list_partitions(self, layer: str) -> Partitions:
+        found: Partitions = {}
+        for year, year_path in _numbered_subdirs(self.base / layer, 0):
+            for month, month_path in _numbered_subdirs(year_path, 1):
+                for day, day_path in _numbered_subdirs(month_path, 2):
+                    date = date_of(year, month, day)
+                    if date is not None:
+                        found[date] = _files(day_path)
+        return found
+
+    def list_partition(self, layer: str, date: datetime.date) -> dict[str, FileStat]:
+        path = self._path(partition_key(layer, date))
+        return {} if path.is_symlink() else _files(path)
+
+    def open_input(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        return pa.OSFile(str(path), "rb")
+
+    @contextlib.contextmanager
+    def atomic_output(self, key: str) -> Iterator[BinaryIO]:
+        final = self._path(key)
+        self._refuse_links_below_layer(final.parent)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMPORARY_SUFFIX, dir=final.parent)
+        os.close(fd)
+        try:
+            with pa.OSFile(tmp_name, "wb") as stream:
+                yield stream
+            os.chmod(tmp_name, 0o644)
+            os.replace(tmp_name, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+
+    def remove(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(key))
+
+    def remove_partition(self, layer: str, date: datetime.date) -> bool:
+        path = self._path(partition_key(layer, date))
+        if not path.exists() and not path.is_symlink():
+            return False
+        layer_dir = (self.base / layer).resolve()
+        if path.is_symlink() or not path.is_dir() or path.resolve().parents[PARTITION_DEPTH - 1] != layer_dir:
+            raise ValueError(f"refusing to delete {path}: not a day partition directory of {layer_dir}")
+        shutil.rmtree(path)
+        for parent in (path.parent, path.parent.parent):
+            with contextlib.suppress(FileNotFoundError, OSError):
+                parent.rmdir()  # only when empty
+        return True
+
+    @contextlib.contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """``flock`` on the directory that holds ``key``: no lock file is left behind."""
+        directory = self._path(key).parent
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _refuse_links_below_layer(self, directory: Path) -> None:
+        """A link inside a layer leads out of it: never write through one (the layer itself may be a link)."""
+        layer = self.base / directory.relative_to(self.base).parts[0]
+        while directory != layer:
+            if directory.is_symlink():
+                raise ValueError(f"refusing to write through the symbolic link {directory} inside {layer}")
+            directory = directory.parent
+
+    def _path(self, key: str) -> Path:
+        parts = key.split("/")
+        if not key or parts[0] not in LAYERS or any(part in ("", ".", "..") for part in parts):
+            raise ValueError(f"{key!r} is not a key of the pipeline's layout")
+        return self.base.joinpath(*parts)
+
+
+def _numbered_subdirs(path: Path, level: int) -> list[tuple[int, Path]]:
+    """(number, path) of each real subdirectory named as partition level ``level`` (``month=07`` -> 7)."""
+    try:
+        with os.scandir(path) as entries:
+            return [
+                (number, Path(entry.path))
+                for entry in entries
+                if (number := part_number(level, entry.name)) is not None and entry.is_dir(follow_symlinks=False)
+            ]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _files(path: Path) -> dict[str, FileStat]:
+    """The regular files of a directory, temporary files of writes in progress left out."""
+    try:
+        with os.scandir(path) as entries:
+            return {
+                entry.name: FileStat(status.st_size, status.st_mtime_ns, status.st_ino)
+                for entry in entries
+                if not entry.name.startswith(".")
+                and entry.is_file(follow_symlinks=False)
+                and (status := entry.stat(follow_symlinks=False))
+            }
+    except (FileNotFoundError, NotADirectoryError):
+        return {}

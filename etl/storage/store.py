@@ -1,0 +1,131 @@
+"""The storage seam: every read, write, listing and removal of pipeline data goes through a ``Store``.
+
+A store holds files under keys (``raw/year=2024/month=01/day=05/orders.csv``, see :mod:`.layout`).
+The verbs here are the ones an object store can also offer: an atomic whole-file write, a listing of
+a layer's partitions in one pass, removal of a partition, and a guarded read-modify-write of a small
+JSON document (the latest-report pointer, the retention ledger). Local disk is the first
+implementation (:mod:`.local`); steps and tasks never learn which one they use.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import dataclasses
+import datetime
+import json
+import math
+from collections.abc import Callable
+from typing import BinaryIO
+
+from etl.storage.layout import partition_key
+
+
+@dataclasses.dataclass(frozen=True)
+class FileStat:
+    """What a listing tells of a file: enough to notice that it changed."""
+
+    size: int
+    mtime_ns: int
+    version: int = 0  # what changes with every whole-file write: the inode locally, a generation in object stores
+
+
+Partitions = dict[datetime.date, dict[str, FileStat]]
+
+
+class Store(abc.ABC):
+    """Files under keys, below one base location."""
+
+    @abc.abstractmethod
+    def describe(self, key: str = "") -> str:
+        """Where ``key`` lives, for messages and logs (an absolute path or a URL)."""
+
+    @abc.abstractmethod
+    def stat(self, key: str) -> FileStat | None:
+        """The file's size and modification time, or None when there is no such file."""
+
+    @abc.abstractmethod
+    def list_partitions(self, layer: str) -> Partitions:
+        """Every well-formed day partition of ``layer`` with the files it holds, from one pass over the layer.
+
+        Entries that are not ``year=/month=/day=`` directories naming a real date are ignored,
+        and so are temporary files of writes in progress.
+        """
+
+    @abc.abstractmethod
+    def list_partition(self, layer: str, date: datetime.date) -> dict[str, FileStat]:
+        """The files of one day partition (empty when it does not exist)."""
+
+    @abc.abstractmethod
+    def open_input(self, key: str) -> BinaryIO:
+        """A binary stream over the file's bytes; FileNotFoundError names the location when it is missing."""
+
+    @abc.abstractmethod
+    def atomic_output(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        """A binary stream whose bytes replace the file in one step when the block ends without error.
+
+        A reader sees the old file or the new one, never part of one; on error nothing changes.
+        """
+
+    @abc.abstractmethod
+    def remove(self, key: str) -> None:
+        """Remove one file if it exists."""
+
+    @abc.abstractmethod
+    def remove_partition(self, layer: str, date: datetime.date) -> bool:
+        """Remove one day partition with its files (and the month and year levels it leaves empty).
+
+        Only ever a day partition of ``layer`` under the base; False when it was already gone.
+        """
+
+    @abc.abstractmethod
+    def exclusive(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """Hold the store's lock for ``key`` (across processes) for the duration of the block."""
+
+    def exists(self, key: str) -> bool:
+        return self.stat(key) is not None
+
+    def partition_location(self, layer: str, date: datetime.date) -> str:
+        return self.describe(partition_key(layer, date))
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open_input(key) as stream:
+            return stream.read()
+
+    def read_json(self, key: str) -> dict:
+        """A JSON document written by :meth:`write_json`."""
+        return json.loads(self.read_bytes(key))
+
+    def write_json(self, key: str, payload: object) -> None:
+        """Write ``payload`` as stable, indented, strict JSON (NaN or infinity is an error), atomically."""
+        data = dumps_json(payload)
+        with self.atomic_output(key) as stream:
+            stream.write(data)
+
+    def update_json(self, key: str, update: Callable[[dict | None], dict | None]) -> dict | None:
+        """Read-modify-write of a small JSON document under the key's lock: ``update`` gets the current
+        document (None if there is none) and returns the new one, or None to leave it unchanged."""
+        with self.exclusive(key):
+            current = self.read_json(key) if self.exists(key) else None
+            new = update(current)
+            if new is not None:
+                self.write_json(key, new)
+            return new
+
+
+def dumps_json(payload: object) -> bytes:
+    """The bytes of a JSON document as the pipeline writes it; a non-finite number raises ValueError."""
+    _refuse_non_finite(payload)
+    return (json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def _refuse_non_finite(payload: object, where: str = "") -> None:
+    """``json.dumps(allow_nan=False)`` says only "Out of range float values"; this names the field."""
+    if isinstance(payload, float) and not math.isfinite(payload):
+        raise ValueError(f"refusing to write {payload} at {where or 'the top level'}: JSON has no such number")
+    if isinstance(payload, dict):
+        for name, value in payload.items():
+            _refuse_non_finite(value, f"{where}.{name}" if where else str(name))
+    elif isinstance(payload, list | tuple):
+        for index, value in enumerate(payload):
+            _refuse_non_finite(value, f"{where}[{index}]")
