@@ -112,9 +112,10 @@ class DayRange(FixedParams, luigi.Task):
         failed: dict[luigi.Task, str] = {}
         refused: list[str] = []
         errors: list[str] = []
+        completed: set[luigi.Task] = set()
         for number, task in enumerate(tasks, 1):
             try:
-                complete_in_process(task, type(self), failed)
+                complete_in_process(task, type(self), failed, completed)
             except (DataValidationError, BlockedError) as error:
                 refused.append(f"{task.date}: {error}")
             except Exception as error:
@@ -222,16 +223,22 @@ def blocked_by(task: luigi.Task, needed: luigi.Task, reason: str) -> str:
     return f"{HELD_BACK}{reason}"
 
 
-def complete_in_process(task: luigi.Task, stage: type[DayRange], failed: dict[luigi.Task, str]) -> None:
+def complete_in_process(
+    task: luigi.Task, stage: type[DayRange], failed: dict[luigi.Task, str], done: set[luigi.Task]
+) -> None:
     """Run ``task`` after its incomplete requirements of ``stage``, in this process, as a one-worker Luigi run would.
 
     Requirements of other stages were completed by the chunks this one requires: one that failed blocks
     the task. ``failed`` records each task that failed here, so that a later day needing it is blocked at
-    once; a day whose input was already refused, unchanged since, is not run again.
+    once; a day whose input was already refused, unchanged since, is not run again. ``done`` holds the
+    tasks found complete in this run, which stay so: a window's days are checked once, not once a day.
     """
+    if task in done:
+        return
     if task in failed:
         raise BlockedError(failed[task])
     if task.complete():
+        done.add(task)
         return
     try:
         refusal = refusal_of(task)
@@ -242,11 +249,13 @@ def complete_in_process(task: luigi.Task, stage: type[DayRange], failed: dict[lu
             try:
                 if stage_of(requirement) is stage:
                     try:
-                        complete_in_process(requirement, stage, failed)
+                        complete_in_process(requirement, stage, failed, done)
                     except BlockedError as error:
                         raise BlockedError(blocked_by(task, requirement, str(error))) from None
-                elif not requirement.complete():
-                    raise BlockedError(blocked_by(task, requirement, failure_reason(requirement, {})))
+                elif requirement not in done:
+                    if not requirement.complete():
+                        raise BlockedError(blocked_by(task, requirement, failure_reason(requirement, {})))
+                    done.add(requirement)
             except Exception as error:
                 first_error = first_error or error
         if first_error is not None:
@@ -256,6 +265,7 @@ def complete_in_process(task: luigi.Task, stage: type[DayRange], failed: dict[lu
         except DataValidationError as error:
             task.trigger_event(luigi.Event.FAILURE, task, error)
             raise
+        done.add(task)
     except Exception as error:
         failed.setdefault(task, str(error))
         raise

@@ -239,11 +239,8 @@ def read_sections() -> dict[str, dict[str, object]]:
 def settings_fingerprint() -> tuple:
     """What the settings are read from in this process: the command line being run, every option of every
     section in the config files, the config files themselves and the environment's base directory."""
-    config = get_config()
-    options = tuple(
-        tuple(config.items(section.__name__, raw=True)) if config.has_section(section.__name__) else ()
-        for section in SECTIONS
-    )
+    sections = get_config()._sections  # the parsed files as plain dicts: reading them costs microseconds
+    options = tuple(tuple(sections.get(section.__name__, {}).items()) for section in SECTIONS)
     paths = tuple(LuigiConfigParser._config_paths)
     return CmdlineParser.get_instance(), options, paths, os.environ.get(BASE_DIR_ENV), os.getcwd()
 

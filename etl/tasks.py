@@ -68,6 +68,8 @@ def oldest_first(date: datetime.date) -> int:
 
 def check_day(date: datetime.date, settings: RunSettings) -> None:
     """Refuse, before any work, a day the pipeline cannot have: before ``start_date`` or not over yet."""
+    if (date, settings.timezone) in _DAYS_OVER and date >= settings.start_date:
+        return
     problem = None
     if date < settings.start_date:
         problem = f"day {date} is before [etl] start_date {settings.start_date}: the pipeline has no days before it"
@@ -76,6 +78,10 @@ def check_day(date: datetime.date, settings: RunSettings) -> None:
     if problem is not None:
         logger.error("etl: %s", problem)
         raise SettingsError(problem)
+    _DAYS_OVER.add((date, settings.timezone))
+
+
+_DAYS_OVER: set[tuple[datetime.date, str]] = set()  # a day that is over stays over
 
 
 class DailyTask(FixedParams, luigi.Task):

@@ -32,6 +32,8 @@ class LocalStore(Store):
         if not base.is_absolute():
             raise ValueError(f"base directory {base_dir} must be absolute")
         self.base = base
+        self._root = str(base)
+        self._safe_dirs: set[str] = set()  # directories already found free of links below their layer
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.base)!r})"
@@ -43,7 +45,7 @@ class LocalStore(Store):
         return hash(self.base)
 
     def describe(self, key: str = "") -> str:
-        return str(self._path(key)) if key else str(self.base)
+        return self._path(key) if key else self._root
 
     def stat(self, key: str) -> FileStat | None:
         try:
@@ -54,7 +56,7 @@ class LocalStore(Store):
 
     def list_partitions(self, layer: str) -> Partitions:
         found: Partitions = {}
-        for year, year_path in _numbered_subdirs(self.base / layer, 0):
+        for year, year_path in _numbered_subdirs(Path(self._path(layer)), 0):
             for month, month_path in _numbered_subdirs(year_path, 1):
                 for day, day_path in _numbered_subdirs(month_path, 2):
                     date = date_of(year, month, day)
@@ -64,20 +66,23 @@ class LocalStore(Store):
 
     def list_partition(self, layer: str, date: datetime.date) -> dict[str, FileStat]:
         path = self._path(partition_key(layer, date))
-        return {} if path.is_symlink() else _files(path)
+        return {} if os.path.islink(path) else _files(path)
 
     def open_input(self, key: str) -> BinaryIO:
         path = self._path(key)
-        if not path.is_file():
+        if not os.path.isfile(path):
             raise FileNotFoundError(f"no such file: {path}")
-        return pa.OSFile(str(path), "rb")
+        return pa.OSFile(path, "rb")
 
     @contextlib.contextmanager
     def atomic_output(self, key: str) -> Iterator[BinaryIO]:
         final = self._path(key)
-        self._refuse_links_below_layer(final.parent)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMPORARY_SUFFIX, dir=final.parent)
+        directory, name = os.path.split(final)
+        if directory not in self._safe_dirs:
+            self._refuse_links_below_layer(Path(directory))
+            os.makedirs(directory, exist_ok=True)
+            self._safe_dirs.add(directory)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMPORARY_SUFFIX, dir=directory)
         os.close(fd)
         try:
             with pa.OSFile(tmp_name, "wb") as stream:
@@ -93,7 +98,8 @@ class LocalStore(Store):
             os.unlink(self._path(key))
 
     def remove_partition(self, layer: str, date: datetime.date) -> bool:
-        path = self._path(partition_key(layer, date))
+        path = Path(self._path(partition_key(layer, date)))
+        self._safe_dirs.clear()
         if not path.exists() and not path.is_symlink():
             return False
         layer_dir = (self.base / layer).resolve()
@@ -108,8 +114,8 @@ class LocalStore(Store):
     @contextlib.contextmanager
     def exclusive(self, key: str) -> Iterator[None]:
         """``flock`` on the directory that holds ``key``: no lock file is left behind."""
-        directory = self._path(key).parent
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = os.path.dirname(self._path(key))
+        os.makedirs(directory, exist_ok=True)
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -125,11 +131,11 @@ class LocalStore(Store):
                 raise ValueError(f"refusing to write through the symbolic link {directory} inside {layer}")
             directory = directory.parent
 
-    def _path(self, key: str) -> Path:
-        parts = key.split("/")
-        if not key or parts[0] not in LAYERS or any(part in ("", ".", "..") for part in parts):
+    def _path(self, key: str) -> str:
+        layer = key.partition("/")[0]
+        if layer not in LAYERS or f"/{key}/".count("/./") or "/../" in f"/{key}/" or "//" in f"/{key}/":
             raise ValueError(f"{key!r} is not a key of the pipeline's layout")
-        return self.base.joinpath(*parts)
+        return f"{self._root}/{key}"
 
 
 def _numbered_subdirs(path: Path, level: int) -> list[tuple[int, Path]]:

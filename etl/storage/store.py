@@ -114,18 +114,26 @@ class Store(abc.ABC):
 
 
 def dumps_json(payload: object) -> bytes:
-    """The bytes of a JSON document as the pipeline writes it; a non-finite number raises ValueError."""
-    _refuse_non_finite(payload)
-    return (json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+    """The bytes of a JSON document as the pipeline writes it; a non-finite number raises ValueError naming it."""
+    try:
+        text = json.dumps(payload, indent=2, sort_keys=True, allow_nan=False)
+    except ValueError:
+        raise ValueError(f"refusing to write {_non_finite_field(payload)}: JSON has no such number") from None
+    return (text + "\n").encode()
 
 
-def _refuse_non_finite(payload: object, where: str = "") -> None:
-    """``json.dumps(allow_nan=False)`` says only "Out of range float values"; this names the field."""
+def _non_finite_field(payload: object, where: str = "") -> str | None:
+    """``json.dumps(allow_nan=False)`` says only "Out of range float values"; this finds the field."""
     if isinstance(payload, float) and not math.isfinite(payload):
-        raise ValueError(f"refusing to write {payload} at {where or 'the top level'}: JSON has no such number")
+        return f"{payload} at {where or 'the top level'}"
     if isinstance(payload, dict):
-        for name, value in payload.items():
-            _refuse_non_finite(value, f"{where}.{name}" if where else str(name))
+        children = [(f"{where}.{name}" if where else str(name), value) for name, value in payload.items()]
     elif isinstance(payload, list | tuple):
-        for index, value in enumerate(payload):
-            _refuse_non_finite(value, f"{where}[{index}]")
+        children = [(f"{where}[{index}]", value) for index, value in enumerate(payload)]
+    else:
+        children = []
+    for place, value in children:
+        found = _non_finite_field(value, place)
+        if found is not None:
+            return found
+    return None
