@@ -24,5 +24,6 @@ setup(
         # so [etl] timezone means the same everywhere.
         "tzdata>=2024.1",
     ],
-    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9"]},
+    # aiosmtpd: a real SMTP server on a loopback port, so tests read the failure mails Luigi sends.
+    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", "aiosmtpd>=1.4"]},
 )

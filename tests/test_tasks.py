@@ -278,3 +278,25 @@ def test_run_settings_are_read_once_and_follow_config_and_command_line_changes(c
     with CmdlineParser.global_instance(["GenerateDailyData", "--date=2024-01-01", "--etl-base-dir=/from/cli"]):
         assert run_settings.current().store.describe() == "/from/cli"
     assert run_settings.current().store.describe() == str(tmp_path / "third")
+
+
+@pytest.mark.parametrize(("value", "rule"), [("inf", "numeric_fields"), ("", "critical_not_null"), ("nan", None)])
+def test_a_non_finite_or_missing_amount_fails_the_day_instead_of_vanishing_from_the_revenue(
+    configure, base_dir, value, rule
+):
+    day = D(2024, 1, 4)
+    build(GenerateDailyData(date=day))
+    raw = day_dir(base_dir, "raw", day) / "orders.csv"
+    frame = pd.read_csv(raw, dtype=str, keep_default_na=False)
+    frame.loc[7, "total_amount"] = value
+    frame.to_csv(raw, index=False)
+
+    result = build(DailyReport(date=day))
+
+    assert result.status == luigi.LuigiStatusCode.FAILED
+    details = json.loads((day_dir(base_dir, "raw", day) / "validation_failed.json").read_text())
+    failing = {r["rule"] for r in details["rules"] if not r["passed"]}
+    assert failing & {"numeric_fields", "critical_not_null"}, failing
+    if rule is not None:
+        assert rule in failing
+    assert not day_dir(base_dir, "processed", day).exists(), "no summary with NaN or Infinity in it"
