@@ -67,6 +67,7 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
         "rows": rows,
         "passed": not failures,
         "rules": [r.as_dict() for r in results],
+        "checked_with": {"min_orders": min_orders, "timezone": timezone},
     }
     failed_key = file_key(RAW, date, VALIDATION_FAILED)
     if failures:

@@ -152,10 +152,14 @@ class ValidateDailyData(DailyTask):
         return GenerateDailyData(date=self.date)
 
     def failure(self) -> str | None:
+        """The refusal stands while the raw file and the settings it was checked with are unchanged."""
         if self.state() is not DayState.FAILED:
             return None
-        store = run_settings.current().store
+        settings = run_settings.current()
+        store = settings.store
         found = store.read_json(file_key(RAW, self.date, VALIDATION_FAILED))
+        if found.get("checked_with") != {"min_orders": settings.min_orders, "timezone": settings.timezone}:
+            return None
         rules = "; ".join(f"{r['rule']}: {r['detail']}" for r in found["rules"] if not r["passed"])
         return f"validation failed for {self.date} in {store.describe(found['file'])}: {rules}"
 

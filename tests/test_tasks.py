@@ -111,6 +111,19 @@ def test_a_failed_day_is_retried_and_completes_once_its_data_is_fixed(configure,
     assert not (day_dir(base_dir, "raw", day) / "validation_failed.json").exists(), "stale failure removed"
 
 
+def test_a_range_retries_a_failed_day_once_the_setting_that_refused_it_changes(configure, base_dir):
+    from etl import RangeDaily
+
+    range_ = {"of": DailyReport, "start": D(2024, 1, 1), "stop": D(2024, 1, 4)}
+    configure({"validation": {"min_orders": 100000}})
+    assert build(RangeDaily(**range_)).status == luigi.LuigiStatusCode.FAILED
+    assert build(RangeDaily(**range_)).status == luigi.LuigiStatusCode.FAILED, "unchanged: still refused"
+
+    configure({"validation": {"min_orders": 20}})
+    assert build(RangeDaily(**range_)).status == luigi.LuigiStatusCode.SUCCESS
+    assert all(DailyReport(date=day).complete() for day in days(D(2024, 1, 1), 3))
+
+
 def test_a_day_that_is_not_over_is_refused_before_any_work_even_with_its_raw_file_present(configure, base_dir):
     configure({"etl": {"timezone": "Pacific/Kiritimati"}})
     today_there = datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=1)
