@@ -236,13 +236,28 @@ def read_sections() -> dict[str, dict[str, object]]:
     return values
 
 
-def settings_fingerprint() -> tuple:
+class SettingsSource:
     """What the settings are read from in this process: the command line being run, every option of every
-    section in the config files, the config files themselves and the environment's base directory."""
-    sections = get_config()._sections  # the parsed files as plain dicts: reading them costs microseconds
-    options = tuple(tuple(sections.get(section.__name__, {}).items()) for section in SECTIONS)
-    paths = tuple(LuigiConfigParser._config_paths)
-    return CmdlineParser.get_instance(), options, paths, os.environ.get(BASE_DIR_ENV), os.getcwd()
+    section in the config files, the config files themselves, the environment's base directory and the
+    working directory. ``unchanged()`` is cheap: it compares live objects with a copy taken once."""
+
+    def __init__(self) -> None:
+        self.parser = CmdlineParser.get_instance()
+        sections = get_config()._sections  # the parsed files as plain dicts
+        self.sections = {section.__name__: dict(sections.get(section.__name__, {})) for section in SECTIONS}
+        self.paths = list(LuigiConfigParser._config_paths)
+        self.environment = os.environ.get(BASE_DIR_ENV)
+        self.cwd = os.getcwd()
+
+    def unchanged(self) -> bool:
+        sections = get_config()._sections
+        return (
+            CmdlineParser.get_instance() is self.parser
+            and all(sections.get(name, {}) == options for name, options in self.sections.items())
+            and LuigiConfigParser._config_paths == self.paths
+            and os.environ.get(BASE_DIR_ENV) == self.environment
+            and os.getcwd() == self.cwd
+        )
 
 
 def base_dir_and_origin(configured: str) -> tuple[str, str]:

@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 import logging
 
-from etl.config import SettingsError, base_dir_and_origin, read_sections, settings_fingerprint
+from etl.config import SettingsError, SettingsSource, base_dir_and_origin, read_sections
 from etl.generation import GenerationSettings
 from etl.retention import RetentionPolicy, parse_weekdays
 from etl.storage import Store, UnsupportedStoreError, open_store
@@ -35,16 +35,16 @@ class RunSettings:
     report_config: dict[str, dict[str, object]]  # what shapes the data, for the report's run metadata
 
 
-_kept: tuple[tuple, RunSettings] | None = None
+_kept: tuple[SettingsSource, RunSettings] | None = None
 
 
 def current() -> RunSettings:
     """The settings in force: read once per command line and configuration, checked, then kept."""
     global _kept
-    key = settings_fingerprint()
-    if _kept is None or _kept[0] != key:
+    if _kept is None or not _kept[0].unchanged():
+        source = SettingsSource()
         try:
-            _kept = (key, load_run_settings())
+            _kept = (source, load_run_settings())
         except SettingsError as error:
             logger.error("etl: %s", error)
             raise

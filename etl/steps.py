@@ -71,6 +71,7 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
     }
     failed_key = file_key(RAW, date, VALIDATION_FAILED)
     if failures:
+        store.remove(file_key(RAW, date, VALIDATION_REPORT))  # a report of an earlier input no longer holds
         store.write_json(failed_key, payload)
         rules = "; ".join(f"{r.rule}: {r.detail}" for r in failures)
         raise DataValidationError(

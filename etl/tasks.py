@@ -20,7 +20,7 @@ from etl.metrics import window_dates
 from etl.retention import Holdings, is_cleanup_due, removable
 from etl.run_settings import RunSettings
 from etl.sources import order_source
-from etl.state import DayState, Outputs, retired, state_of, states_from
+from etl.state import DayState, Outputs, StoreView, state_of
 from etl.storage.layout import (
     DAILY_REPORT,
     DAILY_SUMMARY,
@@ -105,7 +105,7 @@ class DailyTask(FixedParams, luigi.Task):
     def state(self) -> DayState:
         settings = run_settings.current()
         check_day(self.date, settings)
-        return state_of(settings.store, self.outputs, self.date)
+        return state_of(settings.store, self)
 
     def complete(self) -> bool:
         return self.state().finished
@@ -113,9 +113,8 @@ class DailyTask(FixedParams, luigi.Task):
     @classmethod
     def bulk_complete(cls, parameter_tuples):
         """The complete days among ``parameter_tuples``: the states ``complete()`` reads, from one listing."""
-        task_cls = getattr(cls, "func", cls)  # RangeDaily passes functools.partial(cls, **of_params)
-        states = day_states(task_cls.outputs)
-        return [date for date in parameter_tuples if states.get(date, DayState.MISSING).finished]
+        view = full_view(run_settings.current())
+        return [date for date in parameter_tuples if view.state(cls(date=date)).finished]
 
     def failure(self) -> str | None:
         """Why the step refused this day's input, while that input is unchanged (None otherwise)."""
@@ -251,12 +250,12 @@ class DailyPipeline(FixedParams, luigi.Task):
     @classmethod
     def bulk_complete(cls, parameter_tuples):
         settings = run_settings.current()
-        reports = day_states(DailyReport.outputs)
-        removable_days = removable(holdings(settings))
+        view = full_view(settings)
+        removable_days = removable(holdings(settings, view))
         return [
             date
             for date in parameter_tuples
-            if reports.get(date, DayState.MISSING).finished
+            if view.state(DailyReport(date=date)).finished
             and not is_cleanup_due(date, settings.retention, removable_days)
         ]
 
@@ -278,26 +277,24 @@ def run_cleanup(date: datetime.date) -> None:
     steps.cleanup(settings.store, date, settings.retention, removable(holdings(settings)))
 
 
-def day_states(outputs: Outputs) -> dict[datetime.date, DayState]:
-    """Every known day's state of one step's outputs, from one listing of its layer."""
-    store = run_settings.current().store
-    return states_from(outputs, store.list_partitions(outputs.layer), retired(store)[outputs.layer])
+def full_view(settings: RunSettings) -> StoreView:
+    """One listing of each layer, for questions about many days at once."""
+    return StoreView(settings.store, RETAINED_LAYERS)
 
 
-def holdings(settings: RunSettings) -> Holdings:
+def holdings(settings: RunSettings, view: StoreView | None = None) -> Holdings:
     """What retention decides on, from one listing of each retained layer."""
-    store = settings.store
-    listed = {layer: store.list_partitions(layer) for layer in RETAINED_LAYERS}
-    ledger = retired(store)
+    view = view or full_view(settings)
 
-    def finished(outputs: Outputs) -> set[datetime.date]:
-        states = states_from(outputs, listed[outputs.layer], ledger[outputs.layer])
-        return {day for day, state in states.items() if state.finished}
+    def finished(task_cls: type[DailyTask]) -> set[datetime.date]:
+        layer = task_cls.outputs.layer
+        known = view.layers[layer].keys() | view.ledger[layer]
+        return {day for day in known if view.state(task_cls(date=day)).finished}
 
     return Holdings(
-        present={layer: set(partitions) for layer, partitions in listed.items()},
-        processed_done=finished(ProcessDailyData.outputs),
-        reports_done=finished(DailyReport.outputs),
+        present={layer: set(view.layers[layer]) for layer in RETAINED_LAYERS},
+        processed_done=finished(ProcessDailyData),
+        reports_done=finished(DailyReport),
         start_date=settings.start_date,
         window_days=settings.window_days,
     )

@@ -91,7 +91,7 @@ def test_running_the_same_range_again_changes_nothing(built_range, tmp_path):
     assert "Scheduled 1 tasks" in result.stderr, "only the range itself: every day is complete"
 
 
-def test_deleting_one_day_rebuilds_exactly_that_day(built_range, tmp_path):
+def test_deleting_one_day_rebuilds_it_and_the_windows_that_read_it_with_the_same_figures(built_range, tmp_path):
     work, built = built_range
     base = copy_of(built, tmp_path)
     day = datetime.date(2024, 1, 8)
@@ -105,8 +105,11 @@ def test_deleting_one_day_rebuilds_exactly_that_day(built_range, tmp_path):
     after = snapshot(base)
     assert after.keys() == before.keys()
     rebuilt = {name for name in after if after[name] != before[name]}
-    day_prefix = "year=2024/month=01/day=08/"
-    assert all(day_prefix in name for name in rebuilt), f"only the deleted day is written: {sorted(rebuilt)}"
+    window = {f"year=2024/month=01/day={d:02d}/" for d in range(8, 15)}
+    assert {name.split("/", 1)[1].rsplit("/", 1)[0] + "/" for name in rebuilt if "/day=" in name} == window, (
+        "the deleted day, and the rolling metrics and reports of the windows that read it (their input is newer)"
+    )
+    assert all("day=08/" in name for name in rebuilt if not name.startswith("metrics/")), sorted(rebuilt)
     for name in rebuilt:
         if name.endswith("daily_report.json"):
             old, new = (json.loads(snap[name][0]) for snap in (before, after))

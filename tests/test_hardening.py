@@ -225,3 +225,61 @@ def test_a_failed_day_reaches_a_real_smtp_server_naming_the_day_file_and_rule(tm
     assert received[0]["To"] == "oncall@example.test"
     assert f"2024-01-03: validation failed for 2024-01-03 in {raw}: min_orders: 10 orders" in bodies[0]
     assert "2024-01-09: held back: validation failed for 2024-01-03" in bodies[0]
+
+
+def mtimes(base) -> dict[str, int]:
+    return {str(p.relative_to(base)): p.stat().st_mtime_ns for p in base.rglob("*") if p.is_file()}
+
+
+def rewritten(before: dict[str, int], after: dict[str, int]) -> set[str]:
+    """The day partitions (layer/year=/month=/day=) holding a file that is new or changed."""
+    return {name.rsplit("/", 1)[0] for name in after if before.get(name) != after[name] and "/day=" in name}
+
+
+def partitions(layers: tuple[str, ...], first: datetime.date, count: int) -> set[str]:
+    return {
+        f"{layer}/year={d:%Y}/month={d:%m}/day={d:%d}"
+        for layer in layers
+        for d in (first + datetime.timedelta(days=i) for i in range(count))
+    }
+
+
+@pytest.mark.parametrize("damage", ["raw replaced", "processed truncated", "rolling lost", "raw lost"])
+def test_a_partition_whose_inputs_changed_is_rebuilt_with_exactly_what_depends_on_it(configure, base_dir, damage):
+    range_ = RangeDaily(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 21))
+    assert build(range_).status == luigi.LuigiStatusCode.SUCCESS
+    day = D(2024, 1, 8)
+    raw, processed, metrics = (day_dir(base_dir, layer, day) for layer in ("raw", "processed", "metrics"))
+    time.sleep(0.01)
+    if damage == "raw replaced":
+        lines = (raw / "orders.csv").read_text().splitlines()
+        (raw / "orders.csv").write_text("\n".join(lines[:21]) + "\n")  # a 20-row day replaced by hand
+    elif damage == "processed truncated":
+        (processed / "orders_processed.csv").write_text("order_id\n")
+    elif damage == "rolling lost":
+        (metrics / "rolling_metrics.json").unlink()
+    else:
+        (raw / "orders.csv").unlink()
+    before = mtimes(base_dir)
+
+    assert build(RangeDaily(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 21))).status.name == "SUCCESS"
+
+    changed = rewritten(before, mtimes(base_dir))
+    window = partitions(("metrics",), day, 7)
+    expected = {
+        "raw replaced": partitions(("raw", "processed"), day, 1) | window,
+        "processed truncated": partitions(("processed",), day, 1) | window,
+        "rolling lost": partitions(("metrics",), day, 1),
+        "raw lost": partitions(("raw", "processed"), day, 1) | window,
+    }[damage]
+    assert changed == expected, "exactly the day and the reports whose windows hold it"
+    report = json.loads((metrics / "daily_report.json").read_text())
+    summary = json.loads((processed / "daily_summary.json").read_text())
+    assert report["daily_summary"] == summary
+    if damage == "raw replaced":
+        assert report["ingestion"]["raw_rows"] == 20
+        later = json.loads((day_dir(base_dir, "metrics", D(2024, 1, 14)) / "daily_report.json").read_text())
+        assert later["rolling_metrics"]["total_orders_7d"] == sum(
+            json.loads((day_dir(base_dir, "processed", d) / "daily_summary.json").read_text())["total_orders"]
+            for d in (D(2024, 1, 8) + datetime.timedelta(days=i) for i in range(7))
+        ), "the later windows hold the new figures"

@@ -42,9 +42,11 @@ def test_one_command_fills_gaps_in_the_middle_and_near_the_end_of_a_400_day_rang
     reports = sorted(base.glob("metrics/year=*/month=*/day=*/daily_report.json"))
     assert len(reports) == 400
     after = snapshot(base)
-    written = {name.split("/", 1)[1].rsplit("/", 1)[0] for name in after if after[name] != before.get(name)}
-    expected = {f"year={d:%Y}/month={d:%m}/day={d:%d}" for d in gaps}
-    assert written - {"latest_daily_report.json"} == expected, "exactly the gaps are built, nothing else rewritten"
+    written = {name.rsplit("/", 1)[0] for name in after if after[name] != before.get(name) and "/day=" in name}
+    windows = {gap + datetime.timedelta(days=i) for gap in gaps for i in range(7)} & set(all_days(gaps[0], stop))
+    expected = {f"{layer}/year={d:%Y}/month={d:%m}/day={d:%d}" for d in gaps for layer in ("raw", "processed")}
+    expected |= {f"metrics/year={d:%Y}/month={d:%m}/day={d:%d}" for d in windows}
+    assert written == expected, "the gaps, and the windows that read them; nothing else rewritten"
 
 
 def test_daily_pipeline_catch_up_with_cleanup_ends_complete_and_identical_every_time(tmp_path):

@@ -148,7 +148,7 @@ def test_a_day_that_is_not_over_is_refused_before_any_work_even_with_its_raw_fil
 
 @pytest.mark.parametrize("task_cls", [GenerateDailyData, ValidateDailyData, ProcessDailyData, DailyReport])
 def test_bulk_complete_agrees_with_complete_and_accepts_an_iterator_and_a_partial(configure, base_dir, task_cls):
-    build(DailyReport(date=D(2024, 1, 9)))
+    build(*(DailyReport(date=day) for day in days(D(2024, 1, 1), 10)))
     (day_dir(base_dir, "processed", D(2024, 1, 5)) / "daily_summary.json").unlink()
     candidates = days(D(2024, 1, 1), 12)
 

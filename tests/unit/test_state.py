@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 
 import pytest
 
 from etl.retention import ledger_with
-from etl.state import DayState, Outputs, day_state, retired, state_of, states_from
+from etl.state import DayState, Outputs, StoreView, day_state, retired, state_of
 from etl.storage import FileStat, LocalStore
 
 D = datetime.date
@@ -37,7 +38,7 @@ def write(base, layer: str, date: datetime.date, name: str, mtime_s: int | None 
 
 def test_finished_means_done_or_expired():
     assert {state for state in DayState if state.finished} == {DayState.DONE, DayState.EXPIRED}
-    assert [state.value for state in DayState] == ["done", "missing", "failed", "expired"]
+    assert [state.value for state in DayState] == ["done", "stale", "missing", "failed", "expired"]
 
 
 # day_state ------------------------------------------------------------------------------------------------
@@ -93,57 +94,111 @@ def test_outputs_without_a_failure_marker_never_fail():
     assert day_state(no_input, found, False) is DayState.MISSING, "a marker is about an input file"
 
 
-# state_of, states_from and retired over a real store -----------------------------------------------------
+# state_of and StoreView over a real store: a step's own files, then its inputs' ---------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """A daily step as the state code sees one: what it writes, for which day, and what it reads."""
+
+    outputs: Outputs
+    date: datetime.date
+    needs: tuple = ()
+
+    def requires(self) -> list:
+        return list(self.needs)
+
+
+GENERATE = Outputs("raw", ("orders.csv",))
+
+
+def chain(day: datetime.date) -> Step:
+    """generate -> validate -> process for one day."""
+    return Step(PROCESS, day, (Step(VALIDATE, day, (Step(GENERATE, day),)),))
 
 
 def test_state_of_reads_the_day_partition(tmp_path):
     store = LocalStore(tmp_path)
-    assert state_of(store, VALIDATE, DAY) is DayState.MISSING
+    validate = Step(VALIDATE, DAY, (Step(GENERATE, DAY),))
+    assert state_of(store, validate) is DayState.MISSING
     write(tmp_path, "raw", DAY, "orders.csv", mtime_s=1_700_000_000)
     write(tmp_path, "raw", DAY, "validation_failed.json", mtime_s=1_700_000_100)
-    assert state_of(store, VALIDATE, DAY) is DayState.FAILED
+    assert state_of(store, validate) is DayState.FAILED
     write(tmp_path, "raw", DAY, "orders.csv", mtime_s=1_700_000_200)  # the input is replaced: retried
-    assert state_of(store, VALIDATE, DAY) is DayState.MISSING
-    write(tmp_path, "raw", DAY, "validation_report.json")
-    assert state_of(store, VALIDATE, DAY) is DayState.DONE
-    assert state_of(store, VALIDATE, DAY + datetime.timedelta(days=1)) is DayState.MISSING
+    assert state_of(store, validate) is DayState.MISSING
+    write(tmp_path, "raw", DAY, "validation_report.json", mtime_s=1_700_000_300)
+    assert state_of(store, validate) is DayState.DONE
+    assert state_of(store, Step(VALIDATE, DAY + datetime.timedelta(days=1))) is DayState.MISSING
+
+
+def test_a_step_is_stale_once_an_input_is_newer_missing_or_stale_itself(tmp_path):
+    store = LocalStore(tmp_path)
+    write(tmp_path, "raw", DAY, "orders.csv", mtime_s=1_700_000_000)
+    write(tmp_path, "raw", DAY, "validation_report.json", mtime_s=1_700_000_100)
+    write(tmp_path, "processed", DAY, "orders_processed.csv", mtime_s=1_700_000_200)
+    write(tmp_path, "processed", DAY, "daily_summary.json", mtime_s=1_700_000_200)
+    assert state_of(store, chain(DAY)) is DayState.DONE, "equal times: written in one tick, not stale"
+
+    write(tmp_path, "raw", DAY, "orders.csv", mtime_s=1_700_000_300)  # the raw file replaced by hand
+    assert state_of(store, chain(DAY).needs[0]) is DayState.STALE
+    assert state_of(store, chain(DAY)) is DayState.STALE, "stale through its input, whose own file is older"
+
+    write(tmp_path, "raw", DAY, "validation_report.json", mtime_s=1_700_000_400)  # validated again
+    assert state_of(store, chain(DAY)) is DayState.STALE, "its input's mark is newer"
+    write(tmp_path, "processed", DAY, "daily_summary.json", mtime_s=1_700_000_500)
+    write(tmp_path, "processed", DAY, "orders_processed.csv", mtime_s=1_700_000_500)
+    assert state_of(store, chain(DAY)) is DayState.DONE
+
+    write(tmp_path, "processed", DAY, "orders_processed.csv", mtime_s=1_700_000_600)  # truncated after the summary
+    assert state_of(store, chain(DAY)) is DayState.STALE, "an output newer than the step's completion mark"
+
+    write(tmp_path, "processed", DAY, "daily_summary.json", mtime_s=1_700_000_700)
+    os.remove(tmp_path / "raw" / "year=2024" / "month=03" / "day=09" / "validation_report.json")
+    assert state_of(store, chain(DAY)) is DayState.STALE, "a lost input"
+
+
+def test_an_input_retired_by_retention_does_not_make_a_step_stale(tmp_path):
+    store = LocalStore(tmp_path)
+    write(tmp_path, "processed", DAY, "orders_processed.csv")
+    write(tmp_path, "processed", DAY, "daily_summary.json")
+    store.write_json(LEDGER, ledger_with(None, {"raw": [DAY]}))
+
+    assert state_of(store, chain(DAY)) is DayState.DONE
+    assert state_of(store, Step(PROCESS, DAY, (Step(VALIDATE, DAY + datetime.timedelta(days=1)),))) is (
+        DayState.STALE
+    ), "a missing input that was not retired"
 
 
 def test_a_temporary_file_of_a_write_in_progress_does_not_make_a_day_done(tmp_path):
     store = LocalStore(tmp_path)
     write(tmp_path, "processed", DAY, "orders_processed.csv")
     write(tmp_path, "processed", DAY, ".daily_summary.json.x1y2.tmp")
-    assert state_of(store, PROCESS, DAY) is DayState.MISSING
+    assert state_of(store, Step(PROCESS, DAY)) is DayState.MISSING
 
 
 def test_state_of_a_day_retention_retired(tmp_path):
     store = LocalStore(tmp_path)
     store.write_json(LEDGER, ledger_with(None, {"processed": [DAY]}))
-    assert state_of(store, PROCESS, DAY) is DayState.EXPIRED
-    assert state_of(store, VALIDATE, DAY) is DayState.MISSING, "retired in processed, not in raw"
-    assert state_of(store, PROCESS, DAY - datetime.timedelta(days=1)) is DayState.MISSING
+    assert state_of(store, Step(PROCESS, DAY)) is DayState.EXPIRED
+    assert state_of(store, Step(VALIDATE, DAY)) is DayState.MISSING, "retired in processed, not in raw"
+    assert state_of(store, Step(PROCESS, DAY - datetime.timedelta(days=1))) is DayState.MISSING
 
 
-def test_states_from_covers_every_listed_and_every_retired_day(tmp_path):
+def test_a_view_of_whole_layers_gives_what_one_partition_gives(tmp_path):
     store = LocalStore(tmp_path)
     done, partial, expired, both = D(2024, 1, 1), D(2024, 1, 2), D(2024, 1, 3), D(2024, 1, 4)
     for name in PROCESS.filenames:
         write(tmp_path, "processed", done, name)
         write(tmp_path, "processed", both, name)
     write(tmp_path, "processed", partial, "orders_processed.csv")
+    store.write_json(LEDGER, ledger_with(None, {"processed": [expired, both]}))
 
-    states = states_from(PROCESS, store.list_partitions("processed"), frozenset({expired, both}))
+    view = StoreView(store, ["raw", "processed", "metrics"])
+    states = {day: view.state(Step(PROCESS, day)) for day in (done, partial, expired, both)}
 
-    assert states == {
-        done: DayState.DONE,
-        partial: DayState.MISSING,
-        expired: DayState.EXPIRED,
-        both: DayState.DONE,
-    }
+    assert states == {done: DayState.DONE, partial: DayState.MISSING, expired: DayState.EXPIRED, both: DayState.DONE}
     for day, state in states.items():
-        assert state_of(store, PROCESS, day) is (DayState.MISSING if day == expired else state), (
-            "one listing gives what one partition gives (the ledger is not written here)"
-        )
+        assert state_of(store, Step(PROCESS, day)) is state
 
 
 def test_retired_is_empty_without_a_ledger(tmp_path):
@@ -181,3 +236,27 @@ def test_retired_sees_a_same_size_rewrite_of_the_ledger(tmp_path):
     os.utime(tmp_path / LEDGER, ns=(status.st_atime_ns, status.st_mtime_ns))
     assert os.stat(tmp_path / LEDGER).st_size == status.st_size, "[01-01, 01-03) and [01-01, 01-04): same size"
     assert retired(store)["raw"] == {D(2024, 1, 1), D(2024, 1, 2), D(2024, 1, 3)}
+
+
+def test_a_store_cleaned_by_an_earlier_version_gets_its_ledger_from_the_audit_records(tmp_path):
+    store = LocalStore(tmp_path)
+    store.write_json(
+        "cleanup/year=2024/month=03/day=09/cleanup_report.json",
+        {
+            "execution_date": "2024-03-09",
+            "removed": {
+                "raw": ["raw/year=2024/month=03/day=01"],
+                "processed": ["processed/year=2024/month=02/day=07", "processed/year=2024/month=02/day=08"],
+                "metrics": [],
+            },
+        },
+    )
+    store.write_json("cleanup/year=2024/month=03/day=10/cleanup_report.json", {"removed": {"raw": ["junk"]}})
+
+    assert retired(store) == {
+        "raw": {D(2024, 3, 1)},
+        "processed": {D(2024, 2, 7), D(2024, 2, 8)},
+        "metrics": frozenset(),
+    }
+    assert (tmp_path / LEDGER).exists(), "written once"
+    assert state_of(store, Step(PROCESS, D(2024, 2, 8))) is DayState.EXPIRED
