@@ -35,10 +35,10 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         description="parameter of --of that takes the date; default: its first positional parameter",
     )
     days_per_task = luigi.IntParameter(
-        default=7,
+        default=14,
         positional=False,
-        description="days in a block of the chunk grid (blocks aligned to a fixed Monday, so with 7 each is an ISO "
-        "week): one Luigi task does a block's missing days per stage; 1 schedules each step of each day as its own "
+        description="days in a block of the chunk grid (blocks aligned to a fixed Monday, so with 14 each is two ISO "
+        "weeks): one Luigi task does a block's missing days per stage; 1 schedules each step of each day as its own "
         "task: most detail in the web view, slowest",
     )
 
