@@ -17,6 +17,8 @@ from etl.tasks import (  # noqa: E402
     DailyPipeline,
     DailyReport,
     GenerateDailyData,
+    IngestLandingFiles,
+    LandedDailyData,
     ProcessDailyData,
     ValidateDailyData,
 )
@@ -28,6 +30,8 @@ __all__ = [
     "DailyPipeline",
     "DailyReport",
     "GenerateDailyData",
+    "IngestLandingFiles",
+    "LandedDailyData",
     "PipelineDays",
     "ProcessDailyData",
     "ProcessDays",

@@ -36,6 +36,7 @@ from etl.tasks import (
     DailyPipeline,
     DailyReport,
     GenerateDailyData,
+    LandedDailyData,
     ProcessDailyData,
     ValidateDailyData,
     oldest_first,
@@ -92,8 +93,9 @@ class DayRange(FixedParams, luigi.Task):
         return needs
 
     def chunk_doing(self, task: luigi.Task) -> luigi.Task:
-        """The task of the range that completes ``task``: its stage's chunk, or itself before the range."""
-        if task.date < self.range_start:
+        """The task of the range that completes ``task``: its stage's chunk, or itself before the range (and
+        when it is no day's step)."""
+        if stage_of(task) is None or task.date < self.range_start:
             return task
         if self.start <= task.date < self.stop:
             first, stop = self.start, self.stop
@@ -165,6 +167,7 @@ class PipelineDays(DayRange):
 
 STAGES: dict[type[luigi.Task], type[DayRange]] = {
     GenerateDailyData: ProcessDays,
+    LandedDailyData: ProcessDays,
     ValidateDailyData: ProcessDays,
     ProcessDailyData: ProcessDays,
     ComputeRollingMetrics: ReportDays,
@@ -174,9 +177,9 @@ STAGES: dict[type[luigi.Task], type[DayRange]] = {
 }
 
 
-def stage_of(task: luigi.Task) -> type[DayRange]:
-    """The chunk family that does ``task``'s kind of step."""
-    return STAGES[type(task)]
+def stage_of(task: luigi.Task) -> type[DayRange] | None:
+    """The chunk family that does ``task``'s kind of step (None for a step of no single day)."""
+    return STAGES.get(type(task))
 
 
 def outcome(task: luigi.Task, outcomes: dict[luigi.Task, str]) -> str:

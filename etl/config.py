@@ -9,8 +9,10 @@ config file is named, with its section, before any work (:func:`load_run_setting
 from __future__ import annotations
 
 import argparse
+import codecs
 import configparser
 import datetime
+import json
 import math
 import os
 from collections.abc import Callable
@@ -21,6 +23,7 @@ import luigi
 from luigi.cmdline_parser import CmdlineParser
 from luigi.configuration import LuigiConfigParser, get_config
 
+from etl.csv_io import ORDER_COLUMNS
 from etl.retention import WEEKDAYS, RetentionConfigError, parse_weekdays
 
 PACKAGE_DEFAULTS = Path(__file__).with_name("luigi_defaults.cfg")
@@ -89,6 +92,24 @@ def _is_timezone(name: str) -> bool:
     return True
 
 
+def _is_column_map(text: str) -> bool:
+    try:
+        mapping = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(mapping, dict) and all(
+        isinstance(k, str) and isinstance(v, str) and v in ORDER_COLUMNS for k, v in mapping.items()
+    )
+
+
+def _is_encoding(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
 def _is_weekdays(text: str) -> bool:
     try:
         parse_weekdays(text)
@@ -131,6 +152,28 @@ class SourceParameter(Checked, luigi.Parameter):
         super().__init__(*args, allowed=f"one of {', '.join(choices)}", check=lambda v: v in choices, **kwargs)
 
 
+class ColumnMapParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(
+            *args, allowed="a JSON object of column names to canonical names", check=_is_column_map, **kwargs
+        )
+
+
+class DelimiterParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, allowed="one character (\\t for a tab)", check=lambda v: len(v) == 1, **kwargs)
+
+    def parse(self, text):
+        return super().parse("\t" if text == "\\t" else text)
+
+
+class EncodingParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(
+            *args, allowed="a text encoding Python knows (utf-8, latin-1, cp1252, ...)", check=_is_encoding, **kwargs
+        )
+
+
 class Settings(FixedParams, luigi.Config):
     """A config section; the pipeline reads all of them at once into :class:`etl.run_settings.RunSettings`."""
 
@@ -153,7 +196,9 @@ class etl(Settings):  # noqa: N801 - the class name is the config section and CL
         description="IANA timezone of the business day; a day is processed only once it is over there.",
     )
     source = SourceParameter(
-        default="synthetic", choices=("synthetic",), description="Where a day of orders comes from."
+        default="synthetic",
+        choices=("synthetic", "landing"),
+        description="Where orders come from: synthetic (generated, reproducible per day) or landing (export files).",
     )
 
 
@@ -173,6 +218,33 @@ class validation(Settings):  # noqa: N801
     """Thresholds of the quality gate between raw and processed data."""
 
     min_orders = WholeNumberParameter(default=50, minimum=0, description="Fewest orders a valid day may have.")
+    max_quantity = WholeNumberParameter(
+        default=1000, minimum=1, description="Largest quantity a landed row may have; a larger one is refused."
+    )
+    max_unit_price = NumberParameter(
+        default=100000.0, low=0.0, description="Largest unit price a landed row may have; a larger one is refused."
+    )
+    max_rejected_share = NumberParameter(
+        default=0.01, low=0.0, high=1.0, description="Share of a day's landed rows that may be refused; more fails it."
+    )
+
+
+class landing(Settings):  # noqa: N801
+    """Where the shop's order exports land, and how they are read ([etl] source = landing)."""
+
+    directory = luigi.Parameter(
+        default="landing",
+        description="Directory of the export files, subdirectories included. A relative path is relative to the "
+        "directory of the config file that sets it (to the working directory when given on the command line).",
+    )
+    pattern = luigi.Parameter(
+        default="*.csv,*.csv.gz", description="Comma-separated file name patterns; a name ending in .gz is gzip."
+    )
+    column_map = ColumnMapParameter(
+        default="{}", description='JSON object from export column name to canonical name, e.g. {"OrderID": "order_id"}.'
+    )
+    delimiter = DelimiterParameter(default=",", description="The field delimiter, one character (\\t for a tab).")
+    encoding = EncodingParameter(default="utf-8", description="Text encoding; a UTF-8 byte-order mark is accepted.")
 
 
 class rolling(Settings):  # noqa: N801
@@ -207,7 +279,7 @@ class retention(Settings):  # noqa: N801
     )
 
 
-SECTIONS = (etl, generation, validation, rolling, report, retention)
+SECTIONS = (etl, generation, validation, rolling, report, retention, landing)
 
 
 def install_package_defaults() -> None:
@@ -266,16 +338,25 @@ def base_dir_and_origin(configured: str) -> tuple[str, str]:
     A relative value from a config file is relative to that file's directory, so cron jobs started in
     another directory write to the same tree; from the command line or the environment, to the working one.
     """
-    parser = CmdlineParser.get_instance()
-    flag = getattr(parser.known_args, "etl_base_dir", None) if parser else None
-    if flag is not None:
-        return _absolute(flag, os.getcwd()), "--etl-base-dir"
-    if os.environ.get(BASE_DIR_ENV):
+    if os.environ.get(BASE_DIR_ENV) and _flag("etl", "base_dir") is None:
         return _absolute(os.environ[BASE_DIR_ENV], os.getcwd()), BASE_DIR_ENV
-    source = _config_file_setting("etl", "base_dir")
+    return path_and_origin("etl", "base_dir", configured)
+
+
+def path_and_origin(section: str, option: str, configured: str) -> tuple[str, str]:
+    """A directory setting made absolute, and where its value came from: relative to the working directory
+    when given on the command line or by default, to the directory of the config file that set it otherwise."""
+    if _flag(section, option) is not None:
+        return _absolute(configured, os.getcwd()), f"--{section}-{option.replace('_', '-')}"
+    source = _config_file_setting(section, option)
     if source is None:
         return _absolute(configured, os.getcwd()), "the default"
     return _absolute(configured, str(Path(source).parent)), source
+
+
+def _flag(section: str, option: str) -> str | None:
+    parser = CmdlineParser.get_instance()
+    return getattr(parser.known_args, f"{section}_{option}", None) if parser else None
 
 
 def _config_file_setting(section: str, option: str) -> str | None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -35,6 +39,8 @@ _ORDER_TYPES = {
 
 
 _LAST_READ: dict[tuple, pd.DataFrame] = {}
+_HEADER_BYTES = 1 << 16  # a header line is read from the first 64 KiB
+_BATCH_BYTES = 1 << 24  # an export is read 16 MiB at a time
 
 
 def read_orders(store: Store, key: str) -> pd.DataFrame:
@@ -67,3 +73,50 @@ def _read(store: Store, key: str, types: dict[str, pa.DataType]) -> pd.DataFrame
     options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
     with store.open_input(key) as stream:
         return pacsv.read_csv(stream, convert_options=options).to_pandas()
+
+
+def read_export(
+    open_stream: Callable[[], BinaryIO], delimiter: str, encoding: str
+) -> tuple[list[str], Iterator[pa.Table]]:
+    """An export file's header and its rows in batches, every value as text (only an empty field is null).
+
+    The header is read first so that every column can be read as text: nothing is converted or evaluated.
+    A UTF-8 byte-order mark is always accepted.
+    """
+    with open_stream() as stream:
+        head = stream.read(_HEADER_BYTES)
+    text = head.decode("utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding)
+    first_line = text.splitlines()[0] if text else ""
+    header = next(csv.reader([first_line], delimiter=delimiter), [])
+    read_options = pacsv.ReadOptions(encoding=encoding, block_size=_BATCH_BYTES)
+    parse_options = pacsv.ParseOptions(delimiter=delimiter)
+    convert_options = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True, null_values=[""]
+    )
+
+    def batches() -> Iterator[pa.Table]:
+        with open_stream() as stream:
+            reader = pacsv.open_csv(
+                stream, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+            )
+            for batch in reader:
+                yield pa.Table.from_batches([batch])
+
+    return header, batches()
+
+
+def read_text_csv(store: Store, key: str) -> pa.Table:
+    """A CSV file the pipeline wrote, every value as text (only an empty field is null)."""
+    with store.open_input(key) as stream:
+        header = next(csv.reader([stream.read(_HEADER_BYTES).decode().splitlines()[0]]))
+    options = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True, null_values=[""]
+    )
+    with store.open_input(key) as stream:
+        return pacsv.read_csv(stream, convert_options=options)
+
+
+def write_table(store: Store, key: str, table: pa.Table) -> None:
+    """Write an Arrow table as CSV, atomically."""
+    with store.atomic_output(key) as stream:
+        pacsv.write_csv(table, stream)

@@ -17,9 +17,10 @@ import luigi.tools.range
 from luigi.parameter import ParameterException
 
 from etl import clock, run_settings
-from etl.chunks import STAGES, DaysFailedError, failure_reason, outcome
+from etl.chunks import FAILED, STAGES, DaysFailedError, failure_reason, outcome
 from etl.config import DayParameter
 from etl.day_ranges import ONE_DAY, blocks_covering
+from etl.tasks import IngestLandingFiles
 
 logger = logging.getLogger("luigi-interface")
 
@@ -81,6 +82,12 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         return self._day_tasks
 
     def requires(self) -> list[luigi.Task]:
+        if self.plans_after_ingest():
+            return [IngestLandingFiles()]
+        return self.planned()
+
+    def planned(self) -> list[luigi.Task]:
+        """The chunks (or, with ``--days-per-task 1``, the day tasks) of the days missing now."""
         if self.days_per_task < 1:
             raise ParameterException(f"--days-per-task {self.days_per_task}: must be at least 1")
         day_tasks = self.day_tasks()
@@ -95,10 +102,22 @@ class RangeDaily(luigi.tools.range.RangeDaily):
             for a, b in blocks_covering(days, self.days_per_task, first, stop)
         ]
 
-    def complete(self) -> bool:
-        return super().complete() and not self.failed_days()
+    def plans_after_ingest(self) -> bool:
+        """With the landing source, which days are missing or stale is known only once new files are read."""
+        return run_settings.current().source == "landing"
 
-    def run(self) -> None:
+    def complete(self) -> bool:
+        if self.plans_after_ingest():
+            done = IngestLandingFiles().complete() and all(task.complete() for task in self.planned())
+        else:
+            done = super().complete()
+        return done and not self.failed_days()
+
+    def run(self):
+        if self.plans_after_ingest():
+            for cached in ("_day_tasks", "_cached_requires"):  # plan anew: the ingest may have made days stale
+                self.__dict__.pop(cached, None)
+            yield self.planned()
         failed = self.failed_days()
         if failed:
             lines = [f"{day}: {reason}" for day, reason in failed.items()]
@@ -113,5 +132,5 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         return {
             getattr(task, self._param_name): failure_reason(task, outcomes)
             for task in self.day_tasks()
-            if outcome(task, outcomes) == "failed"
+            if outcome(task, outcomes) == FAILED
         }

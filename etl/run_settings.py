@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import logging
 
-from etl.config import SettingsError, SettingsSource, base_dir_and_origin, read_sections
+from etl.config import SettingsError, SettingsSource, base_dir_and_origin, path_and_origin, read_sections
 from etl.generation import GenerationSettings
+from etl.landing import LandingSettings
 from etl.retention import RetentionPolicy, parse_weekdays
 from etl.storage import Store, UnsupportedStoreError, open_store
 
 logger = logging.getLogger("luigi-interface")
+LOCATIONS = ("base_dir", "directory")  # where things are, not what shapes the data: left out of reports
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -29,6 +32,8 @@ class RunSettings:
     source: str
     generation: GenerationSettings
     min_orders: int
+    max_rejected_share: float
+    landing: LandingSettings  # read only when source is landing
     window_days: int
     trend_threshold: float
     retention: RetentionPolicy
@@ -75,6 +80,8 @@ def load_run_settings() -> RunSettings:
         source=values["etl"]["source"],
         generation=GenerationSettings(**values["generation"]),
         min_orders=values["validation"]["min_orders"],
+        max_rejected_share=values["validation"]["max_rejected_share"],
+        landing=landing_settings(values),
         window_days=window_days,
         trend_threshold=values["report"]["trend_threshold"],
         retention=RetentionPolicy(
@@ -84,9 +91,24 @@ def load_run_settings() -> RunSettings:
             weekdays=parse_weekdays(kept["cleanup_weekdays"]),
         ),
         report_config={
-            section: {option: _plain(value) for option, value in options.items() if option != "base_dir"}
+            section: {option: _plain(value) for option, value in options.items() if option not in LOCATIONS}
             for section, options in values.items()
         },
+    )
+
+
+def landing_settings(values: dict[str, dict[str, object]]) -> LandingSettings:
+    """The ``[landing]`` section and the row limits of ``[validation]``, as the landing source reads them."""
+    section = values["landing"]
+    directory, _ = path_and_origin("landing", "directory", section["directory"])
+    return LandingSettings(
+        directory=directory,
+        patterns=tuple(p.strip() for p in section["pattern"].split(",") if p.strip()),
+        column_map=json.loads(section["column_map"]),
+        delimiter=section["delimiter"],
+        encoding=section["encoding"],
+        max_quantity=values["validation"]["max_quantity"],
+        max_unit_price=values["validation"]["max_unit_price"],
     )
 
 

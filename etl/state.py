@@ -106,6 +106,8 @@ class StoreView:
             return own
         mark = files[outputs.mark].mtime_ns
         for needed in _flatten(step.requires()):
+            if not hasattr(needed, "outputs"):
+                continue  # a step of no single day (the landing ingest): it rewrites days' inputs itself
             needed_state = self.state(needed)
             if needed_state is DayState.EXPIRED:
                 continue

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections import Counter
 
 import pyarrow as pa
 
-from etl.csv_io import read_orders, write_orders
+from etl.csv_io import read_orders, read_text_csv, write_orders
 from etl.metrics import rolling_metrics
 from etl.report import build_daily_report, is_newer_report
 from etl.retention import RetentionPolicy, cleanup_as_of, ledger_with, plan_cleanup, retention_cutoff
@@ -28,6 +29,7 @@ from etl.storage.layout import (
     PROCESSED,
     PROCESSED_ORDERS,
     RAW,
+    REJECTED_ROWS,
     RETAINED_LAYERS,
     RETIRED_DAYS_KEY,
     ROLLING_METRICS,
@@ -37,7 +39,7 @@ from etl.storage.layout import (
     partition_key,
 )
 from etl.transform import clean_orders, summarize_day
-from etl.validation import DataValidationError, failed_rules, unreadable, validate_orders
+from etl.validation import DataValidationError, failed_rules, rejected_share, unreadable, validate_orders
 from etl.version import __version__
 
 logger = logging.getLogger("luigi-interface")
@@ -48,10 +50,11 @@ def ingest_day(store: Store, source: OrderSource, date: datetime.date) -> None:
     write_orders(store, file_key(RAW, date, ORDERS), source.orders_for_day(date))
 
 
-def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: str) -> None:
+def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: str, max_rejected_share: float) -> None:
     """Write the validation report, or the failure details beside the raw file and raise.
 
-    The error names the date, the file and each failing rule; the report exists only for a valid day.
+    The error names the date, the file and each failing rule; the report exists only for a valid day. A
+    landed day's refused rows (``rejected_rows.csv``) count against ``max_rejected_share``.
     """
     orders_key = file_key(RAW, date, ORDERS)
     try:
@@ -60,6 +63,10 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
         rows, results = 0, unreadable(error)
     else:
         rows, results = len(orders), validate_orders(orders, date, min_orders, timezone)
+    rejected_key = file_key(RAW, date, REJECTED_ROWS)
+    if store.exists(rejected_key):
+        reasons = read_text_csv(store, rejected_key).column("reason").to_pylist()
+        results.append(rejected_share(dict(Counter(reasons)), rows, max_rejected_share))
     failures = failed_rules(results)
     payload = {
         "execution_date": date.isoformat(),
@@ -67,7 +74,7 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
         "rows": rows,
         "passed": not failures,
         "rules": [r.as_dict() for r in results],
-        "checked_with": {"min_orders": min_orders, "timezone": timezone},
+        "checked_with": {"min_orders": min_orders, "timezone": timezone, "max_rejected_share": max_rejected_share},
     }
     failed_key = file_key(RAW, date, VALIDATION_FAILED)
     if failures:

@@ -14,13 +14,14 @@ from typing import ClassVar
 
 import luigi
 
-from etl import clock, run_settings, steps
+from etl import clock, landing, run_settings, steps
 from etl.config import DayParameter, FixedParams, SettingsError
 from etl.metrics import window_dates
 from etl.retention import Holdings, is_cleanup_due, removable
 from etl.run_settings import RunSettings
 from etl.sources import order_source
-from etl.state import DayState, Outputs, StoreView, state_of
+from etl.state import DayState, Outputs, StoreView, retired, state_of
+from etl.storage.landing import LocalLanding
 from etl.storage.layout import (
     DAILY_REPORT,
     DAILY_SUMMARY,
@@ -141,14 +142,58 @@ class GenerateDailyData(DailyTask):
         )
 
 
+class IngestLandingFiles(FixedParams, luigi.Task):
+    """Read every new or changed export file of the landing directory once, into the raw partitions of the
+    days it holds ([etl] source = landing). One task for all days, since a file may hold many; complete
+    when the landing directory holds nothing the ingest index has not seen."""
+
+    priority = oldest_first(datetime.date.min)  # before every day's steps
+
+    def complete(self) -> bool:
+        settings = run_settings.current()
+        return landing.scan(settings.store, landing_area(settings)).up_to_date
+
+    def run(self) -> None:
+        settings = run_settings.current()
+        store = settings.store
+        landing.ingest(
+            store, landing_area(settings), settings.landing, settings.timezone, settings.start_date, retired(store)[RAW]
+        )
+
+
+class LandedDailyData(DailyTask):
+    """The raw partition of one day from the landing source: what the ingest wrote there, or, when no export
+    held an order of the day, a day without orders (which validation then judges by min_orders)."""
+
+    outputs = Outputs(RAW, (ORDERS,))
+
+    @per_settings
+    def requires(self) -> IngestLandingFiles:
+        return IngestLandingFiles()
+
+    def run_day(self, settings: RunSettings) -> None:
+        landing.write_day_without_orders(settings.store, self.date)
+
+
+def raw_day(date: datetime.date) -> DailyTask:
+    """The task that provides a day's raw orders from the configured source."""
+    if run_settings.current().source == "landing":
+        return LandedDailyData(date=date)
+    return GenerateDailyData(date=date)
+
+
+def landing_area(settings: RunSettings) -> LocalLanding:
+    return LocalLanding(settings.landing.directory, settings.landing.patterns)
+
+
 class ValidateDailyData(DailyTask):
     """Gate a raw day: a day that breaks a rule fails here and nothing downstream is written."""
 
     outputs = Outputs(RAW, (VALIDATION_REPORT,), failure_marker=VALIDATION_FAILED, input_file=ORDERS)
 
     @per_settings
-    def requires(self) -> GenerateDailyData:
-        return GenerateDailyData(date=self.date)
+    def requires(self) -> DailyTask:
+        return raw_day(self.date)
 
     def failure(self) -> str | None:
         """The refusal stands while the raw file and the settings it was checked with are unchanged."""
@@ -157,13 +202,20 @@ class ValidateDailyData(DailyTask):
         settings = run_settings.current()
         store = settings.store
         found = store.read_json(file_key(RAW, self.date, VALIDATION_FAILED))
-        if found.get("checked_with") != {"min_orders": settings.min_orders, "timezone": settings.timezone}:
+        checked_with = {
+            "min_orders": settings.min_orders,
+            "timezone": settings.timezone,
+            "max_rejected_share": settings.max_rejected_share,
+        }
+        if found.get("checked_with") != checked_with:
             return None
         rules = "; ".join(f"{r['rule']}: {r['detail']}" for r in found["rules"] if not r["passed"])
         return f"validation failed for {self.date} in {store.describe(found['file'])}: {rules}"
 
     def run_day(self, settings: RunSettings) -> None:
-        steps.validate_day(settings.store, self.date, settings.min_orders, settings.timezone)
+        steps.validate_day(
+            settings.store, self.date, settings.min_orders, settings.timezone, settings.max_rejected_share
+        )
 
 
 class ProcessDailyData(DailyTask):

@@ -70,6 +70,21 @@ def validate_orders(
     return results
 
 
+def rejected_share(rejected: dict[str, int], accepted: int, max_share: float) -> RuleResult:
+    """The rows of a landed day that ingest refused (kept in ``rejected_rows.csv``): at most ``max_share`` of
+    all the day's rows, or the day fails with the count for each reason."""
+    refused = sum(rejected.values())
+    total = refused + accepted
+    share = refused / total if total else 0.0
+    counts = "".join(f"; {reason}: {count}" for reason, count in sorted(rejected.items()))
+    return RuleResult(
+        "rejected_share",
+        share <= max_share,
+        f"{refused} of {total} landed rows refused ({share:.2%}, at most {max_share:.2%}){counts}",
+        refused,
+    )
+
+
 def failed_rules(results: list[RuleResult]) -> list[RuleResult]:
     """The rules that did not pass."""
     return [r for r in results if not r.passed]

@@ -233,7 +233,7 @@ def bare_loop(args: argparse.Namespace) -> int:
         steps.ingest_day(store, source, day)
         spent["generate"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        steps.validate_day(store, day, run.min_orders, run.timezone)
+        steps.validate_day(store, day, run.min_orders, run.timezone, run.max_rejected_share)
         spent["validate"] += time.perf_counter() - clock
         clock = time.perf_counter()
         steps.process_day(store, day, run.timezone)

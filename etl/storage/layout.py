@@ -13,12 +13,15 @@ RAW = "raw"
 PROCESSED = "processed"
 METRICS = "metrics"
 CLEANUP = "cleanup"
-LAYERS = (RAW, PROCESSED, METRICS, CLEANUP)
+INGEST = "ingest"  # not partitioned: the landing source's index and records
+LAYERS = (RAW, PROCESSED, METRICS, CLEANUP, INGEST)
 RETAINED_LAYERS = (RAW, PROCESSED, METRICS)
 PARTITION_DEPTH = 3  # year=, month=, day= below the layer
 
 # The files of a day partition, by layer, and the two files outside partitions.
 ORDERS = "orders.csv"
+MANIFEST = "manifest.json"  # the landing files that fed a raw partition
+REJECTED_ROWS = "rejected_rows.csv"
 VALIDATION_REPORT = "validation_report.json"
 VALIDATION_FAILED = "validation_failed.json"
 PROCESSED_ORDERS = "orders_processed.csv"
@@ -28,6 +31,8 @@ DAILY_REPORT = "daily_report.json"
 CLEANUP_REPORT = "cleanup_report.json"
 LATEST_REPORT_KEY = f"{METRICS}/latest_daily_report.json"
 RETIRED_DAYS_KEY = f"{CLEANUP}/retired_days.json"
+INGEST_INDEX_KEY = f"{INGEST}/index.json"
+INGEST_RECORD_KEY = f"{INGEST}/record.json"
 
 _PARTS = (re.compile(r"year=([0-9]{4})"), re.compile(r"month=([0-9]{2})"), re.compile(r"day=([0-9]{2})"))
 

@@ -129,7 +129,7 @@ def test_good_values_on_the_command_line_reach_the_task():
 def test_read_sections_gives_parsed_values(configure, base_dir):
     configure({"generation": {"seed": "7", "null_rate": "0.25"}, "retention": {"cleanup_weekdays": "sun"}})
     values = read_sections()
-    assert list(values) == ["etl", "generation", "validation", "rolling", "report", "retention"]
+    assert list(values) == ["etl", "generation", "validation", "rolling", "report", "retention", "landing"]
     assert values["etl"]["base_dir"] == str(base_dir)
     assert values["generation"]["seed"] == 7
     assert values["generation"]["null_rate"] == 0.25
@@ -145,7 +145,11 @@ def test_read_sections_gives_parsed_values(configure, base_dir):
         ("generation", "duplicate_rate", "1.5", "'1.5' is not a number from 0.0 to 1.0"),
         ("etl", "start_date", "2024-02-30", "'2024-02-30' is not a calendar day (YYYY-MM-DD)"),
         ("etl", "timezone", "Mars/Olympus_Mons", "'Mars/Olympus_Mons' is not an IANA timezone"),
-        ("etl", "source", "s3", "'s3' is not one of synthetic"),
+        ("etl", "source", "s3", "'s3' is not one of synthetic, landing"),
+        ("landing", "column_map", '{"OrderID": "id"}', '\'{"OrderID": "id"}\' is not a JSON object of column names'),
+        ("landing", "delimiter", ";;", "';;' is not one character"),
+        ("landing", "encoding", "klingon", "'klingon' is not a text encoding Python knows"),
+        ("validation", "max_rejected_share", "2", "'2' is not a number from 0.0 to 1.0"),
         ("rolling", "window_days", "a week", "'a week' is not a whole number of at least 1"),
         ("retention", "cleanup_weekdays", "sundays", "'sundays' is not a comma-separated list"),
     ],

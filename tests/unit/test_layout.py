@@ -64,9 +64,9 @@ def test_partition_key_refuses_unknown_layer(layer):
         partition_key(layer, D(2024, 1, 5))
 
 
-def test_layers_are_the_four_documented_ones():
+def test_layers_are_the_four_documented_ones_and_the_ingest_records():
     assert (RAW, PROCESSED, METRICS, CLEANUP) == ("raw", "processed", "metrics", "cleanup")
-    assert set(LAYERS) == {"raw", "processed", "metrics", "cleanup"}
+    assert set(LAYERS) == {"raw", "processed", "metrics", "cleanup", "ingest"}
     assert RETAINED_LAYERS == ("raw", "processed", "metrics"), "cleanup's audit records are not retained data"
 
 

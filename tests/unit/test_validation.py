@@ -346,7 +346,7 @@ def test_validate_day_writes_the_report_of_a_generated_day(tmp_path):
     orders = generate_orders(DAY, GenerationSettings())
     write_orders(store, ORDERS_KEY, orders)
 
-    steps.validate_day(store, DAY, min_orders=50, timezone="UTC")
+    steps.validate_day(store, DAY, min_orders=50, timezone="UTC", max_rejected_share=0.01)
 
     report = store.read_json(file_key("raw", DAY, "validation_report.json"))
     assert report["rows"] == len(orders)
@@ -366,7 +366,7 @@ def test_validate_day_reports_rule_failures_of_a_readable_file(tmp_path):
         ).encode(),
     )
     with pytest.raises(DataValidationError, match="validation failed for 2024-03-09") as raised:
-        steps.validate_day(store, DAY, min_orders=5, timezone="UTC")
+        steps.validate_day(store, DAY, min_orders=5, timezone="UTC", max_rejected_share=0.01)
     assert str(tmp_path / ORDERS_KEY) in str(raised.value), "the error names the file"
     failure = store.read_json(file_key("raw", DAY, "validation_failed.json"))
     assert failure["rows"] == 2 and failure["passed"] is False
@@ -394,7 +394,7 @@ def test_an_unreadable_file_fails_by_rule_instead_of_crashing(tmp_path, name, co
         read_orders(store, ORDERS_KEY)  # what the validation step turns into the readable_csv rule
 
     with pytest.raises(DataValidationError, match="readable_csv: not a readable CSV file: "):
-        steps.validate_day(store, DAY, min_orders=1, timezone="UTC")
+        steps.validate_day(store, DAY, min_orders=1, timezone="UTC", max_rejected_share=0.01)
 
     failure = store.read_json(file_key("raw", DAY, "validation_failed.json"))
     assert failure["rows"] == 0, name
@@ -422,11 +422,11 @@ def test_a_file_with_other_columns_reports_them_missing(tmp_path):
 def test_a_failure_marker_is_removed_once_the_day_passes(tmp_path):
     store = store_with_raw_file(tmp_path, b"")
     with pytest.raises(DataValidationError):
-        steps.validate_day(store, DAY, min_orders=1, timezone="UTC")
+        steps.validate_day(store, DAY, min_orders=1, timezone="UTC", max_rejected_share=0.01)
     assert "validation_failed.json" in store.list_partition("raw", DAY)
 
     write_orders(store, ORDERS_KEY, generate_orders(DAY, GenerationSettings()))
-    steps.validate_day(store, DAY, min_orders=50, timezone="UTC")
+    steps.validate_day(store, DAY, min_orders=50, timezone="UTC", max_rejected_share=0.01)
 
     assert sorted(store.list_partition("raw", DAY)) == ["orders.csv", "validation_report.json"]
 

@@ -1,0 +1,262 @@
+"""The landing source: real exports in, late and changed files, broken files and refused rows (issue 9)."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import gzip
+import io
+import json
+import random
+import shutil
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import luigi
+import pytest
+from conftest import build, day_dir
+
+from etl import DailyPipeline, DailyReport, IngestLandingFiles, RangeDaily
+
+D = datetime.date
+COLUMN_MAP = {
+    "OrderID": "order_id",
+    "CustomerRef": "customer_id",
+    "SKU": "product_id",
+    "Qty": "quantity",
+    "OrderDate": "order_timestamp",
+    "Total": "total_amount",
+}
+HEADER = ["OrderID", "CustomerRef", "SKU", "Qty", "OrderDate", "Total", "Channel"]
+WEEK = [D(2024, 1, 1) + datetime.timedelta(days=i) for i in range(7)]
+
+
+def export_rows(days: list[datetime.date], per_day: int, seed: int, prefix: str = "O") -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for day in days:
+        for n in range(per_day):
+            quantity = rng.randint(1, 4)
+            rows.append({
+                "OrderID": f"{prefix}-{day:%m%d}-{n:04d}", "CustomerRef": f"C{rng.randint(1, 60)}",
+                "SKU": f"P{rng.randint(1, 30)}", "Qty": str(quantity), "OrderDate": day.isoformat(),
+                "Total": f"{quantity * rng.randint(100, 9999) / 100:.2f}", "Channel": rng.choice(["web", "app"]),
+            })  # fmt: skip
+    rng.shuffle(rows)
+    return rows
+
+
+def csv_bytes(rows: list[dict], header: list[str] = HEADER, delimiter: str = ",") -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, delimiter=delimiter, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def expected_days(rows: list[dict]) -> dict[datetime.date, tuple[int, float]]:
+    """Orders and revenue per day, counted independently of the package (first of each order_id kept)."""
+    seen, totals = set(), defaultdict(lambda: [0, 0.0])
+    for row in rows:
+        if row["OrderID"] in seen:
+            continue
+        seen.add(row["OrderID"])
+        day = D.fromisoformat(row["OrderDate"][:10])
+        totals[day][0] += 1
+        totals[day][1] += float(row["Total"])
+    return {day: (count, round(revenue, 2)) for day, (count, revenue) in totals.items()}
+
+
+@pytest.fixture
+def landing(configure, base_dir, tmp_path) -> Path:
+    directory = tmp_path / "landing"
+    (directory / "2024").mkdir(parents=True)
+    configure({
+        "etl": {"source": "landing"},
+        "landing": {"directory": str(directory), "column_map": json.dumps(COLUMN_MAP)},
+        "validation": {"min_orders": "1"},
+    })  # fmt: skip
+    return directory
+
+
+def summary(base: Path, day: datetime.date) -> dict:
+    return json.loads((day_dir(base, "processed", day) / "daily_summary.json").read_text())
+
+
+def mtimes(base: Path) -> dict[str, int]:
+    return {str(p.relative_to(base)): p.stat().st_mtime_ns for p in base.rglob("*") if p.is_file()}
+
+
+def rewritten(before: dict[str, int], after: dict[str, int]) -> set[str]:
+    return {name.rsplit("/", 1)[0] for name in after if before.get(name) != after[name] and "/day=" in name}
+
+
+def week_range() -> RangeDaily:
+    return RangeDaily(of=DailyReport, start=WEEK[0], stop=WEEK[-1] + datetime.timedelta(days=1))
+
+
+def test_a_realistic_export_split_over_a_plain_and_a_gzip_file_gives_each_days_figures(landing, base_dir):
+    rows = export_rows(WEEK, per_day=40, seed=1)
+    (landing / "2024" / "orders-a.csv").write_bytes(b"\xef\xbb\xbf" + csv_bytes(rows[::2]))  # with a BOM
+    (landing / "orders-b.csv.gz").write_bytes(gzip.compress(csv_bytes(rows[1::2])))
+
+    result = build(week_range())
+
+    assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
+    for day, (orders, revenue) in expected_days(rows).items():
+        figures = summary(base_dir, day)
+        assert (figures["total_orders"], figures["total_revenue"]) == (orders, revenue), day
+        assert figures["by_category"] == {"unknown": {"orders": orders, "revenue": revenue}}, "an absent column"
+    manifest = json.loads((day_dir(base_dir, "raw", WEEK[2]) / "manifest.json").read_text())
+    assert [entry["file"] for entry in manifest["files"]] == ["2024/orders-a.csv", "orders-b.csv.gz"]
+    assert sum(entry["rows"] for entry in manifest["files"]) == 40
+    record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
+    assert [f["dropped_columns"] for f in record["files"]] == [["Channel"], ["Channel"]]
+    raw = (day_dir(base_dir, "raw", WEEK[2]) / "orders.csv").read_text().splitlines()
+    assert raw[0].replace('"', "").split(",")[:5] == ["order_id", "customer_id", "product_id", "category", "quantity"]
+
+
+def test_a_late_file_rebuilds_exactly_its_days_and_the_windows_after_them(landing, base_dir):
+    rows = export_rows(WEEK, per_day=30, seed=2)
+    (landing / "week.csv").write_bytes(csv_bytes(rows))
+    assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
+    before = mtimes(base_dir)
+    time.sleep(0.01)
+    late = export_rows([WEEK[2]], per_day=5, seed=3, prefix="LATE")
+    (landing / "late.csv").write_bytes(csv_bytes(late))
+
+    assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
+
+    changed = rewritten(before, mtimes(base_dir))
+    window = {f"metrics/year=2024/month=01/day={d:02d}" for d in range(3, 8)}
+    assert changed == {"raw/year=2024/month=01/day=03", "processed/year=2024/month=01/day=03"} | window
+    assert summary(base_dir, WEEK[2])["total_orders"] == expected_days(rows + late)[WEEK[2]][0] == 35
+    latest = json.loads((base_dir / "metrics" / "latest_daily_report.json").read_text())
+    assert latest["execution_date"] == "2024-01-07" and latest["rolling_metrics"]["total_orders_7d"] == 7 * 30 + 5
+
+    time.sleep(0.01)
+    (landing / "late.csv").touch()  # touched, not changed: not read again
+    before = mtimes(base_dir)
+    assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
+    assert rewritten(before, mtimes(base_dir)) == set()
+    (landing / "late.csv").unlink()  # a file removed after ingest changes nothing: raw is the record
+    assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
+    assert rewritten(before, mtimes(base_dir)) == set()
+
+
+def test_a_changed_file_replaces_its_rows_in_every_day_it_held(landing, base_dir):
+    rows = export_rows(WEEK[:3], per_day=20, seed=4)
+    (landing / "a.csv").write_bytes(csv_bytes(rows))
+    (landing / "b.csv").write_bytes(csv_bytes(export_rows(WEEK[:3], per_day=10, seed=5, prefix="B")))
+    assert build(RangeDaily(of=DailyReport, start=WEEK[0], stop=WEEK[3])).status == luigi.LuigiStatusCode.SUCCESS
+    fixed = [row for row in rows if row["OrderDate"] != WEEK[1].isoformat()]  # the shop re-exports without day 2
+    time.sleep(0.01)
+    (landing / "a.csv").write_bytes(csv_bytes(fixed))
+
+    assert build(RangeDaily(of=DailyReport, start=WEEK[0], stop=WEEK[3])).status == luigi.LuigiStatusCode.SUCCESS
+
+    assert [summary(base_dir, day)["total_orders"] for day in WEEK[:3]] == [30, 10, 30]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("broken.csv.gz", gzip.compress(csv_bytes(export_rows(WEEK, 5, 6)))[:60], "Truncated compressed stream"),
+        ("junk.csv", bytes(range(256)) * 40, "cannot ingest"),
+        ("semicolons.csv", csv_bytes(export_rows(WEEK, 5, 7), delimiter=";"), "the header is one column"),
+        (
+            "columns.csv",
+            csv_bytes([], header=["OrderID", "Qty"]),
+            "required columns missing after [landing] column_map",
+        ),
+        ("empty.csv", b"", "it is empty"),
+        ("header.csv", csv_bytes([]), "it holds no orders (a header only)"),
+        ("latin1.csv", csv_bytes(export_rows(WEEK, 5, 8)).replace(b"C1", "C\xe9".encode("latin-1")), "not valid utf-8"),
+    ],
+)
+def test_a_broken_file_stops_the_ingest_before_any_partition_changes_and_says_what_to_do(
+    landing, base_dir, name, content, problem
+):
+    (landing / "good.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=10, seed=9)))
+    (landing / name).write_bytes(content)
+    errors: list[Exception] = []
+    luigi.Task.event_handler(luigi.Event.FAILURE)(lambda task, error: errors.append(error))
+    try:
+        result = build(week_range())
+    finally:
+        luigi.Task._event_callbacks[luigi.Task][luigi.Event.FAILURE].pop()
+
+    assert result.status == luigi.LuigiStatusCode.FAILED
+    message = str(errors[0])
+    assert f"cannot ingest {landing / name}" in message and problem in message, message
+    assert "move it out of the landing directory" in message
+    assert not (base_dir / "raw").exists(), "no raw partition is written, not even the good file's"
+
+    (landing / name).unlink()
+    assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS, "once fixed, its days are built"
+
+
+def test_refused_rows_are_kept_with_their_reason_and_fail_the_day_beyond_the_allowed_share(landing, base_dir):
+    rows = export_rows(WEEK[:2], per_day=50, seed=10)
+    bad = [
+        {**rows[0], "OrderID": "X1", "Total": "inf"},
+        {**rows[1], "OrderID": "X2", "Qty": "250000"},
+        {**rows[2], "OrderID": '=HYPERLINK("http://evil")', "CustomerRef": "@SUM(A1:A9)"},
+        dict(zip(HEADER, HEADER, strict=True)),  # a header line repeated inside the file
+        {**rows[3], "OrderID": "X3", "OrderDate": "sometime"},
+    ]
+    day_one = [r for r in rows if r["OrderDate"] == WEEK[0].isoformat()]
+    (landing / "week.csv").write_bytes(csv_bytes(rows + bad))
+
+    result = build(RangeDaily(of=DailyReport, start=WEEK[0], stop=WEEK[2]))
+
+    assert result.status == luigi.LuigiStatusCode.FAILED, "three refused rows in about fifty are beyond 1%"
+    refused = [
+        row
+        for day in WEEK[:2]
+        if (day_dir(base_dir, "raw", day) / "rejected_rows.csv").exists()
+        for row in csv.DictReader(io.StringIO((day_dir(base_dir, "raw", day) / "rejected_rows.csv").read_text()))
+    ]
+    reasons = sorted(row["reason"] for row in refused)
+    assert reasons == ["non-numeric or non-finite total_amount", "quantity above max_quantity 1000"]
+    record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
+    assert sorted(row["reason"] for row in record["undated_rows"]) == [
+        "repeated header line", "unparseable order_timestamp"
+    ], "rows whose day cannot be told are in the ingest record"  # fmt: skip
+    raw = (day_dir(base_dir, "raw", D.fromisoformat(rows[2]["OrderDate"])) / "orders.csv").read_text()
+    assert '=HYPERLINK(""http://evil"")' in raw and "@SUM(A1:A9)" in raw, "formulas stay data, as text"
+    assert len(day_one) > 0
+
+    build(RangeDaily(of=DailyReport, start=WEEK[0], stop=WEEK[2]))  # unchanged: still refused
+    failed = json.loads(next(base_dir.glob("raw/*/*/*/validation_failed.json")).read_text())
+    rule = next(r for r in failed["rules"] if r["rule"] == "rejected_share")
+    assert not rule["passed"] and "at most 1.00%" in rule["detail"]
+
+
+def test_rows_for_a_day_retention_retired_are_reported_not_used(landing, base_dir, configure):
+    configure({"retention": {"raw_days": 2, "processed_days": 7, "metrics_days": 7}})
+    (landing / "month.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=20, seed=11)))
+    assert build(RangeDaily(of=DailyPipeline, start=WEEK[0], stop=WEEK[-1] + datetime.timedelta(days=1)))
+    assert not day_dir(base_dir, "raw", WEEK[0]).exists(), "retired"
+    (landing / "late.csv").write_bytes(csv_bytes(export_rows([WEEK[0]], per_day=3, seed=12, prefix="L")))
+
+    assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
+
+    assert not day_dir(base_dir, "raw", WEEK[0]).exists(), "never re-created"
+    record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
+    assert record["too_late"] == {"2024-01-01": 3}
+
+
+def test_an_unchanged_landing_directory_is_not_read_again(landing, base_dir, monkeypatch):
+    (landing / "week.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=10, seed=13)))
+    assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
+    from etl import landing as landing_module
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a file already ingested was read again")
+
+    monkeypatch.setattr(landing_module, "read_file", no_reading)
+    shutil.copy(landing / "week.csv", landing / "2024" / "copy-elsewhere.csv.tmp")  # not a pattern match
+
+    assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
