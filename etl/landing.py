@@ -21,13 +21,23 @@ from etl.csv_io import ORDER_COLUMNS, read_export, read_text_csv, write_table
 from etl.ingest import ExportError, business_days, canonical_orders, plan_columns, refusals
 from etl.storage import Store
 from etl.storage.landing import LocalLanding
-from etl.storage.layout import INGEST_INDEX_KEY, INGEST_RECORD_KEY, MANIFEST, ORDERS, RAW, REJECTED_ROWS, file_key
+from etl.storage.layout import (
+    INGEST,
+    INGEST_INDEX_KEY,
+    INGEST_RECORD_KEY,
+    MANIFEST,
+    ORDERS,
+    RAW,
+    REJECTED_ROWS,
+    file_key,
+)
 
 logger = logging.getLogger("luigi-interface")
 
 SOURCE_FILE, LINE, REASON = "source_file", "line", "reason"
 REFUSED_COLUMNS = (SOURCE_FILE, LINE, REASON, *ORDER_COLUMNS)
 RECORD_RUNS_KEPT = 100
+INGEST_LOCK_KEY = f"{INGEST}/lock/ingest"  # held for a whole ingest (ingest/ itself guards the index and record)
 
 
 class LandingFileError(RuntimeError):
@@ -65,28 +75,32 @@ class LandingScan:
 
     pending: list[tuple[str, int, str]]  # files whose bytes the index has not seen: (name, size, sha256)
     index: dict  # the index, with the new times of files touched but unchanged
-    retimed: bool  # some file was touched but not changed: the index's times need updating
 
-    @property
-    def up_to_date(self) -> bool:
-        return not self.pending and not self.retimed
+
+def up_to_date(store: Store, landing: LocalLanding) -> bool:
+    """Whether the index has seen every landing file at its current size and time (no file is read)."""
+    known = (store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}})["files"]
+    return all(
+        name in known and (known[name]["size"], known[name]["mtime_ns"]) == (stat.size, stat.mtime_ns)
+        for name, stat in landing.files()
+    )
 
 
 def scan(store: Store, landing: LocalLanding) -> LandingScan:
     """Which landing files are new or changed: size and time first, the bytes' sha256 when those differ."""
     index = store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}}
     known = index["files"]
-    pending, retimed = [], False
+    pending = []
     for name, stat in landing.files():
         entry = known.get(name)
         if entry is not None and (entry["size"], entry["mtime_ns"]) == (stat.size, stat.mtime_ns):
             continue
         digest = landing.sha256(name)
         if entry is not None and entry["sha256"] == digest:
-            entry["mtime_ns"], retimed = stat.mtime_ns, True
+            entry["mtime_ns"] = stat.mtime_ns
             continue
         pending.append((name, stat.size, digest))
-    return LandingScan(pending, index, retimed)
+    return LandingScan(pending, index)
 
 
 def ingest(
@@ -101,7 +115,20 @@ def ingest(
 
     Every file is read and checked before any partition is written: LandingFileError names a broken one.
     Rows of a day before ``start_date`` or already retired by retention (``retired_raw``) are counted, not used.
+    Ingests exclude each other (cron and a manual backfill at once): the second scans after the first is done.
     """
+    with store.exclusive(INGEST_LOCK_KEY):
+        return _ingest(store, landing, settings, timezone, start_date, retired_raw)
+
+
+def _ingest(
+    store: Store,
+    landing: LocalLanding,
+    settings: LandingSettings,
+    timezone: str,
+    start_date: datetime.date,
+    retired_raw: frozenset[datetime.date],
+) -> dict:
     found = scan(store, landing)
     pending, index = found.pending, found.index
     mtimes = {name: stat.mtime_ns for name, stat in landing.files()}

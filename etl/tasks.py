@@ -151,7 +151,7 @@ class IngestLandingFiles(FixedParams, luigi.Task):
 
     def complete(self) -> bool:
         settings = run_settings.current()
-        return landing.scan(settings.store, landing_area(settings)).up_to_date
+        return landing.up_to_date(settings.store, landing_area(settings))
 
     def run(self) -> None:
         settings = run_settings.current()

@@ -260,3 +260,33 @@ def test_an_unchanged_landing_directory_is_not_read_again(landing, base_dir, mon
     shutil.copy(landing / "week.csv", landing / "2024" / "copy-elsewhere.csv.tmp")  # not a pattern match
 
     assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
+
+
+@pytest.mark.slow
+def test_two_overlapping_runs_over_one_landing_directory_leave_every_partition_correct(tmp_path):
+    import subprocess
+
+    from conftest import LUIGI
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    rows = export_rows(WEEK, per_day=400, seed=14)
+    for part in range(4):
+        (landing / f"part-{part}.csv").write_bytes(csv_bytes(rows[part::4]))
+    base = tmp_path / "base"
+    command = [
+        str(LUIGI), "--module", "etl", "RangeDaily", "--of", "DailyReport", "--start=2024-01-01", "--stop=2024-01-08",
+        "--local-scheduler", "--etl-source=landing", f"--landing-directory={landing}", f"--etl-base-dir={base}",
+        f"--landing-column-map={json.dumps(COLUMN_MAP)}", "--validation-min-orders=1",
+    ]  # fmt: skip
+
+    manual = [arg.replace("--start=2024-01-01", "--start=2024-01-03") for arg in command]  # cron's and a person's
+    runs = [subprocess.Popen(c, cwd=tmp_path, stderr=subprocess.PIPE, text=True) for c in (command, manual)]
+    codes = [run.wait(timeout=300) for run in runs]
+
+    assert codes == [0, 0], [run.stderr.read()[-2000:] for run in runs]
+    for day, (orders, revenue) in expected_days(rows).items():
+        figures = summary(base, day)
+        assert (figures["total_orders"], figures["total_revenue"]) == (orders, revenue), day
+    manifest = json.loads((day_dir(base, "raw", WEEK[0]) / "manifest.json").read_text())
+    assert [entry["file"] for entry in manifest["files"]] == [f"part-{n}.csv" for n in range(4)], "each file once"
