@@ -28,8 +28,10 @@ from typing import ClassVar
 import luigi
 import luigi.task
 
+from etl import run_settings
 from etl.config import DayParameter, FixedParams
 from etl.day_ranges import ONE_DAY, block_containing, days_between
+from etl.state import StoreView
 from etl.tasks import (
     CleanupOldPartitions,
     ComputeRollingMetrics,
@@ -106,8 +108,8 @@ class DayRange(FixedParams, luigi.Task):
 
     def complete(self) -> bool:
         """Every day is done, or failed on an input that has not changed, or held back by such a day."""
-        outcomes: dict[luigi.Task, str] = {}
-        return all(outcome(task, outcomes) != PENDING for task in self.day_tasks())
+        outcomes = Outcomes()
+        return all(outcomes.of(task) != PENDING for task in self.day_tasks())
 
     def run(self) -> None:
         tasks = self.day_tasks()
@@ -182,19 +184,35 @@ def stage_of(task: luigi.Task) -> type[DayRange] | None:
     return STAGES.get(type(task))
 
 
-def outcome(task: luigi.Task, outcomes: dict[luigi.Task, str]) -> str:
-    """DONE (complete), FAILED (its input was refused, or a task it needs was) or PENDING (work is left)."""
-    if task not in outcomes:
-        if task.complete():
-            result = DONE
-        elif refused(task) or any(
-            outcome(needed, outcomes) == FAILED for needed in luigi.task.flatten(task.requires())
-        ):
-            result = FAILED
-        else:
-            result = PENDING
-        outcomes[task] = result
-    return outcomes[task]
+class Outcomes:
+    """DONE (complete), FAILED (its input was refused, or a task it needs was) or PENDING (work is left), for
+    any number of tasks from one look at the store: each partition is listed once, each task judged once."""
+
+    def __init__(self) -> None:
+        self.view = StoreView(run_settings.current().store)
+        self.known: dict[luigi.Task, str] = {}
+
+    def of(self, task: luigi.Task) -> str:
+        if task not in self.known:
+            done = self.view.state(task).finished if hasattr(task, "outputs") else task.complete()
+            if done:
+                result = DONE
+            elif refused(task) or any(self.of(needed) == FAILED for needed in luigi.task.flatten(task.requires())):
+                result = FAILED
+            else:
+                result = PENDING
+            self.known[task] = result
+        return self.known[task]
+
+    def reason(self, task: luigi.Task) -> str:
+        """Why a FAILED task failed: its own refusal (day, file and rule), or the first failed task it needs."""
+        own = refusal_of(task)
+        if own is not None:
+            return own
+        for needed in luigi.task.flatten(task.requires()):
+            if self.of(needed) == FAILED:
+                return blocked_by(task, needed, self.reason(needed))
+        return "failed"
 
 
 def refusal_of(task: luigi.Task) -> str | None:
@@ -205,17 +223,6 @@ def refusal_of(task: luigi.Task) -> str | None:
 
 def refused(task: luigi.Task) -> bool:
     return refusal_of(task) is not None
-
-
-def failure_reason(task: luigi.Task, outcomes: dict[luigi.Task, str]) -> str:
-    """Why a FAILED task failed: its own refusal (day, file and rule), or the first failed task it needs."""
-    own = refusal_of(task)
-    if own is not None:
-        return own
-    for needed in luigi.task.flatten(task.requires()):
-        if outcome(needed, outcomes) == FAILED:
-            return blocked_by(task, needed, failure_reason(needed, outcomes))
-    return "failed"
 
 
 def blocked_by(task: luigi.Task, needed: luigi.Task, reason: str) -> str:
@@ -257,7 +264,7 @@ def complete_in_process(
                         raise BlockedError(blocked_by(task, requirement, str(error))) from None
                 elif requirement not in done:
                     if not requirement.complete():
-                        raise BlockedError(blocked_by(task, requirement, failure_reason(requirement, {})))
+                        raise BlockedError(blocked_by(task, requirement, Outcomes().reason(requirement)))
                     done.add(requirement)
             except Exception as error:
                 first_error = first_error or error

@@ -17,7 +17,7 @@ import luigi.tools.range
 from luigi.parameter import ParameterException
 
 from etl import clock, run_settings
-from etl.chunks import FAILED, STAGES, DaysFailedError, failure_reason, outcome
+from etl.chunks import FAILED, STAGES, DaysFailedError, Outcomes
 from etl.config import DayParameter
 from etl.day_ranges import ONE_DAY, blocks_covering
 from etl.tasks import IngestLandingFiles
@@ -128,9 +128,9 @@ class RangeDaily(luigi.tools.range.RangeDaily):
 
     def failed_days(self) -> dict[datetime.date, str]:
         """Each missing day whose outcome is settled as failed, with the day, file and rule that failed."""
-        outcomes: dict[luigi.Task, str] = {}
+        outcomes = Outcomes()
         return {
-            getattr(task, self._param_name): failure_reason(task, outcomes)
+            getattr(task, self._param_name): outcomes.reason(task)
             for task in self.day_tasks()
-            if outcome(task, outcomes) == FAILED
+            if outcomes.of(task) == FAILED
         }
