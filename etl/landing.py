@@ -118,21 +118,21 @@ def ingest(
     Ingests exclude each other (cron and a manual backfill at once): the second scans after the first is done.
     """
     with store.exclusive(INGEST_LOCK_KEY):
-        return _ingest(store, landing, settings, timezone, start_date, retired_raw)
+        found = scan(store, landing)
+        read = [read_file(landing, name, size, digest, settings, timezone) for name, size, digest in found.pending]
+        return _write(store, landing, found.index, read, start_date, retired_raw)
 
 
-def _ingest(
+def _write(
     store: Store,
     landing: LocalLanding,
-    settings: LandingSettings,
-    timezone: str,
+    index: dict,
+    read: list[FileRows],
     start_date: datetime.date,
     retired_raw: frozenset[datetime.date],
 ) -> dict:
-    found = scan(store, landing)
-    pending, index = found.pending, found.index
+    """Rewrite the days the files just read touch, then the index and the record."""
     mtimes = {name: stat.mtime_ns for name, stat in landing.files()}
-    read = [read_file(landing, name, size, digest, settings, timezone) for name, size, digest in pending]
     touched: set[datetime.date] = set()
     for rows in read:
         touched |= set(rows.accepted) | {day for day in rows.refused if day is not None}
