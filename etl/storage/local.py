@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from etl.storage.layout import LAYERS, PARTITION_DEPTH, date_of, part_number, pa
 from etl.storage.store import FileStat, Partitions, Store
 
 TEMPORARY_SUFFIX = ".tmp"
+_TEMPORARY = re.compile(r"\..+\.([0-9]+)-[^.]+\.tmp")  # .<name>.<pid>-<random>.tmp, as atomic_output names them
 
 
 class LocalStore(Store):
@@ -81,8 +83,9 @@ class LocalStore(Store):
         if directory not in self._safe_dirs:
             self._refuse_links_below_layer(Path(directory))
             os.makedirs(directory, exist_ok=True)
+            _clear_abandoned_writes(directory)
             self._safe_dirs.add(directory)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMPORARY_SUFFIX, dir=directory)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}-", suffix=TEMPORARY_SUFFIX, dir=directory)
         os.close(fd)
         try:
             with pa.OSFile(tmp_name, "wb") as stream:
@@ -136,6 +139,27 @@ class LocalStore(Store):
         if layer not in LAYERS or f"/{key}/".count("/./") or "/../" in f"/{key}/" or "//" in f"/{key}/":
             raise ValueError(f"{key!r} is not a key of the pipeline's layout")
         return f"{self._root}/{key}"
+
+
+def _clear_abandoned_writes(directory: str) -> None:
+    """Remove the temporary files of writes whose process is gone (killed mid-write): a temporary file's name
+    holds its writer's process id, so a write in progress in another process is left alone."""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            match = _TEMPORARY.fullmatch(entry.name)
+            if match and entry.is_file(follow_symlinks=False) and not _running(int(match.group(1))):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, someone else's
+    return True
 
 
 def _numbered_subdirs(path: Path, level: int) -> list[tuple[int, Path]]:

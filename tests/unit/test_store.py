@@ -514,3 +514,35 @@ def test_partition_key_and_store_agree_on_the_directory(store, tmp_path):
     store.write_json(file_key("raw", DAY, "validation_report.json"), {})
     assert (tmp_path / partition_key("raw", DAY) / "validation_report.json").is_file()
     assert list(store.list_partition("raw", DAY)) == ["validation_report.json"]
+
+
+def test_a_write_killed_midway_leaves_no_partial_file_and_the_next_write_there_clears_its_leftover(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    key = "raw/year=2024/month=01/day=05/orders.csv"
+    writer = textwrap.dedent(f"""
+        import sys, time
+        from etl.storage import LocalStore
+        with LocalStore({str(tmp_path)!r}).atomic_output({key!r}) as stream:
+            stream.write(b"order_id\\n" + b"A,1\\n" * 1000)
+            print("writing", flush=True)
+            time.sleep(60)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "writing"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    partition = tmp_path / "raw" / "year=2024" / "month=01" / "day=05"
+    leftovers = [p.name for p in partition.iterdir()]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".orders.csv.") and not (partition / "orders.csv").exists()
+    live = partition / f".validation_report.json.{os.getpid()}-abcdefgh.tmp"  # a write in progress elsewhere
+    live.write_text("{")
+
+    LocalStore(tmp_path).write_json("raw/year=2024/month=01/day=05/validation_report.json", {"ok": True})
+
+    assert sorted(p.name for p in partition.iterdir()) == [live.name, "validation_report.json"], (
+        "the killed write's file is gone; a live writer's is kept"
+    )
