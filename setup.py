@@ -24,6 +24,7 @@ setup(
         # so [etl] timezone means the same everywhere.
         "tzdata>=2024.1",
     ],
-    # aiosmtpd: a real SMTP server on a loopback port, so tests read the failure mails Luigi sends.
-    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", "aiosmtpd>=1.4"]},
+    # aiosmtpd: a real SMTP server on a loopback port, so tests read the failure mails Luigi sends;
+    # hypothesis: random partition trees and policies for the retention properties.
+    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", "aiosmtpd>=1.4", "hypothesis>=6"]},
 )
