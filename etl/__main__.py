@@ -2,7 +2,8 @@
 
 ``python -m etl yesterday [--etl-timezone TZ]`` prints the last complete business day (for scripts);
 ``python -m etl backfill [--start A] [--stop B | --through C] [--of DailyReport] [luigi args]`` runs RangeDaily,
-by default from ``[etl] start_date`` through yesterday (see :mod:`etl.backfill`).
+by default from ``[etl] start_date`` through yesterday (see :mod:`etl.backfill`);
+``python -m etl cleanup [--as-of DAY] [--dry-run] [luigi args]`` applies retention, or lists what it would remove.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import sys
 from luigi.retcodes import retcode
 
 from etl import clock
-from etl.backfill import run_backfill, settings_with
+from etl.backfill import run_luigi, settings_with
 from etl.config import SettingsError
+from etl.day_ranges import ONE_DAY
+from etl.run_settings import RunSettings
+from etl.tasks import cleanup_plan
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     backfill = commands.add_parser(
         "backfill",
         help="fill [start, stop) with RangeDaily; other arguments go to luigi "
-        "(--local-scheduler, --workers 2, --days-per-task 7, --etl-base-dir DIR, ...)",
+        "(--local-scheduler, --workers 2, --days-per-task 14, --etl-base-dir DIR, ...)",
     )
     backfill.add_argument("--of", default="DailyReport", help="the daily task to complete (default DailyReport)")
     backfill.add_argument(
@@ -40,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
         help="last day, EXCLUSIVE as in RangeDaily (default: today in [etl] timezone, so through yesterday)",
     )
     end.add_argument("--through", type=datetime.date.fromisoformat, help="last day, inclusive")
+    cleanup = commands.add_parser(
+        "cleanup",
+        help="apply the retention policy as of a day (CleanupOldPartitions); other arguments go to luigi",
+    )
+    cleanup.add_argument(
+        "--as-of", type=datetime.date.fromisoformat, help="the day (default: yesterday in [etl] timezone)"
+    )
+    cleanup.add_argument(
+        "--dry-run", action="store_true", help="list what would be removed, remove nothing; exit 1 if anything would go"
+    )
     args, luigi_args = parser.parse_known_args(argv)
     if args.command == "yesterday" and any(not arg.startswith("--etl-") for arg in luigi_args[::2]):
         parser.error(f"unrecognized arguments: {' '.join(luigi_args)}")
@@ -48,18 +62,32 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "yesterday":
                 print(clock.last_complete_day(settings.timezone).isoformat())
                 return 0
-            start = args.start or settings.start_date
-            stop = (
-                args.through + datetime.timedelta(days=1)
-                if args.through
-                else args.stop or clock.today(settings.timezone)
-            )
+            if args.command == "cleanup":
+                as_of = args.as_of or clock.last_complete_day(settings.timezone)
+                if args.dry_run:
+                    return print_cleanup_plan(settings, as_of)
+                command = ["CleanupOldPartitions", f"--date={as_of}", *luigi_args]
+            else:
+                start = args.start or settings.start_date
+                stop = args.through + ONE_DAY if args.through else args.stop or clock.today(settings.timezone)
+                command = ["RangeDaily", "--of", args.of, f"--start={start}", f"--stop={stop}", *luigi_args]
     except SettingsError as error:
         print(f"python -m etl: error: {error}", file=sys.stderr)
         return retcode().scheduling_error
     except SystemExit as refused:  # argparse's one-line error on a bad --section-option value
         return int(refused.code or 0)
-    return run_backfill(args.of, start, stop, luigi_args)
+    return run_luigi(command)
+
+
+def print_cleanup_plan(settings: RunSettings, as_of: datetime.date) -> int:
+    """Each partition a cleanup as of ``as_of`` would remove, one a line; 1 when there is any, else 0."""
+    plan = cleanup_plan(settings, as_of)
+    for layer, days in plan.items():
+        for day in days:
+            print(settings.store.partition_location(layer, day))
+    count = sum(len(days) for days in plan.values())
+    print(f"cleanup as of {as_of} would remove {count} partitions (dry run: nothing removed)", file=sys.stderr)
+    return 1 if count else 0
 
 
 if __name__ == "__main__":

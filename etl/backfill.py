@@ -20,7 +20,11 @@ from etl.run_settings import RunSettings
 
 def run_backfill(of: str, start: datetime.date, stop: datetime.date, luigi_args: list[str]) -> int:
     """Complete ``of`` for every day of ``[start, stop)``; returns the exit code of the whole backfill."""
-    command = ["RangeDaily", "--of", of, f"--start={start}", f"--stop={stop}", *luigi_args]
+    return run_luigi(["RangeDaily", "--of", of, f"--start={start}", f"--stop={stop}", *luigi_args])
+
+
+def run_luigi(command: list[str]) -> int:
+    """Run a luigi command line in this process; its exit code, from Luigi's own retcode logic."""
     try:
         luigi.retcodes.run_with_retcodes(command)
     except SystemExit as exit_:

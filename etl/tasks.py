@@ -17,7 +17,7 @@ import luigi
 from etl import clock, landing, run_settings, steps
 from etl.config import DayParameter, FixedParams, SettingsError
 from etl.metrics import window_dates
-from etl.retention import Holdings, is_cleanup_due, removable
+from etl.retention import Holdings, is_cleanup_due, plan_cleanup, removable
 from etl.run_settings import RunSettings
 from etl.sources import order_source
 from etl.state import DayState, Outputs, StoreView, retired, state_of
@@ -320,6 +320,12 @@ def cleanup_due(date: datetime.date) -> bool:
     settings = run_settings.current()
     check_day(date, settings)
     return is_cleanup_due(date, settings.retention, removable(holdings(settings)))
+
+
+def cleanup_plan(settings: RunSettings, date: datetime.date) -> dict[str, list[datetime.date]]:
+    """The days a cleanup as of ``date`` would remove now, per layer."""
+    check_day(date, settings)
+    return plan_cleanup(date, settings.retention, removable(holdings(settings)))
 
 
 def run_cleanup(date: datetime.date) -> None:

@@ -96,3 +96,23 @@ def test_catch_up_with_two_workers_does_not_rebuild_days_retired_by_retention(co
     assert run_backfill("DailyPipeline", D(2024, 1, 1), D(2024, 1, 21), args) == 0
 
     assert {p: p.stat().st_mtime_ns for p in base_dir.rglob("*") if p.is_file()} == before
+
+
+def test_cleanup_dry_run_lists_what_would_go_removes_nothing_and_exits_1_until_a_cleanup_ran(
+    configure, base_dir, capsys
+):
+    flags = ["--local-scheduler", "--no-lock", "--retention-raw-days=3"]
+    assert run_backfill("DailyReport", D(2024, 1, 1), D(2024, 1, 11), flags) == 0
+    capsys.readouterr()
+    before = sorted(p for p in base_dir.rglob("*") if p.is_file())
+
+    assert main(["cleanup", "--as-of", "2024-01-10", "--dry-run", *flags]) == 1
+
+    listed = capsys.readouterr().out.split()
+    assert listed == [str(day_dir(base_dir, "raw", D(2024, 1, d))) for d in range(1, 7)], "raw before the 7th"
+    assert sorted(p for p in base_dir.rglob("*") if p.is_file()) == before, "a dry run removes nothing"
+    assert main(["cleanup", "--as-of", "2024-01-10", *flags]) == 0
+    assert not day_dir(base_dir, "raw", D(2024, 1, 6)).exists() and day_dir(base_dir, "raw", D(2024, 1, 7)).exists()
+    capsys.readouterr()
+    assert main(["cleanup", "--as-of", "2024-01-10", "--dry-run", *flags]) == 0
+    assert capsys.readouterr().out == ""
