@@ -15,7 +15,7 @@ import sys
 from luigi.retcodes import retcode
 
 from etl import clock
-from etl.backfill import run_luigi, settings_with
+from etl.backfill import run_backfill, run_luigi, settings_with
 from etl.config import SettingsError
 from etl.day_ranges import ONE_DAY
 from etl.run_settings import RunSettings
@@ -70,13 +70,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 start = args.start or settings.start_date
                 stop = args.through + ONE_DAY if args.through else args.stop or clock.today(settings.timezone)
-                command = ["RangeDaily", "--of", args.of, f"--start={start}", f"--stop={stop}", *luigi_args]
     except SettingsError as error:
         print(f"python -m etl: error: {error}", file=sys.stderr)
         return retcode().scheduling_error
     except SystemExit as refused:  # argparse's one-line error on a bad --section-option value
         return int(refused.code or 0)
-    return run_luigi(command)
+    if args.command == "cleanup":
+        return run_luigi(command)
+    return run_backfill(args.of, start, stop, luigi_args)
 
 
 def print_cleanup_plan(settings: RunSettings, as_of: datetime.date) -> int:
