@@ -290,3 +290,42 @@ def test_two_overlapping_runs_over_one_landing_directory_leave_every_partition_c
         assert (figures["total_orders"], figures["total_revenue"]) == (orders, revenue), day
     manifest = json.loads((day_dir(base, "raw", WEEK[0]) / "manifest.json").read_text())
     assert [entry["file"] for entry in manifest["files"]] == [f"part-{n}.csv" for n in range(4)], "each file once"
+
+
+def test_rows_around_daylight_saving_changes_and_a_leap_day_land_in_their_local_day(landing, base_dir, configure):
+    from zoneinfo import ZoneInfo
+
+    new_york = ZoneInfo("America/New_York")
+    configure({"etl": {"timezone": "America/New_York", "start_date": "2024-02-27"}, "validation": {"min_orders": 0}})
+    stamps = [
+        "2024-02-28T23:59:59", "2024-02-29T00:00:00", "2024-02-29T23:30:00-05:00", "2024-03-01T04:59:59Z",
+        "2024-03-01T05:00:00Z", "2024-03-10T01:59:59", "2024-03-10T03:00:00", "2024-03-10T06:59:59Z",
+        "2024-03-10T07:00:00Z", "2024-03-11T03:59:59Z", "2024-03-11T04:00:00Z", "2024-03-10",
+        "2024-11-03T01:30:00", "2024-11-03T05:30:00Z", "2024-11-03T06:30:00Z", "2024-11-04T04:59:59Z",
+        "2024-11-04T05:00:00Z", "2024-11-02T23:00:00-04:00",
+    ]  # fmt: skip
+    rows = [
+        {"OrderID": f"T{i}", "CustomerRef": "C1", "SKU": "P1", "Qty": "1", "OrderDate": stamp, "Total": "10.00",
+         "Channel": "web"}
+        for i, stamp in enumerate(stamps)
+    ]  # fmt: skip
+    (landing / "edges.csv").write_bytes(csv_bytes(rows))
+
+    def local_day(stamp: str) -> datetime.date:
+        if len(stamp) == 10:
+            return D.fromisoformat(stamp)
+        moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        return moment.date() if moment.tzinfo is None else moment.astimezone(new_york).date()
+
+    expected: dict[datetime.date, int] = defaultdict(int)
+    for stamp in stamps:
+        expected[local_day(stamp)] += 1
+    ranges = [(D(2024, 2, 27), D(2024, 3, 13)), (D(2024, 11, 1), D(2024, 11, 6))]
+
+    for start, stop in ranges:
+        assert build(RangeDaily(of=DailyReport, start=start, stop=stop)).status == luigi.LuigiStatusCode.SUCCESS
+
+    for start, stop in ranges:
+        for day in (start + datetime.timedelta(days=i) for i in range((stop - start).days)):
+            assert summary(base_dir, day)["total_orders"] == expected.get(day, 0), day
+    assert expected[D(2024, 2, 29)] == 3 and expected[D(2024, 3, 10)] == 6 and expected[D(2024, 11, 3)] == 4
