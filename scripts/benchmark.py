@@ -37,7 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "bare":
         return bare_loop(args)
+    if args.command == "exports":
+        return write_landing(args)
     with tempfile.TemporaryDirectory(prefix="etl-bench-", dir=args.workdir) as workdir:
+        if args.landing:
+            result = landing_benchmark(args, Path(workdir))
+            print(json.dumps(result, indent=2, sort_keys=True))
+            return 0
         result = benchmark(args, Path(workdir))
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "bare", "exports"], help=argparse.SUPPRESS)
     parser.add_argument("--days", type=int, default=30, help="days in the range (default 30)")
     parser.add_argument("--orders-per-day", type=int, default=1000, help="mean orders per day (default 1000)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each variant; the median is reported")
@@ -56,7 +62,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scan", action="store_true", help=f"also time the missing-day scan over {SCAN_DAYS} days")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--workdir", help="where the temporary base directories go (default: the system's temp)")
+    parser.add_argument(
+        "--landing",
+        type=int,
+        metavar="FILES",
+        help="instead: the landing source, the days' orders shuffled over FILES export files (every other one "
+        "gzip); prints the ingest against its floor, the whole run, and a run after one small late file (JSON)",
+    )
     parser.add_argument("--base", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--late", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -308,6 +322,112 @@ def scan_time(base: Path) -> float:
         best = min(best, time.perf_counter() - started)
     assert len(complete) == SCAN_DAYS
     return best
+
+
+EXPORT_COLUMNS = {"order_id": "OrderID", "customer_id": "CustomerRef", "quantity": "Qty", "order_timestamp": "When"}
+
+
+def landing_benchmark(args: argparse.Namespace, workdir: Path) -> dict:
+    """The landing source end to end: ingest against its floor, the whole range, then one small late file."""
+    import pyarrow.csv as pacsv
+
+    landing, base = workdir / "landing", workdir / "base"
+    days = [args.start + datetime.timedelta(days=i) for i in range(args.days)]
+    exports = [sys.executable, __file__, "exports", f"--base={landing}", f"--start={args.start}"]
+    # In a process of its own, so that this one stays small: a child's peak RSS counts its parent's pages.
+    subprocess.run([*exports, f"--days={args.days}", f"--orders-per-day={args.orders_per_day}",
+                    f"--landing={args.landing}"], check=True)  # fmt: skip
+    stop = args.start + datetime.timedelta(days=args.days)
+    flags = [
+        "--local-scheduler", "--log-level=WARNING", "--etl-source=landing", f"--landing-directory={landing}",
+        f"--landing-column-map={json.dumps({v: k for k, v in EXPORT_COLUMNS.items()})}", *config_args(args, base),
+    ]  # fmt: skip
+    luigi = str(Path(sys.executable).with_name("luigi"))
+    ingest = run_measured([[luigi, "--module", "etl", "IngestLandingFiles", *flags]])
+    rest = [luigi, "--module", "etl", "RangeDaily", "--of", "DailyReport", f"--start={args.start}", f"--stop={stop}"]
+    pipeline = run_measured([[*rest, *flags]])
+    late_day = days[len(days) // 2]
+    subprocess.run([sys.executable, __file__, "exports", f"--base={landing / 'late'}", f"--start={late_day}",
+                    "--days=1", "--orders-per-day=100", "--landing=1", "--late"], check=True)  # fmt: skip
+    late = run_measured([[*rest, *flags]])
+    floor = landing_floor(landing, base, pacsv)
+    first = ingest.seconds + pipeline.seconds
+    return {
+        "days": args.days,
+        "orders_per_day": args.orders_per_day,
+        "landing_files": args.landing,
+        "landing_mb": round(sum(p.stat().st_size for p in landing.rglob("*") if p.is_file()) / 1e6, 1),
+        "ingest_s": round(ingest.seconds, 3),
+        "ingest_floor_s": round(floor, 3),
+        "ingest_floor_ratio": round(ingest.seconds / floor, 2),
+        "first_run_s": round(first, 3),
+        "late_file_run_s": round(late.seconds, 3),
+        "late_share_of_first": round(late.seconds / first, 3),
+        "peak_rss_mb": {
+            "ingest": round(ingest.peak_mb, 1),
+            "pipeline": round(pipeline.peak_mb, 1),
+            "late": round(late.peak_mb, 1),
+        },  # fmt: skip
+    }
+
+
+def write_landing(args: argparse.Namespace) -> int:
+    """The export files of the landing variant: the days' orders shuffled and dealt over ``--landing`` files."""
+    import numpy as np
+    import pyarrow as pa
+
+    days = [args.start + datetime.timedelta(days=i) for i in range(args.days)]
+    table = export_table(days, args.orders_per_day, prefix="LATE" if args.late else "")
+    write_exports(table.take(pa.array(np.random.default_rng(7).permutation(table.num_rows))), args.base, args.landing)
+    return 0
+
+
+def export_table(days: list[datetime.date], orders_per_day: int, prefix: str = ""):
+    """Synthetic orders of ``days`` as a shop's export: its own column names, a total but no unit price."""
+    import pyarrow as pa
+
+    from etl.generation import GenerationSettings, generate_orders
+
+    frames = [generate_orders(day, GenerationSettings(mean_orders_per_day=orders_per_day)) for day in days]
+    table = pa.concat_tables(pa.Table.from_pandas(frame, preserve_index=False) for frame in frames)
+    table = table.drop_columns(["unit_price"]).rename_columns(
+        [EXPORT_COLUMNS.get(name, name) for name in table.column_names if name != "unit_price"]
+    )
+    if prefix:
+        table = table.set_column(0, "OrderID", pa.array([f"{prefix}-{i}" for i in range(table.num_rows)]))
+    return table
+
+
+def write_exports(table, directory: Path, files: int) -> None:
+    """``table`` dealt out over ``files`` export files, every other one gzip."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for number in range(files):
+        part = table.take(pa.array(range(number, table.num_rows, files)))
+        if number % 2:
+            with pa.CompressedOutputStream(str(directory / f"export-{number}.csv.gz"), "gzip") as stream:
+                pacsv.write_csv(part, stream)
+        else:
+            pacsv.write_csv(part, str(directory / f"export-{number}.csv"))
+
+
+def landing_floor(landing: Path, base: Path, pacsv) -> float:
+    """One pyarrow read of every landing file plus one write of every raw partition's orders file."""
+    import pyarrow as pa
+
+    started = time.perf_counter()
+    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
+        if path.suffix == ".gz":
+            with pa.CompressedInputStream(pa.OSFile(str(path)), "gzip") as stream:
+                pacsv.read_csv(stream)
+        else:
+            pacsv.read_csv(str(path))
+    with tempfile.TemporaryDirectory() as scratch:
+        for orders in sorted(base.glob("raw/year=*/month=*/day=*/orders.csv")):
+            pacsv.write_csv(pacsv.read_csv(orders), str(Path(scratch, "orders.csv")))
+    return time.perf_counter() - started
 
 
 def format_table(result: dict) -> str:

@@ -86,3 +86,25 @@ def test_the_two_process_reference_does_the_bare_loops_work_split_in_halves(tmp_
     assert (len(first), len(second)) == (1, 2)
     assert {**first, **second} == whole
     assert len(halves) == 2 and all(json.loads(out)["stages"]["generate"] > 0 for out in [*outputs, *halves])
+
+
+@pytest.mark.slow
+def test_landing_benchmark_reports_the_ingest_against_its_floor_and_the_late_file_run(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--landing=3", "--days=3", "--orders-per-day=100"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    assert (figures["days"], figures["landing_files"]) == (3, 3)
+    for key in ("ingest_s", "ingest_floor_s", "first_run_s", "late_file_run_s"):
+        assert figures[key] > 0, key
+    assert figures["ingest_floor_ratio"] == pytest.approx(figures["ingest_s"] / figures["ingest_floor_s"], rel=0.02)
+    assert figures["late_share_of_first"] == pytest.approx(
+        figures["late_file_run_s"] / figures["first_run_s"], rel=0.02
+    )
+    assert set(figures["peak_rss_mb"]) == {"ingest", "pipeline", "late"}
