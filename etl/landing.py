@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from etl.csv_io import ORDER_COLUMNS, read_export, read_text_csv, write_table
 from etl.ingest import ExportError, business_days, canonical_orders, plan_columns, refusals
-from etl.storage import Store
+from etl.storage import FileStat, Store
 from etl.storage.landing import LocalLanding
 from etl.storage.layout import (
     INGEST,
@@ -62,7 +62,7 @@ class FileRows:
     """What one export file holds, by business day: usable rows and refused rows (with their line)."""
 
     name: str
-    size: int
+    stat: FileStat  # size and time when the ingest found it: what the index records
     sha256: str
     accepted: dict[datetime.date, pa.Table]
     refused: dict[datetime.date | None, pa.Table]
@@ -73,17 +73,14 @@ class FileRows:
 class LandingScan:
     """The landing directory against the ingest index."""
 
-    pending: list[tuple[str, int, str]]  # files whose bytes the index has not seen: (name, size, sha256)
+    pending: list[tuple[str, FileStat, str]]  # files whose bytes the index has not seen: (name, stat, sha256)
     index: dict  # the index, with the new times of files touched but unchanged
 
 
 def up_to_date(store: Store, landing: LocalLanding) -> bool:
     """Whether the index has seen every landing file at its current size and time (no file is read)."""
     known = (store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}})["files"]
-    return all(
-        name in known and (known[name]["size"], known[name]["mtime_ns"]) == (stat.size, stat.mtime_ns)
-        for name, stat in landing.files()
-    )
+    return all(_seen(known.get(name), stat) for name, stat in landing.files())
 
 
 def scan(store: Store, landing: LocalLanding) -> LandingScan:
@@ -93,13 +90,13 @@ def scan(store: Store, landing: LocalLanding) -> LandingScan:
     pending = []
     for name, stat in landing.files():
         entry = known.get(name)
-        if entry is not None and (entry["size"], entry["mtime_ns"]) == (stat.size, stat.mtime_ns):
+        if _seen(entry, stat):
             continue
         digest = landing.sha256(name)
         if entry is not None and entry["sha256"] == digest:
             entry["mtime_ns"] = stat.mtime_ns
             continue
-        pending.append((name, stat.size, digest))
+        pending.append((name, stat, digest))
     return LandingScan(pending, index)
 
 
@@ -119,7 +116,7 @@ def ingest(
     """
     with store.exclusive(INGEST_LOCK_KEY):
         found = scan(store, landing)
-        read = [read_file(landing, name, size, digest, settings, timezone) for name, size, digest in found.pending]
+        read = [read_file(landing, name, stat, digest, settings, timezone) for name, stat, digest in found.pending]
         return _write(store, landing, found.index, read, start_date, retired_raw)
 
 
@@ -132,7 +129,6 @@ def _write(
     retired_raw: frozenset[datetime.date],
 ) -> dict:
     """Rewrite the days the files just read touch, then the index and the record."""
-    mtimes = {name: stat.mtime_ns for name, stat in landing.files()}
     touched: set[datetime.date] = set()
     for rows in read:
         touched |= set(rows.accepted) | {day for day in rows.refused if day is not None}
@@ -142,8 +138,8 @@ def _write(
         rewrite_day(store, day, read)
     for rows in read:
         index["files"][rows.name] = {
-            "size": rows.size,
-            "mtime_ns": mtimes[rows.name],
+            "size": rows.stat.size,
+            "mtime_ns": rows.stat.mtime_ns,
             "sha256": rows.sha256,
             "days": {day.isoformat(): table.num_rows for day, table in sorted(rows.accepted.items())},
         }
@@ -201,7 +197,7 @@ def write_day_without_orders(store: Store, day: datetime.date) -> None:
 
 
 def read_file(
-    landing: LocalLanding, name: str, size: int, digest: str, settings: LandingSettings, timezone: str
+    landing: LocalLanding, name: str, stat: FileStat, digest: str, settings: LandingSettings, timezone: str
 ) -> FileRows:
     """Read one export file whole and sort its rows by business day; LandingFileError names a broken file."""
     try:
@@ -236,7 +232,7 @@ def read_file(
     refused_days = days.filter(pc.invert(usable))
     return FileRows(
         name=name,
-        size=size,
+        stat=stat,
         sha256=digest,
         accepted=_by_day(accepted_rows, accepted_days),
         refused=_by_day(refused_rows, refused_days, keep_undated=True),
@@ -265,7 +261,7 @@ def rewrite_day(store: Store, day: datetime.date, read: list[FileRows]) -> None:
             refused[rows.name] = rows.refused.get(day)
             entries[rows.name] = {
                 "file": rows.name,
-                "size": rows.size,
+                "size": rows.stat.size,
                 "sha256": rows.sha256,
                 "rows": rows.accepted[day].num_rows if day in rows.accepted else 0,
                 "rejected_rows": rows.refused[day].num_rows if day in rows.refused else 0,
@@ -338,6 +334,11 @@ def _problem(error: Exception, encoding: str) -> str:
     if isinstance(error, OSError | EOFError):
         return f"it cannot be read ({error}): broken or truncated"
     return str(error)
+
+
+def _seen(entry: dict | None, stat: FileStat) -> bool:
+    """Whether the index entry is of this file as it is now (same size and time)."""
+    return entry is not None and (entry["size"], entry["mtime_ns"]) == (stat.size, stat.mtime_ns)
 
 
 def _no_orders() -> pa.Table:
