@@ -22,7 +22,6 @@ RangeDaily then fails naming each such day, file and rule. Any other error fails
 
 from __future__ import annotations
 
-import logging
 from typing import ClassVar
 
 import luigi
@@ -45,8 +44,6 @@ from etl.tasks import (
     per_settings,
 )
 from etl.validation import DataValidationError
-
-logger = logging.getLogger("luigi-interface")
 
 DONE, FAILED, PENDING = "done", "failed", "pending"
 HELD_BACK = "held back: "

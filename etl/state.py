@@ -123,14 +123,17 @@ def state_of(store: Store, step: DailyStep) -> DayState:
     return StoreView(store).state(step)
 
 
+_ADOPTION_CHECKED: set[Store] = set()
 _LEDGER: dict[Store, tuple[FileStat | None, dict[str, frozenset[datetime.date]]]] = {}
 
 
 def retired(store: Store) -> dict[str, frozenset[datetime.date]]:
     """The days retention retired, per layer (read again only when the ledger changed)."""
     stat = store.stat(RETIRED_DAYS_KEY)
-    if stat is None and store.list_partitions(CLEANUP):
-        stat = adopt_earlier_cleanup_records(store)
+    if stat is None and store not in _ADOPTION_CHECKED:  # once per store and process: not on every state query
+        _ADOPTION_CHECKED.add(store)
+        if store.list_partitions(CLEANUP):
+            stat = adopt_earlier_cleanup_records(store)
     kept = _LEDGER.get(store)
     if kept is None or kept[0] != stat:
         ledger = store.read_json(RETIRED_DAYS_KEY) if stat is not None else None
