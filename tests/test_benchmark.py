@@ -16,25 +16,23 @@ benchmark = sys.modules["benchmark"] = importlib.util.module_from_spec(spec)  # 
 spec.loader.exec_module(benchmark)
 
 
-@pytest.mark.slow
-def test_benchmark_reports_every_figure_and_identical_outputs(tmp_path):
+def benchmark_figures(cwd, *args: str) -> dict:
+    """Run the benchmark script as a user would; the JSON it printed (the run must exit 0)."""
     result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts" / "benchmark.py"),
-            "--days=3",
-            "--orders-per-day=100",
-            "--scan",
-            "--json",
-        ],
+        [sys.executable, str(REPO / "scripts" / "benchmark.py"), *args],
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=tmp_path,
+        cwd=cwd,
     )
-
     assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+@pytest.mark.slow
+def test_benchmark_reports_every_figure_and_identical_outputs(tmp_path):
+    figures = benchmark_figures(tmp_path, "--days=3", "--orders-per-day=100", "--scan", "--json")
+
     assert figures["same_bytes"] is True
     assert (figures["days"], figures["orders_per_day"]) == (3, 100)
     for key in ("bare_s", "luigi_w1_s", "luigi_w2_s", "io_floor_s", "scan_s"):
@@ -90,16 +88,8 @@ def test_the_two_process_reference_does_the_bare_loops_work_split_in_halves(tmp_
 
 @pytest.mark.slow
 def test_landing_benchmark_reports_the_ingest_against_its_floor_and_the_late_file_run(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--landing=3", "--days=3", "--orders-per-day=100"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-    )
+    figures = benchmark_figures(tmp_path, "--landing=3", "--days=3", "--orders-per-day=100")
 
-    assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(result.stdout)
     assert (figures["days"], figures["landing_files"]) == (3, 3)
     for key in ("ingest_s", "ingest_floor_s", "first_run_s", "late_file_run_s"):
         assert figures[key] > 0, key
