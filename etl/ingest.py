@@ -8,7 +8,9 @@ the canonical columns of a day.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -16,12 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.csv_io import ORDER_COLUMNS
-from etl.validation import order_timestamps
+from etl.validation import CANONICAL_TIME, DATE_ONLY, exact_strptime, order_timestamps
 
 REQUIRED = ("order_id", "customer_id", "quantity", "order_timestamp")
 AMOUNTS = ("unit_price", "total_amount")
 OPTIONAL = ("product_id", "category", "status", "payment_method")
-_DATE_ONLY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_EPOCH = datetime.date(1970, 1, 1)
+_NO_DAY = np.iinfo(np.int32).min
 _OTHER_DELIMITERS = re.compile(r"[;\t|]")
 
 
@@ -80,15 +84,39 @@ def canonical_orders(batch: pa.Table, plan: ColumnPlan) -> pa.Table:
 def business_days(orders: pa.Table, timezone: str) -> pa.Array:
     """Each row's business day in ``timezone`` (null when its timestamp cannot be read).
 
-    A date alone is that day; a naive time is a local time; a time with an offset is converted.
+    A date alone is that day; a naive time is a local time; a time with an offset is converted. The two
+    plain forms are read by Arrow in one pass; only other spellings go through the general ISO 8601 parser.
     """
     text = orders.column("order_timestamp").combine_chunks()
-    date_only = pc.fill_null(pc.match_substring_regex(text, _DATE_ONLY), False)
-    frame = pd.DataFrame({"order_timestamp": text.to_pandas()})
-    stamps = order_timestamps(frame, timezone).dt.normalize()
-    days = pa.array(stamps.dt.date.where(stamps.notna(), None), type=pa.date32())
-    dates = pc.strptime(pc.if_else(date_only, text, None), format="%Y-%m-%d", unit="s", error_is_null=True)
-    return pc.if_else(date_only, pc.cast(dates, pa.date32()), days)
+    days = pc.cast(exact_strptime(text, CANONICAL_TIME), pa.date32())
+    if days.null_count == text.null_count:
+        return days
+    days = pc.coalesce(days, pc.cast(exact_strptime(text, DATE_ONLY), pa.date32()))
+    other = pc.and_(pc.is_null(days), pc.is_valid(text))
+    if not pc.any(other).as_py():
+        return days
+    spelled = text.filter(other)
+    stamps = order_timestamps(pd.DataFrame({"order_timestamp": spelled.to_pandas()}), timezone)
+    return pc.replace_with_mask(days, other, pc.cast(pa.array(stamps), pa.date32()))
+
+
+def rows_by_day(table: pa.Table, days: pa.Array) -> Iterator[tuple[datetime.date | None, pa.Table]]:
+    """``table``'s rows grouped by ``days`` (None for rows without one), each group in the table's order."""
+    codes = days.cast(pa.int32()).fill_null(_NO_DAY).to_numpy(zero_copy_only=False)
+    if not len(codes):
+        return
+    if (codes == codes[0]).all():
+        groups, order = [(0, len(codes))], None
+    else:
+        order = np.argsort(codes, kind="stable")
+        codes = codes[order]
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        groups = list(zip(starts, np.r_[starts[1:], len(codes)], strict=True))
+        table = table.take(pa.array(order))
+    for start, stop in groups:
+        code = int(codes[start])
+        day = None if code == _NO_DAY else _EPOCH + datetime.timedelta(days=code)
+        yield day, table.slice(start, stop - start)
 
 
 def refusals(
@@ -126,9 +154,24 @@ def refusals(
     return pa.array(reasons, type=pa.string())
 
 
-def _numbers(column: pa.ChunkedArray) -> np.ndarray:
-    """Text as float64 (NaN where it is no number); ``inf`` and ``nan`` spelled out stay non-finite."""
-    return pd.to_numeric(column.to_pandas(), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Text as float64 (NaN where it is no number); ``inf`` and ``nan`` spelled out stay non-finite.
+
+    Plain decimal numbers are read by Arrow in one pass; only other spellings go through pandas.
+    """
+    text = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    try:
+        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        pass  # some value is not a plain number: find which
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_NUMBER), False)
+    numbers = pc.cast(pc.if_else(plain, text, pa.scalar(None, pa.string())), pa.float64())
+    values = numbers.to_numpy(zero_copy_only=False).copy()
+    other = np.asarray(pc.and_(pc.invert(plain), pc.is_valid(text)), dtype=bool)
+    if other.any():
+        spelled = text.filter(pa.array(other)).to_pandas()
+        values[other] = pd.to_numeric(spelled, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return values
 
 
 def _text(values: np.ndarray) -> pa.Array:

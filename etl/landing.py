@@ -1,9 +1,12 @@
 """The landing source: new and changed export files become raw partitions, each file read once.
 
-One ingest reads every landing file that is new or whose bytes changed since the ingest index last saw it,
-maps and dates its rows, checks every such file before anything is written (a broken file stops the ingest
-and names itself), then rewrites the raw partition of each day the files touch: the day's rows from every
-file, ordered by file name and then line, with the rows refused and a manifest of the files that fed it.
+One ingest streams every landing file that is new or whose bytes changed since the ingest index last saw it,
+a batch at a time: it maps and dates the rows and sets them aside by day (:mod:`etl.spill`), so memory holds
+a batch and a day, not a file. A broken file stops the ingest before any partition changes, and names itself.
+Then each touched day's raw files are written beside the current ones (staged): the day's rows from every
+file, ordered by file name and then line, the rows refused, and a manifest of the files that fed it. A
+journal then lists what to publish, and publishing moves the staged files into place: a run killed at any
+moment leaves every partition as it was or as it will be, and the next ingest finishes a journal it finds.
 A rewritten raw file is newer than what was built from it, so the day and the windows after it are rebuilt
 by the next range (see :mod:`etl.state`). Rows of a day retention already retired are reported, not used.
 """
@@ -13,23 +16,30 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+from collections import Counter
+from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.csv_io import ORDER_COLUMNS, read_export, read_text_csv, write_table
-from etl.ingest import ExportError, business_days, canonical_orders, plan_columns, refusals
+from etl.ingest import ColumnPlan, ExportError, business_days, canonical_orders, plan_columns, refusals, rows_by_day
+from etl.spill import DaySpill
 from etl.storage import FileStat, Store
 from etl.storage.landing import LocalLanding
 from etl.storage.layout import (
     INGEST,
     INGEST_INDEX_KEY,
+    INGEST_JOURNAL_KEY,
     INGEST_RECORD_KEY,
+    INGEST_SPILL,
     MANIFEST,
     ORDERS,
     RAW,
     REJECTED_ROWS,
     file_key,
+    staged_key,
 )
 
 logger = logging.getLogger("luigi-interface")
@@ -37,7 +47,10 @@ logger = logging.getLogger("luigi-interface")
 SOURCE_FILE, LINE, REASON = "source_file", "line", "reason"
 REFUSED_COLUMNS = (SOURCE_FILE, LINE, REASON, *ORDER_COLUMNS)
 RECORD_RUNS_KEPT = 100
+UNDATED_ROWS_LISTED = 1000  # rows whose day cannot be told, listed in the record (all are counted)
 INGEST_LOCK_KEY = f"{INGEST}/lock/ingest"  # held for a whole ingest (ingest/ itself guards the index and record)
+_ACCEPTED, _REFUSED = "orders", "refused"  # the two kinds of rows set aside by day
+_RAW_FILES = (REJECTED_ROWS, MANIFEST, ORDERS)  # a raw partition's files, in the order they are published
 
 
 class LandingFileError(RuntimeError):
@@ -59,14 +72,20 @@ class LandingSettings:
 
 @dataclasses.dataclass
 class FileRows:
-    """What one export file holds, by business day: usable rows and refused rows (with their line)."""
+    """What one export file gave, by business day: the numbers of usable and refused rows (the rows themselves
+    wait in the spill), and the rows whose day cannot be told."""
 
     name: str
     stat: FileStat  # size and time when the ingest found it: what the index records
     sha256: str
-    accepted: dict[datetime.date, pa.Table]
-    refused: dict[datetime.date | None, pa.Table]
     dropped_columns: tuple[str, ...]
+    accepted: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
+    refused: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
+    undated: list[dict] = dataclasses.field(default_factory=list)  # the first UNDATED_ROWS_LISTED of them
+    undated_count: int = 0
+
+    def gave(self, day: datetime.date) -> bool:
+        return day in self.accepted or day in self.refused
 
 
 @dataclasses.dataclass
@@ -78,7 +97,10 @@ class LandingScan:
 
 
 def up_to_date(store: Store, landing: LocalLanding) -> bool:
-    """Whether the index has seen every landing file at its current size and time (no file is read)."""
+    """Whether the index has seen every landing file at its current size and time and no ingest is half
+    published (no file is read)."""
+    if store.exists(INGEST_JOURNAL_KEY):
+        return False
     known = (store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}})["files"]
     return all(_seen(known.get(name), stat) for name, stat in landing.files())
 
@@ -115,48 +137,63 @@ def ingest(
     Ingests exclude each other (cron and a manual backfill at once): the second scans after the first is done.
     """
     with store.exclusive(INGEST_LOCK_KEY):
+        finish_interrupted(store)
         found = scan(store, landing)
-        read = [read_file(landing, name, stat, digest, settings, timezone) for name, stat, digest in found.pending]
-        return _write(store, landing, found.index, read, start_date, retired_raw)
-
-
-def _write(
-    store: Store,
-    landing: LocalLanding,
-    index: dict,
-    read: list[FileRows],
-    start_date: datetime.date,
-    retired_raw: frozenset[datetime.date],
-) -> dict:
-    """Rewrite the days the files just read touch, then the index and the record."""
-    touched: set[datetime.date] = set()
-    for rows in read:
-        touched |= set(rows.accepted) | {day for day in rows.refused if day is not None}
-        touched |= {datetime.date.fromisoformat(day) for day in index["files"].get(rows.name, {}).get("days", {})}
-    unused = {day for day in touched if day in retired_raw or day < start_date}
-    for day in sorted(touched - unused):
-        rewrite_day(store, day, read)
-    for rows in read:
-        index["files"][rows.name] = {
-            "size": rows.stat.size,
-            "mtime_ns": rows.stat.mtime_ns,
-            "sha256": rows.sha256,
-            "days": {day.isoformat(): table.num_rows for day, table in sorted(rows.accepted.items())},
-        }
-    store.update_json(INGEST_INDEX_KEY, lambda current: merged_index(current, index))
-    record = run_record(read, sorted(touched - unused), unused, retired_raw)
+        with DaySpill(store, INGEST_SPILL) as spill:
+            read = [read_file(landing, *pending, settings, timezone, spill) for pending in found.pending]
+            touched = _touched_days(read, found.index)
+            unused = {day for day in touched if day in retired_raw or day < start_date}
+            rebuilt = sorted(touched - unused)
+            store.write_json(INGEST_JOURNAL_KEY, {"staging": [staged_key(key) for key in _raw_keys(rebuilt)]})
+            actions = [action for day in rebuilt for action in stage_day(store, day, read, spill)]
+        for rows in read:
+            found.index["files"][rows.name] = {
+                "size": rows.stat.size,
+                "mtime_ns": rows.stat.mtime_ns,
+                "sha256": rows.sha256,
+                "days": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
+            }
+        record = run_record(read, rebuilt, unused, retired_raw)
+        journal = {"actions": actions, "index": {"files": dict(sorted(found.index["files"].items()))}, "record": record}
+        store.write_json(INGEST_JOURNAL_KEY, journal)
+        publish(store, journal)
     for rows in read:
         logger.info("etl: ingested %s: %s", landing.describe(rows.name), describe_rows(rows))
-    for day in sorted(touched - unused):
-        logger.info("etl: raw partition of %s rebuilt from %s", day, ", ".join(sources_of(day, read)))
+    for day in rebuilt:
+        logger.info("etl: raw partition of %s rebuilt from %s", day, ", ".join(r.name for r in read if r.gave(day)))
     for day, count in record["too_late"].items():
         logger.warning("etl: %d rows of %s arrived after retention retired the day; not used", count, day)
     for day, count in record["before_start_date"].items():
         logger.warning("etl: %d rows of %s are before [etl] start_date; not used", count, day)
-    store.update_json(
-        INGEST_RECORD_KEY, lambda current: {"runs": [*(current or {}).get("runs", []), record][-RECORD_RUNS_KEPT:]}
-    )
     return record
+
+
+def finish_interrupted(store: Store) -> None:
+    """Finish publishing what a killed ingest had staged in full, or drop what it had only begun to stage."""
+    if not store.exists(INGEST_JOURNAL_KEY):
+        return
+    journal = store.read_json(INGEST_JOURNAL_KEY)
+    if "actions" in journal:
+        logger.warning("etl: finishing the ingest of %s, which an earlier run left half published",
+                       ", ".join(entry["file"] for entry in journal["record"]["files"]))  # fmt: skip
+        publish(store, journal)
+        return
+    for key in journal["staging"]:
+        store.remove(key)
+    store.remove(INGEST_JOURNAL_KEY)
+
+
+def publish(store: Store, journal: dict) -> None:
+    """Move each staged file into place (or remove a file the day no longer has), then the index and the
+    record; every step can be repeated, so a journal is finished however often a run dies in it."""
+    for action, *keys in journal["actions"]:
+        if action == "move" and store.exists(keys[0]):
+            store.move(keys[0], keys[1])
+        elif action == "remove":
+            store.remove(keys[0])
+    store.write_json(INGEST_INDEX_KEY, journal["index"])
+    store.update_json(INGEST_RECORD_KEY, lambda current: _with_run((current or {}).get("runs", []), journal["record"]))
+    store.remove(INGEST_JOURNAL_KEY)
 
 
 def run_record(
@@ -165,7 +202,7 @@ def run_record(
     """What one ingest did, for the ingest record: files, rows per day, dropped columns, unused and undated rows."""
 
     def rows_of(day: datetime.date) -> int:
-        return sum(rows.accepted[day].num_rows for rows in read if day in rows.accepted)
+        return sum(rows.accepted[day] for rows in read)
 
     return {
         "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -173,7 +210,7 @@ def run_record(
             {
                 "file": rows.name,
                 "sha256": rows.sha256,
-                "rows": {day.isoformat(): table.num_rows for day, table in sorted(rows.accepted.items())},
+                "rows": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
                 "dropped_columns": list(rows.dropped_columns),
             }
             for rows in read
@@ -181,127 +218,173 @@ def run_record(
         "rebuilt_days": [day.isoformat() for day in rebuilt],
         "too_late": {day.isoformat(): rows_of(day) for day in sorted(unused) if day in retired_raw},
         "before_start_date": {day.isoformat(): rows_of(day) for day in sorted(unused) if day not in retired_raw},
-        "undated_rows": [
-            row
-            for rows in read
-            if None in rows.refused
-            for row in rows.refused[None].select([SOURCE_FILE, LINE, REASON]).to_pylist()
-        ],
+        "undated_row_count": sum(rows.undated_count for rows in read),
+        "undated_rows": [row for rows in read for row in rows.undated][:UNDATED_ROWS_LISTED],
     }
 
 
 def write_day_without_orders(store: Store, day: datetime.date) -> None:
-    """The raw partition of a day no export held an order of: its orders file with the header alone."""
-    store.write_json(file_key(RAW, day, MANIFEST), {"execution_date": day.isoformat(), "files": []})
-    write_table(store, file_key(RAW, day, ORDERS), _no_orders())
+    """The raw partition of a day no export held an order of: its orders file with the header alone (unless an
+    ingest gave the day rows meanwhile)."""
+    with store.exclusive(INGEST_LOCK_KEY):
+        if store.exists(file_key(RAW, day, ORDERS)):
+            return
+        store.write_json(file_key(RAW, day, MANIFEST), {"execution_date": day.isoformat(), "files": []})
+        write_table(store, file_key(RAW, day, ORDERS), _no_orders())
 
 
 def read_file(
-    landing: LocalLanding, name: str, stat: FileStat, digest: str, settings: LandingSettings, timezone: str
+    landing: LocalLanding,
+    name: str,
+    stat: FileStat,
+    digest: str,
+    settings: LandingSettings,
+    timezone: str,
+    spill: DaySpill,
 ) -> FileRows:
-    """Read one export file whole and sort its rows by business day; LandingFileError names a broken file."""
+    """Stream one export file, a batch at a time, into the spill by business day; LandingFileError names a
+    broken file (what it set aside is then dropped with the spill)."""
     try:
         header, batches = read_export(lambda: landing.open(name), settings.delimiter, settings.encoding)
         if not header:
             raise ExportError("it is empty")
         plan = plan_columns(header, settings.column_map)
-        tables = [batch for batch in batches if batch.num_rows]
-        if not tables:
-            raise ExportError("it holds no orders (a header only)")
     except (ExportError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
-        raise LandingFileError(
-            f"cannot ingest {landing.describe(name)}: {_problem(error, settings.encoding)}. Fix the file or move it "
-            f"out of the landing directory {landing.describe()}; nothing was ingested"
-        ) from None
-    export = pa.concat_tables(tables)
-    orders = canonical_orders(export, plan)
-    lines = pc.cast(pa.array(range(2, orders.num_rows + 2), type=pa.int64()), pa.string())
-    days = business_days(orders, timezone)
-    order_id_name = next(n for n, canonical in plan.rename.items() if canonical == "order_id")
-    given = tuple(plan.rename.values())
-    reasons = refusals(orders, days, given, order_id_name, settings.max_quantity, settings.max_unit_price)
-    usable = pc.is_null(reasons)
-    with_line = orders.append_column(LINE, lines)
-    accepted_rows = with_line.filter(usable)
-    accepted_days = days.filter(usable)
-    refused_rows = (
-        with_line.filter(pc.invert(usable))
-        .append_column(REASON, reasons.filter(pc.invert(usable)))
-        .append_column(SOURCE_FILE, pa.array([name] * (orders.num_rows - pc.sum(usable).as_py()), pa.string()))
-    )
-    refused_days = days.filter(pc.invert(usable))
-    return FileRows(
-        name=name,
-        stat=stat,
-        sha256=digest,
-        accepted=_by_day(accepted_rows, accepted_days),
-        refused=_by_day(refused_rows, refused_days, keep_undated=True),
-        dropped_columns=plan.dropped,
-    )
+        raise _file_error(landing, name, error, settings.encoding) from None
+    rows = FileRows(name=name, stat=stat, sha256=digest, dropped_columns=plan.dropped)
+    first_line = 2
+    for batch in _checked(batches, landing, name, settings.encoding):
+        if batch.num_rows:
+            _set_aside(batch, first_line, plan, rows, settings, timezone, spill)
+            first_line += batch.num_rows
+    if first_line == 2:
+        raise _file_error(landing, name, ExportError("it holds no orders (a header only)"), settings.encoding)
+    return rows
 
 
-def rewrite_day(store: Store, day: datetime.date, read: list[FileRows]) -> None:
-    """The raw partition of ``day`` with the rows of the files just read in place of their earlier rows.
+def stage_day(store: Store, day: datetime.date, read: list[FileRows], spill: DaySpill) -> list[list[str]]:
+    """Write the next version of ``day``'s raw partition beside the current one; returns how to publish it.
 
-    The files not read keep the rows the manifest says they gave, in their order; every file's rows are
-    ordered by file name, then line. The orders file is written last: it marks the rewrite.
+    The rows of the files just read take the place of their earlier rows; the files not read keep the rows
+    the manifest says they gave, in their order; every file's rows are ordered by file name, then line. The
+    orders file is published last: it marks the rewrite.
     """
-    manifest_key = file_key(RAW, day, MANIFEST)
-    listed = store.read_json(manifest_key)["files"] if store.exists(manifest_key) else []
-    fresh = {rows.name for rows in read}
+    keys = dict(zip(_RAW_FILES, _raw_keys([day]), strict=True))
+    listed = store.read_json(keys[MANIFEST])["files"] if store.exists(keys[MANIFEST]) else []
     orders = _earlier_orders(store, day, listed)
     refused = _earlier_refusals(store, day)
     entries = {entry["file"]: entry for entry in listed}
-    for name in fresh:
-        for earlier in (orders, refused, entries):
-            earlier.pop(name, None)
     for rows in read:
-        if day in rows.accepted or day in rows.refused:
-            orders[rows.name] = rows.accepted[day] if day in rows.accepted else _no_orders()
-            refused[rows.name] = rows.refused.get(day)
-            entries[rows.name] = {
-                "file": rows.name,
-                "size": rows.stat.size,
-                "sha256": rows.sha256,
-                "rows": rows.accepted[day].num_rows if day in rows.accepted else 0,
-                "rejected_rows": rows.refused[day].num_rows if day in rows.refused else 0,
-            }
+        for earlier in (orders, refused, entries):
+            earlier.pop(rows.name, None)
+    fresh = {_ACCEPTED: spill.read(_ACCEPTED, day), _REFUSED: spill.read(_REFUSED, day)}
+    offsets = Counter()
+    for rows in read:
+        if not rows.gave(day):
+            continue
+        counts = {_ACCEPTED: rows.accepted[day], _REFUSED: rows.refused[day]}
+        part = {kind: fresh[kind].slice(offsets[kind], n) if n else None for kind, n in counts.items()}
+        offsets.update(counts)
+        orders[rows.name] = part[_ACCEPTED] if part[_ACCEPTED] is not None else _no_orders()
+        refused[rows.name] = part[_REFUSED]
+        entries[rows.name] = {
+            "file": rows.name,
+            "size": rows.stat.size,
+            "sha256": rows.sha256,
+            "rows": counts[_ACCEPTED],
+            "rejected_rows": counts[_REFUSED],
+        }
     names = sorted(entries)
+    actions = []
     refusals = [refused[n].select(list(REFUSED_COLUMNS)) for n in names if refused.get(n) is not None]
     if refusals:
-        write_table(store, file_key(RAW, day, REJECTED_ROWS), pa.concat_tables(refusals))
+        write_table(store, staged_key(keys[REJECTED_ROWS]), pa.concat_tables(refusals))
+        actions.append(["move", staged_key(keys[REJECTED_ROWS]), keys[REJECTED_ROWS]])
     else:
-        store.remove(file_key(RAW, day, REJECTED_ROWS))
-    store.write_json(manifest_key, {"execution_date": day.isoformat(), "files": [entries[n] for n in names]})
+        actions.append(["remove", keys[REJECTED_ROWS]])
+    manifest = {"execution_date": day.isoformat(), "files": [entries[n] for n in names]}
+    store.write_json(staged_key(keys[MANIFEST]), manifest)
     tables = [orders[n].select(list(ORDER_COLUMNS)) for n in names]
-    write_table(store, file_key(RAW, day, ORDERS), pa.concat_tables(tables) if tables else _no_orders())
-
-
-def merged_index(current: dict | None, updated: dict) -> dict:
-    """The index as stored, with this run's files (and the new times of unchanged files) in it."""
-    files = {**(current or {}).get("files", {}), **updated["files"]}
-    return {"files": dict(sorted(files.items()))}
+    write_table(store, staged_key(keys[ORDERS]), pa.concat_tables(tables) if tables else _no_orders())
+    actions += [["move", staged_key(keys[name]), keys[name]] for name in (MANIFEST, ORDERS)]
+    return actions
 
 
 def describe_rows(rows: FileRows) -> str:
-    days = ", ".join(f"{day}: {table.num_rows}" for day, table in sorted(rows.accepted.items()))
-    refused = sum(table.num_rows for table in rows.refused.values())
-    return f"{days or 'no rows'}; {refused} rows refused"
+    days = ", ".join(f"{day}: {count}" for day, count in sorted(rows.accepted.items()))
+    return f"{days or 'no rows'}; {rows.refused.total() + rows.undated_count} rows refused"
 
 
-def sources_of(day: datetime.date, read: list[FileRows]) -> list[str]:
-    return [rows.name for rows in read if day in rows.accepted or day in rows.refused]
+def _set_aside(
+    batch: pa.Table,
+    first_line: int,
+    plan: ColumnPlan,
+    rows: FileRows,
+    settings: LandingSettings,
+    timezone: str,
+    spill: DaySpill,
+) -> None:
+    """Map, date and check one batch of an export, and add its rows to the spill by day."""
+    orders = canonical_orders(batch, plan)
+    days = business_days(orders, timezone)
+    order_id_name = next(n for n, canonical in plan.rename.items() if canonical == "order_id")
+    reasons = refusals(
+        orders, days, tuple(plan.rename.values()), order_id_name, settings.max_quantity, settings.max_unit_price
+    )
+    usable = pc.is_null(reasons)
+    if reasons.null_count < len(reasons):
+        refused = orders.filter(pc.invert(usable))
+        lines = pa.array(np.arange(first_line, first_line + len(reasons))).filter(pc.invert(usable))
+        refused = refused.append_column(LINE, pc.cast(lines, pa.string()))
+        refused = refused.append_column(REASON, reasons.filter(pc.invert(usable)))
+        refused = refused.append_column(SOURCE_FILE, pa.array([rows.name] * refused.num_rows, pa.string()))
+        for day, part in rows_by_day(refused.select(list(REFUSED_COLUMNS)), days.filter(pc.invert(usable))):
+            if day is None:
+                rows.undated_count += part.num_rows
+                room = UNDATED_ROWS_LISTED - len(rows.undated)
+                rows.undated += part.select([SOURCE_FILE, LINE, REASON]).slice(0, max(room, 0)).to_pylist()
+                continue
+            spill.add(_REFUSED, day, part)
+            rows.refused[day] += part.num_rows
+        orders, days = orders.filter(usable), days.filter(usable)
+    for day, part in rows_by_day(orders, days):
+        spill.add(_ACCEPTED, day, part)
+        rows.accepted[day] += part.num_rows
 
 
-def _by_day(table: pa.Table, days: pa.Array, keep_undated: bool = False) -> dict:
-    """``table``'s rows grouped by ``days`` (rows without a day under None when kept), in file order."""
-    groups: dict = {}
-    for day in pc.unique(days).to_pylist():
-        if day is None and not keep_undated:
-            continue
-        mask = pc.is_null(days) if day is None else pc.fill_null(pc.equal(days, pa.scalar(day, pa.date32())), False)
-        groups[day] = table.filter(mask)
-    return groups
+def _checked(batches: Iterator[pa.Table], landing: LocalLanding, name: str, encoding: str) -> Iterator[pa.Table]:
+    """The batches of an export, a read error raised as the LandingFileError that names the file."""
+    try:
+        yield from batches
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
+        raise _file_error(landing, name, error, encoding) from None
+
+
+def _file_error(landing: LocalLanding, name: str, error: Exception, encoding: str) -> LandingFileError:
+    return LandingFileError(
+        f"cannot ingest {landing.describe(name)}: {_problem(error, encoding)}. Fix the file or move it out of the "
+        f"landing directory {landing.describe()}; nothing was ingested"
+    )
+
+
+def _touched_days(read: list[FileRows], index: dict) -> set[datetime.date]:
+    """The days the files just read give rows to, or gave rows to when the index last saw them."""
+    touched: set[datetime.date] = set()
+    for rows in read:
+        touched |= set(rows.accepted) | set(rows.refused)
+        touched |= {datetime.date.fromisoformat(day) for day in index["files"].get(rows.name, {}).get("days", {})}
+    return touched
+
+
+def _raw_keys(days: list[datetime.date]) -> list[str]:
+    return [file_key(RAW, day, name) for day in days for name in _RAW_FILES]
+
+
+def _with_run(runs: list[dict], record: dict) -> dict | None:
+    """The record's runs with this one last (None when a finished journal already put it there)."""
+    if runs and runs[-1] == record:
+        return None
+    return {"runs": [*runs, record][-RECORD_RUNS_KEPT:]}
 
 
 def _earlier_orders(store: Store, day: datetime.date, listed: list[dict]) -> dict[str, pa.Table]:

@@ -15,7 +15,8 @@ from etl.csv_io import ORDER_COLUMNS
 CRITICAL_COLUMNS = ("order_id", "customer_id", "order_timestamp", "quantity", "unit_price", "total_amount")
 NUMERIC_COLUMNS = ("quantity", "unit_price", "total_amount")
 _OFFSET = r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$"
-_CANONICAL = "%Y-%m-%dT%H:%M:%S"
+CANONICAL_TIME = "%Y-%m-%dT%H:%M:%S"
+DATE_ONLY = "%Y-%m-%d"
 
 
 class DataValidationError(Exception):
@@ -98,12 +99,23 @@ def order_timestamps(orders: pd.DataFrame, timezone: str = "UTC") -> pd.Series:
     in one pass; only other spellings go through the general ISO 8601 parser.
     """
     text = orders["order_timestamp"]
-    canonical = pc.strptime(pa.array(text, type=pa.string()), format=_CANONICAL, unit="s", error_is_null=True)
+    canonical = exact_strptime(pa.array(text, type=pa.string()), CANONICAL_TIME)
     stamps = pd.Series(canonical.to_numpy(zero_copy_only=False), index=orders.index).astype("datetime64[us]")
     other = (stamps.isna() & text.notna()).to_numpy()
     if other.any():
         stamps[other] = _parse_iso8601(text[other], timezone)
     return stamps
+
+
+def exact_strptime(text: pa.Array, form: str) -> pa.Array:
+    """``text`` as timestamps where it is exactly ``form`` (CANONICAL_TIME or DATE_ONLY, zero-padded) of a real
+    moment, else null: Arrow's strptime alone rolls 2024-02-30 over into March and 23:59:60 into the next day."""
+    stamps = pc.strptime(text, format=form, unit="s", error_is_null=True)
+    if form == DATE_ONLY:
+        spelled = pc.cast(pc.cast(stamps, pa.date32()), pa.string())
+    else:
+        spelled = pc.replace_substring(pc.cast(stamps, pa.string()), " ", "T")
+    return pc.if_else(pc.fill_null(pc.equal(spelled, text), False), stamps, pa.scalar(None, stamps.type))
 
 
 def _parse_iso8601(text: pd.Series, timezone: str) -> pd.Series:

@@ -93,7 +93,10 @@ def test_landing_benchmark_reports_the_ingest_against_its_floor_and_the_late_fil
     assert (figures["days"], figures["landing_files"]) == (3, 3)
     for key in ("ingest_s", "ingest_floor_s", "first_run_s", "late_file_run_s"):
         assert figures[key] > 0, key
-    assert figures["ingest_floor_ratio"] == pytest.approx(figures["ingest_s"] / figures["ingest_floor_s"], rel=0.02)
+    rounding = 0.0005 / figures["ingest_floor_s"]  # the figures are printed to the millisecond
+    assert figures["ingest_floor_ratio"] == pytest.approx(
+        figures["ingest_s"] / figures["ingest_floor_s"], rel=0.02 + rounding
+    )
     assert figures["late_share_of_first"] == pytest.approx(
         figures["late_file_run_s"] / figures["first_run_s"], rel=0.02
     )

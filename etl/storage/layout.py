@@ -33,6 +33,8 @@ LATEST_REPORT_KEY = f"{METRICS}/latest_daily_report.json"
 RETIRED_DAYS_KEY = f"{CLEANUP}/retired_days.json"
 INGEST_INDEX_KEY = f"{INGEST}/index.json"
 INGEST_RECORD_KEY = f"{INGEST}/record.json"
+INGEST_JOURNAL_KEY = f"{INGEST}/journal.json"  # an ingest between writing its days and publishing them
+INGEST_SPILL = f"{INGEST}/spill"  # rows an ingest set aside by day while reading
 
 _PARTS = (re.compile(r"year=([0-9]{4})"), re.compile(r"month=([0-9]{2})"), re.compile(r"day=([0-9]{2})"))
 
@@ -49,6 +51,12 @@ def file_key(layer: str, date: datetime.date, filename: str) -> str:
     if "/" in filename or filename in ("", ".", ".."):
         raise ValueError(f"{filename!r} is not a file name")
     return f"{partition_key(layer, date)}/{filename}"
+
+
+def staged_key(key: str) -> str:
+    """Where a file's next version waits, hidden beside it, until an ingest publishes it."""
+    directory, _, name = key.rpartition("/")
+    return f"{directory}/.{name}.staged"
 
 
 def part_number(level: int, name: str) -> int | None:

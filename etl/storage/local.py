@@ -100,6 +100,21 @@ class LocalStore(Store):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
 
+    def move(self, source: str, key: str) -> None:
+        source_path, final = self._path(source), self._path(key)
+        if os.path.dirname(final) not in self._safe_dirs:
+            self._refuse_links_below_layer(Path(os.path.dirname(final)))
+        os.utime(source_path)
+        os.replace(source_path, final)
+
+    def remove_tree(self, key: str) -> None:
+        path = self._path(key)
+        self._safe_dirs.clear()
+        if os.path.islink(path):
+            os.unlink(path)
+        elif os.path.isdir(path):
+            shutil.rmtree(path)
+
     def remove_partition(self, layer: str, date: datetime.date) -> bool:
         path = Path(self._path(partition_key(layer, date)))
         self._safe_dirs.clear()

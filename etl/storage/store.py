@@ -72,6 +72,18 @@ class Store(abc.ABC):
         """Remove one file if it exists."""
 
     @abc.abstractmethod
+    def move(self, source: str, key: str) -> None:
+        """Put the file at ``source`` in place of ``key`` in one step (a staged file published).
+
+        The file's time becomes the moment of the move, so what was built from the file it replaces is older.
+        """
+
+    @abc.abstractmethod
+    def remove_tree(self, key: str) -> None:
+        """Remove the directory ``key`` (scratch space such as the ingest's spill) and everything below it, if
+        it exists. A link is removed, never followed."""
+
+    @abc.abstractmethod
     def remove_partition(self, layer: str, date: datetime.date) -> bool:
         """Remove one day partition with its files (and the month and year levels it leaves empty).
 

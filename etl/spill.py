@@ -1,0 +1,95 @@
+"""Rows of many days set aside while a file is read, and read back one day at a time.
+
+This is what bounds the ingest's memory by a read batch and a day's rows, whatever the size of a file or the
+number of days it holds. Rows stay in memory up to a budget; past it, everything goes to Arrow IPC streams
+under one scratch directory of the store, cleared when the spill opens (what a killed run left) and when it
+closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections import defaultdict
+
+import pyarrow as pa
+
+from etl.storage import Store
+
+MAX_OPEN_STREAMS = 128  # beyond this many (kind, day) streams open at once, the least recent one is closed
+MEMORY_BUDGET = 256 << 20  # bytes of rows held in memory before the spill goes to disk
+
+
+class DaySpill:
+    """Append tables by (kind, day); read back all of one (kind, day) in the order they were added."""
+
+    def __init__(self, store: Store, directory: str, memory_budget: int = MEMORY_BUDGET) -> None:
+        self._store = store
+        self._directory = directory
+        self._room: int | None = memory_budget  # None once the spill is on disk
+        self._held: dict[tuple[str, datetime.date], list[pa.Table]] = defaultdict(list)
+        self._open: dict[tuple[str, datetime.date], _Stream] = {}  # least recently written first
+        self._parts: dict[tuple[str, datetime.date], list[str]] = defaultdict(list)
+
+    def __enter__(self) -> DaySpill:
+        self._store.remove_tree(self._directory)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for stream in self._open.values():
+            stream.close()
+        self._open.clear()
+        self._held.clear()
+        self._store.remove_tree(self._directory)
+
+    def add(self, kind: str, day: datetime.date, table: pa.Table) -> None:
+        if self._room is not None and table.nbytes <= self._room:
+            self._held[(kind, day)].append(table)
+            self._room -= table.nbytes
+            return
+        if self._room is not None:
+            self._room = None
+            for (held_kind, held_day), tables in self._held.items():
+                for held in tables:
+                    self._write(held_kind, held_day, held)
+            self._held.clear()
+        self._write(kind, day, table)
+
+    def _write(self, kind: str, day: datetime.date, table: pa.Table) -> None:
+        key = (kind, day)
+        stream = self._open.pop(key, None)
+        if stream is None:
+            if len(self._open) >= MAX_OPEN_STREAMS:
+                self._open.pop(next(iter(self._open))).close()
+            part = f"{self._directory}/{day.isoformat()}/{kind}-{len(self._parts[key]):06d}.arrow"
+            self._parts[key].append(part)
+            stream = _Stream(self._store, part, table.schema)
+        stream.write(table)
+        self._open[key] = stream
+
+    def read(self, kind: str, day: datetime.date) -> pa.Table | None:
+        """Everything added for (kind, day), or None when nothing was."""
+        key = (kind, day)
+        if key in self._open:
+            self._open.pop(key).close()
+        tables = list(self._held.pop(key, []))
+        for part in self._parts.get(key, []):
+            with self._store.open_input(part) as source:
+                tables.append(pa.ipc.open_stream(source).read_all())
+        return pa.concat_tables(tables) if tables else None
+
+
+class _Stream:
+    """One part of the spill being written: an IPC stream into an atomic output, published on close."""
+
+    def __init__(self, store: Store, key: str, schema: pa.Schema) -> None:
+        self._output = contextlib.ExitStack()
+        sink = self._output.enter_context(store.atomic_output(key))
+        self._writer = pa.ipc.new_stream(sink, schema)
+
+    def write(self, table: pa.Table) -> None:
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        self._writer.close()
+        self._output.close()
