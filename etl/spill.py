@@ -68,12 +68,12 @@ class DaySpill:
         self._open[key] = stream
 
     def read(self, kind: str, day: datetime.date) -> pa.Table | None:
-        """Everything added for (kind, day), or None when nothing was."""
+        """Everything added for (kind, day), or None when nothing was; read once, it is given up."""
         key = (kind, day)
         if key in self._open:
             self._open.pop(key).close()
-        tables = list(self._held.pop(key, []))
-        for part in self._parts.get(key, []):
+        tables = self._held.pop(key, [])
+        for part in self._parts.pop(key, []):
             with self._store.open_input(part) as source:
                 tables.append(pa.ipc.open_stream(source).read_all())
         return pa.concat_tables(tables) if tables else None

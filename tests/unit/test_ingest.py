@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import datetime
+import random
+import zoneinfo
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
-from etl.ingest import ColumnPlan, ExportError, business_days, canonical_orders, plan_columns, refusals
+from etl.ingest import (
+    ColumnPlan,
+    ExportError,
+    _numbers,
+    business_days,
+    canonical_orders,
+    plan_columns,
+    refusals,
+    rows_by_day,
+)
 
 D = datetime.date
 EXPORT_MAP = {"OrderID": "order_id", "Customer": "customer_id", "Qty": "quantity", "When": "order_timestamp"}
@@ -110,3 +123,124 @@ def test_a_refused_row_names_the_first_rule_it_breaks_and_text_is_never_evaluate
         "non-numeric or non-finite unit_price",
     ]
     assert orders.column("order_id")[7].as_py() == '=HYPERLINK("x")', "a formula stays data"
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-02-30", "2024-02-30T10:00:00", "2023-02-29T00:00:00", "2024-01-05T23:59:60", "2024-04-31"]
+)
+def test_an_impossible_date_or_time_has_no_business_day(text):
+    """Not the day Arrow alone rolls it over into (2024-02-30 is not March 1st, 23:59:60 not the next day)."""
+    alone = text_table(order_timestamp=[text])
+    among_valid = text_table(order_timestamp=["2024-01-05T10:00:00", text, "2024-01-05", None])
+
+    assert business_days(alone, "America/New_York").to_pylist() == [None]
+    assert business_days(among_valid, "America/New_York").to_pylist() == [D(2024, 1, 5), None, D(2024, 1, 5), None]
+
+
+def test_real_dates_and_times_at_the_edges_of_a_day_get_their_local_day():
+    zone = zoneinfo.ZoneInfo("America/New_York")
+    naive = ["2024-02-29", "2024-02-29T23:59:59", "2024-02-29T00:00:00", "2024-12-31T23:59:59"]
+    with_offset = ["2024-03-01T04:59:59Z", "2024-03-01T05:00:00Z", "2024-03-01T04:59:59+00:00",
+                   "2024-02-29T23:30:00-05:00", "2024-03-01T00:30:00+01:00", "2023-03-01T04:59:59Z"]  # fmt: skip
+    expected = [datetime.datetime.fromisoformat(t).date() for t in naive] + [
+        datetime.datetime.fromisoformat(t).astimezone(zone).date() for t in with_offset
+    ]
+    assert expected[4:7] == [D(2024, 2, 29), D(2024, 3, 1), D(2024, 2, 29)], "the expectation itself"
+
+    days = business_days(text_table(order_timestamp=naive + with_offset), "America/New_York").to_pylist()
+
+    assert days == expected
+    assert business_days(text_table(order_timestamp=naive[:2]), "America/New_York").to_pylist() == expected[:2]
+
+
+def group_rows(table: pa.Table, days: list) -> dict:
+    """``rows_by_day`` as a dict of day -> the row numbers of its group, each day given once."""
+    groups = list(rows_by_day(table, pa.array(days, pa.date32())))
+    assert len({day for day, _ in groups}) == len(groups), "each day is one group"
+    return {day: part.column("n").to_pylist() for day, part in groups}
+
+
+def test_rows_are_grouped_by_day_each_group_in_table_order_with_a_none_group_for_rows_without_a_day():
+    table = pa.table({"n": list(range(8))})
+    days = [D(2024, 1, 6), D(2024, 1, 5), None, D(2024, 1, 6), D(1969, 12, 31), D(2024, 1, 5), None, D(2024, 1, 6)]
+
+    assert group_rows(table, days) == {
+        D(2024, 1, 5): [1, 5],
+        D(2024, 1, 6): [0, 3, 7],
+        D(1969, 12, 31): [4],
+        None: [2, 6],
+    }
+
+
+def test_grouping_by_day_is_stable_on_a_large_shuffled_table():
+    generator = random.Random(7)
+    choices = [D(2024, 1, 1) + datetime.timedelta(days=i) for i in range(40)] + [None]
+    days = [generator.choice(choices) for _ in range(20_000)]
+    expected: dict = {}
+    for n, day in enumerate(days):
+        expected.setdefault(day, []).append(n)
+
+    assert group_rows(pa.table({"n": list(range(len(days)))}), days) == expected
+
+
+def test_a_table_of_one_day_is_returned_whole_and_in_its_order():
+    table = pa.table({"n": [3, 1, 2], "order_id": ["c", "a", "b"]})
+
+    [(day, part)] = list(rows_by_day(table, pa.array([D(2024, 1, 5)] * 3, pa.date32())))
+    [(undated, undated_part)] = list(rows_by_day(table, pa.array([None] * 3, pa.date32())))
+
+    assert day == D(2024, 1, 5) and part.equals(table)
+    assert undated is None and undated_part.equals(table)
+
+
+def test_an_empty_table_has_no_groups():
+    assert list(rows_by_day(pa.table({"n": pa.array([], pa.int64())}), pa.array([], pa.date32()))) == []
+
+
+MIXED_NUMBERS = ["1", "-2.5", ".5", "1e3", "+3", " 7", "1,5", "abc", "inf", "nan", "", None, "-inf", "1.", "7 ",
+                 "Infinity", "1e999", "0x10", "-.5e-2", "1E3", "."]  # fmt: skip
+PLAIN_NUMBERS = ["1", "-2.5", ".5", "1e3", "+3", "0", "123456789.123456789", "-0.001", "1E-3", None, "42."]
+
+
+def pandas_numbers(values: list) -> np.ndarray:
+    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+@pytest.mark.parametrize("values", [MIXED_NUMBERS, PLAIN_NUMBERS], ids=["other spellings", "plain numbers"])
+def test_numbers_are_what_pandas_makes_of_the_text(values):
+    expected = pandas_numbers(values)
+    assert np.isnan(expected).any() and np.isfinite(expected).any(), "the expectation holds both"
+
+    one_chunk = _numbers(pa.array(values, pa.string()))
+    chunked = _numbers(pa.chunked_array([pa.array(values[:4], pa.string()), pa.array(values[4:], pa.string())]))
+
+    assert one_chunk.dtype == np.float64
+    np.testing.assert_array_equal(one_chunk, expected)  # NaN where pandas gives NaN, inf signs kept
+    np.testing.assert_array_equal(chunked, expected)
+
+
+def test_plain_numbers_never_reach_pandas_and_other_spellings_go_alone(monkeypatch):
+    seen = []
+    real = pd.to_numeric
+
+    def spy(values, *args, **kwargs):
+        seen.append(list(values))
+        return real(values, *args, **kwargs)
+
+    monkeypatch.setattr(pd, "to_numeric", spy)
+    _numbers(pa.array(PLAIN_NUMBERS, pa.string()))
+    assert seen == []
+
+    _numbers(pa.array(MIXED_NUMBERS, pa.string()))
+    [sent] = seen
+    assert {" 7", "1,5", "abc", "", "7 ", "0x10", "."} <= set(sent)
+    assert not set(sent) & {"1", "-2.5", ".5", "1e3", "+3", "1.", "1E3", "-.5e-2", None}, "plain numbers stay out"
+
+
+def test_many_random_decimal_spellings_are_read_as_pandas_reads_them():
+    generator = random.Random(11)
+    values = [f"{generator.uniform(-1e6, 1e6):.{generator.randint(0, 17)}f}" for _ in range(2_000)]
+    values += [repr(generator.uniform(-1, 1) * 10 ** generator.randint(-30, 30)) for _ in range(2_000)]
+
+    np.testing.assert_array_equal(_numbers(pa.array(values, pa.string())), pandas_numbers(values))
+    np.testing.assert_array_equal(_numbers(pa.array([*values, "n/a"], pa.string())), pandas_numbers([*values, "n/a"]))

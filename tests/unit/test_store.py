@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 
 import luigi
@@ -285,6 +286,154 @@ def test_remove_deletes_one_file_and_ignores_a_missing_one(store, tmp_path):
     store.remove(KEY)
     store.remove(KEY)
     assert sorted(os.listdir((tmp_path / KEY).parent)) == ["keep.json"]
+
+
+# move -----------------------------------------------------------------------------------------------------
+
+
+def staged_file(base: Path, key: str, content: bytes) -> Path:
+    """A file written beside its final place, as an ingest stages a raw file, dated a day ago."""
+    path = base / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    day_ago = time.time_ns() - 86_400 * 10**9
+    os.utime(path, ns=(day_ago, day_ago))
+    return path
+
+
+def test_move_replaces_the_file_in_one_step(store, tmp_path):
+    final_key = file_key("raw", DAY, "orders.csv")
+    store.write_json(final_key, {"version": 1})
+    staged = staged_file(tmp_path, file_key("raw", DAY, ".orders.csv.staged"), b"order_id\nA\n")
+    inode = staged.stat().st_ino
+
+    store.move(file_key("raw", DAY, ".orders.csv.staged"), final_key)
+
+    assert store.read_bytes(final_key) == b"order_id\nA\n"
+    assert (tmp_path / final_key).stat().st_ino == inode, "renamed into place, not copied"
+    assert not staged.exists()
+    assert sorted(os.listdir(day_dir(tmp_path, "raw", DAY))) == ["orders.csv"]
+
+
+def test_move_makes_the_file_as_new_as_the_move(store, tmp_path):
+    """What was built from the replaced file must be older than the moved one, however early it was staged."""
+    staged = staged_file(tmp_path, file_key("raw", DAY, ".orders.csv.staged"), b"x")
+    staged_at = staged.stat().st_mtime_ns
+    store.write_json(file_key("processed", DAY, "daily_summary.json"), {})  # built after the staged write
+    built_at = (tmp_path / file_key("processed", DAY, "daily_summary.json")).stat().st_mtime_ns
+
+    store.move(file_key("raw", DAY, ".orders.csv.staged"), file_key("raw", DAY, "orders.csv"))
+
+    moved_at = store.stat(file_key("raw", DAY, "orders.csv")).mtime_ns
+    assert moved_at > staged_at
+    assert moved_at >= built_at
+    assert abs(moved_at - time.time_ns()) < 60 * 10**9, "the time of the move"
+
+
+@pytest.mark.parametrize("linked", ["day", "month", "year"])
+def test_move_refuses_to_write_through_a_symlink_inside_a_layer(tmp_path, linked):
+    base = tmp_path / "base"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (base / "raw").mkdir(parents=True)
+    day = day_dir(base, "raw", DAY)
+    link = {"day": day, "month": day.parent, "year": day.parent.parent}[linked]
+    link.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(outside, link)
+    day.mkdir(parents=True, exist_ok=True)  # the day's directory, reached through the link
+    staged = staged_file(base, "ingest/orders.csv.staged", b"x")
+
+    with pytest.raises(ValueError, match="refusing to write through the symbolic link"):
+        LocalStore(base).move("ingest/orders.csv.staged", file_key("raw", DAY, "orders.csv"))
+
+    assert staged.read_bytes() == b"x", "the staged file stays where it was"
+    assert [p.name for p in outside.rglob("*") if p.is_file()] == [], "nothing was written outside the layer"
+    assert link.is_symlink()
+
+
+def test_move_works_through_a_symlinked_layer_directory(tmp_path):
+    """A layer on another disk, linked in, is followed (as atomic_output follows it)."""
+    elsewhere = tmp_path / "big-disk" / "raw"
+    elsewhere.mkdir(parents=True)
+    base = tmp_path / "base"
+    base.mkdir()
+    os.symlink(elsewhere, base / "raw")
+    staged_file(base, file_key("raw", DAY, ".orders.csv.staged"), b"x")
+
+    LocalStore(base).move(file_key("raw", DAY, ".orders.csv.staged"), file_key("raw", DAY, "orders.csv"))
+
+    assert sorted(os.listdir(day_dir(elsewhere.parent, "raw", DAY))) == ["orders.csv"]
+    assert (base / "raw").is_symlink()
+
+
+# remove_tree ----------------------------------------------------------------------------------------------
+
+
+def test_remove_tree_removes_a_directory_and_everything_below_it(store, tmp_path):
+    store.write_json("ingest/spill/2024-01-05/orders-000000.arrow", {})
+    store.write_json("ingest/spill/2024-01-06/refused-000000.arrow", {})
+    (tmp_path / "ingest" / "spill" / "2024-01-06" / "deeper").mkdir()
+    (tmp_path / "ingest" / "spill" / "2024-01-06" / "deeper" / "file").write_text("x")
+    store.write_json("ingest/index.json", {"files": {}})
+
+    store.remove_tree("ingest/spill")
+
+    assert not (tmp_path / "ingest" / "spill").exists()
+    assert os.listdir(tmp_path / "ingest") == ["index.json"], "only the tree named goes"
+
+
+def test_remove_tree_of_a_missing_key_does_nothing(store, tmp_path):
+    store.remove_tree("ingest/spill")
+    (tmp_path / "ingest").mkdir()
+    store.remove_tree("ingest/spill")
+    assert os.listdir(tmp_path) == ["ingest"]
+    assert os.listdir(tmp_path / "ingest") == []
+
+
+def test_a_tree_removed_can_be_written_again(store, tmp_path):
+    """The store must not remember the removed directories as already there."""
+    store.write_json("ingest/spill/2024-01-05/part.json", {"run": 1})
+    store.remove_tree("ingest/spill")
+    store.write_json("ingest/spill/2024-01-05/part.json", {"run": 2})
+    assert store.read_json("ingest/spill/2024-01-05/part.json") == {"run": 2}
+
+
+def test_remove_tree_removes_a_symlink_at_the_key_and_not_its_target(store, tmp_path):
+    target = tmp_path / "precious"
+    (target / "2024-01-05").mkdir(parents=True)
+    (target / "2024-01-05" / "data.arrow").write_text("do not delete")
+    (tmp_path / "ingest").mkdir()
+    os.symlink(target, tmp_path / "ingest" / "spill")
+
+    store.remove_tree("ingest/spill")
+
+    assert not (tmp_path / "ingest" / "spill").is_symlink() and not (tmp_path / "ingest" / "spill").exists()
+    assert (target / "2024-01-05" / "data.arrow").read_text() == "do not delete"
+
+
+def test_remove_tree_removes_a_dangling_symlink_at_the_key(store, tmp_path):
+    (tmp_path / "ingest").mkdir()
+    os.symlink(tmp_path / "nowhere", tmp_path / "ingest" / "spill")
+    store.remove_tree("ingest/spill")
+    assert os.listdir(tmp_path / "ingest") == []
+
+
+def test_remove_tree_does_not_follow_a_symlink_inside_the_tree(tmp_path):
+    base = tmp_path / "base"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "data.arrow").write_text("do not delete")
+    spill = base / "ingest" / "spill"
+    (spill / "2024-01-05").mkdir(parents=True)
+    (spill / "2024-01-05" / "orders-000000.arrow").write_text("scratch")
+    os.symlink(outside, spill / "2024-01-06")
+    os.symlink(outside / "data.arrow", spill / "2024-01-05" / "linked.arrow")
+
+    LocalStore(base).remove_tree("ingest/spill")
+
+    assert not spill.exists()
+    assert sorted(os.listdir(outside)) == ["data.arrow"]
+    assert (outside / "data.arrow").read_text() == "do not delete"
 
 
 # remove_partition -----------------------------------------------------------------------------------------

@@ -17,10 +17,13 @@ from etl.storage import LocalStore, dumps_json
 from etl.storage.layout import file_key
 from etl.transform import clean_orders, summarize_day
 from etl.validation import (
+    CANONICAL_TIME,
     CRITICAL_COLUMNS,
+    DATE_ONLY,
     NUMERIC_COLUMNS,
     DataValidationError,
     RuleResult,
+    exact_strptime,
     failed_rules,
     order_timestamps,
     unreadable,
@@ -331,6 +334,49 @@ def test_order_timestamps_parses_iso_and_coerces_garbage_to_nat():
     assert pd.isna(stamps.iloc[1]) and pd.isna(stamps.iloc[2])
     assert stamps.iloc[3] == pd.Timestamp(2024, 3, 9)
     assert stamps.dt.tz is None
+
+
+@pytest.mark.parametrize(
+    ("form", "text", "expected"),
+    [
+        (CANONICAL_TIME, "2024-02-29T23:59:59", datetime.datetime(2024, 2, 29, 23, 59, 59)),
+        (CANONICAL_TIME, "2024-01-05T00:00:00", datetime.datetime(2024, 1, 5)),
+        (CANONICAL_TIME, "2024-12-31T09:05:07", datetime.datetime(2024, 12, 31, 9, 5, 7)),
+        (DATE_ONLY, "2024-02-29", datetime.datetime(2024, 2, 29)),
+        (DATE_ONLY, "2023-12-31", datetime.datetime(2023, 12, 31)),
+        (CANONICAL_TIME, "2024-02-30T10:00:00", None),  # rolled over into March by strptime alone
+        (CANONICAL_TIME, "2023-02-29T00:00:00", None),
+        (CANONICAL_TIME, "2024-04-31T12:00:00", None),
+        (CANONICAL_TIME, "2024-01-05T23:59:60", None),  # rolled over into the next day
+        (CANONICAL_TIME, "2024-01-05T24:00:00", None),
+        (CANONICAL_TIME, "2024-1-05T10:00:00", None),  # not zero-padded
+        (CANONICAL_TIME, "2024-01-05T9:00:00", None),
+        (CANONICAL_TIME, " 2024-01-05T10:00:00", None),  # padded with spaces
+        (CANONICAL_TIME, "2024-01-05T10:00:00 ", None),
+        (CANONICAL_TIME, "2024-01-05", None),  # the other form
+        (DATE_ONLY, "2024-02-30", None),
+        (DATE_ONLY, "2023-02-29", None),
+        (DATE_ONLY, "2024-04-31", None),
+        (DATE_ONLY, "2024-1-5", None),
+        (DATE_ONLY, "2024-01-5", None),
+        (DATE_ONLY, " 2024-01-05", None),
+        (DATE_ONLY, "2024-01-05 ", None),
+        (DATE_ONLY, "2024-01-05T00:00:00", None),
+        (DATE_ONLY, None, None),
+    ],
+)
+def test_exact_strptime_reads_only_the_exact_form_of_a_real_moment(form, text, expected):
+    parsed = exact_strptime(pa.array(["2024-03-01" if form == DATE_ONLY else "2024-03-01T00:00:00", text]), form)
+    assert parsed.to_pylist() == [datetime.datetime(2024, 3, 1), expected]
+
+
+def test_order_timestamps_of_an_impossible_date_is_nat_not_the_next_month():
+    stamps = order_timestamps(
+        pd.DataFrame({"order_timestamp": ["2024-02-30T10:00:00", "2024-02-29T10:00:00", "2024-02-30T10:00:00Z"]})
+    )
+    assert pd.isna(stamps.iloc[0]), f"2024-02-30T10:00:00 read as {stamps.iloc[0]}"
+    assert stamps.iloc[1] == pd.Timestamp(2024, 2, 29, 10)
+    assert pd.isna(stamps.iloc[2])
 
 
 def test_unreadable_is_the_readable_csv_rule_failing():
