@@ -17,7 +17,7 @@ import dataclasses
 import datetime
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -128,21 +128,26 @@ def ingest(
     settings: LandingSettings,
     timezone: str,
     start_date: datetime.date,
-    retired_raw: frozenset[datetime.date],
+    too_late: Callable[[datetime.date], bool],
 ) -> dict:
     """Ingest every new or changed landing file; returns the run's record (also kept under ``ingest/``).
 
     Every file is read and checked before any partition is written: LandingFileError names a broken one.
-    Rows of a day before ``start_date`` or already retired by retention (``retired_raw``) are counted, not used.
+    Rows of a day before ``start_date`` or ``too_late`` (retention retired what its rebuild needs) are counted,
+    not used.
     Ingests exclude each other (cron and a manual backfill at once): the second scans after the first is done.
     """
     with store.exclusive(INGEST_LOCK_KEY):
         finish_interrupted(store)
         found = scan(store, landing)
+        if not found.pending:  # at most new times of files touched but unchanged
+            store.write_json(INGEST_INDEX_KEY, {"files": dict(sorted(found.index["files"].items()))})
+            return run_record([], [], set(), set())
         with DaySpill(store, INGEST_SPILL) as spill:
             read = [read_file(landing, *pending, settings, timezone, spill) for pending in found.pending]
             touched = _touched_days(read, found.index)
-            unused = {day for day in touched if day in retired_raw or day < start_date}
+            late = {day for day in touched if day >= start_date and too_late(day)}
+            unused = late | {day for day in touched if day < start_date}
             rebuilt = sorted(touched - unused)
             store.write_json(INGEST_JOURNAL_KEY, {"staging": [staged_key(key) for key in _raw_keys(rebuilt)]})
             actions = [action for day in rebuilt for action in stage_day(store, day, read, spill)]
@@ -153,7 +158,7 @@ def ingest(
                 "sha256": rows.sha256,
                 "days": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
             }
-        record = run_record(read, rebuilt, unused, retired_raw)
+        record = run_record(read, rebuilt, late, unused - late)
         journal = {"actions": actions, "index": {"files": dict(sorted(found.index["files"].items()))}, "record": record}
         store.write_json(INGEST_JOURNAL_KEY, journal)
         publish(store, journal)
@@ -162,7 +167,12 @@ def ingest(
     for day in rebuilt:
         logger.info("etl: raw partition of %s rebuilt from %s", day, ", ".join(r.name for r in read if r.gave(day)))
     for day, count in record["too_late"].items():
-        logger.warning("etl: %d rows of %s arrived after retention retired the day; not used", count, day)
+        logger.warning(
+            "etl: %d rows of %s arrived after retention retired the day or what rebuilding it needs (its processed "
+            "partition or its rolling window's); not used",
+            count,
+            day,
+        )
     for day, count in record["before_start_date"].items():
         logger.warning("etl: %d rows of %s are before [etl] start_date; not used", count, day)
     return record
@@ -197,7 +207,7 @@ def publish(store: Store, journal: dict) -> None:
 
 
 def run_record(
-    read: list[FileRows], rebuilt: list[datetime.date], unused: set[datetime.date], retired_raw: frozenset
+    read: list[FileRows], rebuilt: list[datetime.date], late: set[datetime.date], early: set[datetime.date]
 ) -> dict:
     """What one ingest did, for the ingest record: files, rows per day, dropped columns, unused and undated rows."""
 
@@ -216,8 +226,8 @@ def run_record(
             for rows in read
         ],
         "rebuilt_days": [day.isoformat() for day in rebuilt],
-        "too_late": {day.isoformat(): rows_of(day) for day in sorted(unused) if day in retired_raw},
-        "before_start_date": {day.isoformat(): rows_of(day) for day in sorted(unused) if day not in retired_raw},
+        "too_late": {day.isoformat(): rows_of(day) for day in sorted(late)},
+        "before_start_date": {day.isoformat(): rows_of(day) for day in sorted(early)},
         "undated_row_count": sum(rows.undated_count for rows in read),
         "undated_rows": [row for rows in read for row in rows.undated][:UNDATED_ROWS_LISTED],
     }

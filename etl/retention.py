@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Mapping, Set
 
 from etl.day_ranges import ONE_DAY, contiguous_runs, days_between
+from etl.metrics import window_dates
 from etl.storage.layout import METRICS, PROCESSED, RAW, RETAINED_LAYERS
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -112,6 +113,14 @@ def is_cleanup_due(
     """Whether a cleanup as of ``date`` would remove anything (``removable_days`` sorted oldest first)."""
     as_of = cleanup_as_of(date, policy)
     return any(days and days[0] < retention_cutoff(as_of, policy.days(layer)) for layer, days in removable_days.items())
+
+
+def too_late(
+    day: datetime.date, retired: Mapping[str, Set[datetime.date]], window_days: int, start_date: datetime.date
+) -> bool:
+    """Whether new rows of ``day`` come too late to be used: retention retired the day's raw or processed
+    partition, or a processed day its rolling window reads, so the day could not be rebuilt whole."""
+    return day in retired[RAW] or any(d in retired[PROCESSED] for d in window_dates(day, window_days, start_date))
 
 
 def retired_days(ledger: Mapping | None) -> dict[str, frozenset[datetime.date]]:

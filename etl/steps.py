@@ -103,7 +103,8 @@ def compute_rolling(store: Store, date: datetime.date, window: list[datetime.dat
 
 
 def report_day(store: Store, date: datetime.date, config: dict, trend_threshold: float) -> None:
-    """Write the day's report from its validation report, summary and rolling metrics; publish it as latest."""
+    """Write the day's report from its validation report, summary and rolling metrics; publish it as latest
+    first, so that a run killed in between leaves the day incomplete and the pointer is set again."""
     daily = build_daily_report(
         date=date,
         generated_at=datetime.datetime.now(datetime.UTC),
@@ -114,8 +115,8 @@ def report_day(store: Store, date: datetime.date, config: dict, trend_threshold:
         rolling=store.read_json(file_key(METRICS, date, ROLLING_METRICS)),
         trend_threshold=trend_threshold,
     )
-    store.write_json(file_key(METRICS, date, DAILY_REPORT), daily)
     publish_latest(store, daily)
+    store.write_json(file_key(METRICS, date, DAILY_REPORT), daily)  # last: the day's completion mark
 
 
 def publish_latest(store: Store, daily: dict) -> None:
@@ -128,26 +129,36 @@ def cleanup(
 ) -> dict[str, list[datetime.date]]:
     """Apply retention as of ``date`` to the ``removable`` days (see :func:`etl.retention.removable`).
 
-    The days are entered in the retention ledger before their partitions go (so a day is never missing
-    without being known as retired), and an audit record of the run is added under the as-of day.
+    The days are entered in the retention ledger, and the run in an audit record under the as-of day, before
+    their partitions go: a day is never missing without being known as retired, and a run killed midway
+    leaves a record that its rerun completes rather than repeats.
     """
     plan = plan_cleanup(date, policy, removable)
     if not any(plan.values()):
         return plan
     store.update_json(RETIRED_DAYS_KEY, lambda ledger: ledger_with(ledger, plan))
-    removed = {layer: [day for day in days if store.remove_partition(layer, day)] for layer, days in plan.items()}
-    for layer, days in removed.items():
-        for day in days:
-            logger.info("Retention: removed %s", store.partition_location(layer, day))
     as_of = cleanup_as_of(date, policy)
     run = {
         "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "as_of": as_of.isoformat(),
         "cutoffs": {layer: retention_cutoff(as_of, policy.days(layer)).isoformat() for layer in RETAINED_LAYERS},
-        "removed": {layer: [partition_key(layer, day) for day in days] for layer, days in removed.items()},
+        "removed": {layer: [partition_key(layer, day) for day in days] for layer, days in plan.items()},
     }
-    store.update_json(
-        file_key(CLEANUP, date, CLEANUP_REPORT),
-        lambda record: {"execution_date": date.isoformat(), "runs": [*(record or {}).get("runs", []), run]},
-    )
+    store.update_json(file_key(CLEANUP, date, CLEANUP_REPORT), lambda record: _with_cleanup_run(record, date, run))
+    removed = {layer: [day for day in days if store.remove_partition(layer, day)] for layer, days in plan.items()}
+    for layer, days in removed.items():
+        for day in days:
+            logger.info("Retention: removed %s", store.partition_location(layer, day))
     return removed
+
+
+def _with_cleanup_run(record: dict | None, date: datetime.date, run: dict) -> dict | None:
+    """The audit record with ``run`` last, or None when its last run, as of the same day, already names every
+    partition ``run`` removes (the rerun of a cleanup killed midway)."""
+    runs = (record or {}).get("runs", [])
+    last = runs[-1] if runs else {}
+    if last.get("as_of") == run["as_of"] and all(
+        set(keys) <= set(last["removed"].get(layer, [])) for layer, keys in run["removed"].items()
+    ):
+        return None
+    return {"execution_date": date.isoformat(), "runs": [*runs, run]}

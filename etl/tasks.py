@@ -17,7 +17,7 @@ import luigi
 from etl import clock, landing, run_settings, steps
 from etl.config import DayParameter, FixedParams, SettingsError
 from etl.metrics import window_dates
-from etl.retention import Holdings, is_cleanup_due, plan_cleanup, removable
+from etl.retention import Holdings, is_cleanup_due, plan_cleanup, removable, too_late
 from etl.run_settings import RunSettings
 from etl.sources import order_source
 from etl.state import DayState, Outputs, StoreView, retired, state_of
@@ -156,8 +156,14 @@ class IngestLandingFiles(FixedParams, luigi.Task):
     def run(self) -> None:
         settings = run_settings.current()
         store = settings.store
+        ledger = retired(store)
         landing.ingest(
-            store, landing_area(settings), settings.landing, settings.timezone, settings.start_date, retired(store)[RAW]
+            store,
+            landing_area(settings),
+            settings.landing,
+            settings.timezone,
+            settings.start_date,
+            lambda day: too_late(day, ledger, settings.window_days, settings.start_date),
         )
 
 

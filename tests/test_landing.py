@@ -248,6 +248,28 @@ def test_rows_for_a_day_retention_retired_are_reported_not_used(landing, base_di
     assert record["too_late"] == {"2024-01-01": 3}
 
 
+def test_rows_for_a_day_whose_window_retention_retired_are_reported_not_used(landing, base_dir, configure):
+    """Rebuilding the day would need a processed day its rolling window reads, which retention removed."""
+    configure({
+        "retention": {"raw_days": 4, "processed_days": 3, "metrics_days": 7}, "rolling": {"window_days": 2},
+    })  # fmt: skip
+    (landing / "week.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=20, seed=15)))
+    assert build(RangeDaily(of=DailyPipeline, start=WEEK[0], stop=WEEK[-1] + datetime.timedelta(days=1)))
+    retired = json.loads((base_dir / "cleanup" / "retired_days.json").read_text())
+    assert retired["processed"] == [["2024-01-01", "2024-01-04"]] and retired["raw"] == [["2024-01-01", "2024-01-03"]]
+    kept = day_dir(base_dir, "raw", WEEK[3]) / "orders.csv"  # raw of 01-04 is held, 01-03's processed is not
+    before = kept.read_bytes()
+    (landing / "late.csv").write_bytes(csv_bytes(export_rows([WEEK[3], WEEK[4]], per_day=2, seed=16, prefix="L")))
+
+    result = build(RangeDaily(of=DailyPipeline, start=WEEK[0], stop=WEEK[-1] + datetime.timedelta(days=1)))
+
+    assert result.status == luigi.LuigiStatusCode.SUCCESS
+    record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
+    assert record["too_late"] == {"2024-01-04": 2} and record["rebuilt_days"] == ["2024-01-05"]
+    assert kept.read_bytes() == before, "not rewritten: its window could not be rebuilt"
+    assert summary(base_dir, WEEK[4])["total_orders"] == 22, "the next day, whose window is held, takes its rows"
+
+
 def test_an_unchanged_landing_directory_is_not_read_again(landing, base_dir, monkeypatch):
     (landing / "week.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=10, seed=13)))
     assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS

@@ -27,6 +27,7 @@ from etl.retention import (
     removable,
     retention_cutoff,
     retired_days,
+    too_late,
 )
 from etl.run_settings import RunSettings
 from etl.storage import LocalStore
@@ -365,6 +366,24 @@ def test_is_cleanup_due_looks_at_the_oldest_removable_day_of_each_layer():
     assert is_cleanup_due(date, rules, {"raw": [D(2024, 3, 1), D(2024, 3, 5)], "processed": [], "metrics": []})
     assert is_cleanup_due(date, rules, {"raw": [], "processed": [], "metrics": [D(2023, 12, 9)]})
     assert not is_cleanup_due(date, rules, {"raw": [], "processed": [], "metrics": [D(2023, 12, 10)]})
+
+
+# too_late: what late rows can no longer rebuild --------------------------------------------------------
+
+
+def test_rows_come_too_late_once_retention_retired_what_rebuilding_their_day_needs():
+    day, window = D(2024, 3, 10), 3  # its rolling window reads 03-08, 03-09 and 03-10
+
+    def retired(raw=(), processed=()) -> dict:
+        return {"raw": frozenset(raw), "processed": frozenset(processed), "metrics": frozenset()}
+
+    assert not too_late(day, retired(), window, START)
+    assert too_late(day, retired(raw=[day]), window, START), "its raw partition"
+    assert too_late(day, retired(processed=[day]), window, START), "its processed partition"
+    assert too_late(day, retired(processed=[D(2024, 3, 8)]), window, START), "the oldest day of its window"
+    assert not too_late(day, retired(processed=[D(2024, 3, 7)]), window, START), "before its window"
+    assert not too_late(day, retired(raw=[D(2024, 3, 9)], processed=[D(2024, 3, 11)]), window, START)
+    assert not too_late(day, retired(processed=[D(2024, 3, 8)]), window, D(2024, 3, 9)), "clipped at start_date"
 
 
 # the ledger -----------------------------------------------------------------------------------------------
