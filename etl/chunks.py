@@ -22,6 +22,7 @@ RangeDaily then fails naming each such day, file and rule. Any other error fails
 
 from __future__ import annotations
 
+import html
 from typing import ClassVar
 
 import luigi
@@ -124,8 +125,11 @@ class DayRange(FixedParams, luigi.Task):
             if self.set_status_message is not None:  # None unless a Luigi worker runs the task
                 done = number - len(refused) - len(errors)
                 self.set_status_message(
-                    f"{done} of {len(tasks)} days done, {len(refused) + len(errors)} failed"
-                    + "".join(f"\n{line}" for line in refused + errors)
+                    html.escape(  # luigid's page puts the message in as HTML, and a refusal may quote a file's text
+                        f"{done} of {len(tasks)} days done, {len(refused) + len(errors)} failed"
+                        + "".join(f"\n{line}" for line in refused + errors),
+                        quote=False,
+                    )
                 )
                 self.set_progress_percentage(100 * number // len(tasks))
         if errors:

@@ -145,3 +145,27 @@ def test_a_range_runs_against_a_real_luigid_which_shows_each_chunk_done_with_its
         assert (chunk["params"]["start"], chunk["params"]["stop"]) == ("2024-01-01", "2024-01-06")
         assert chunk["status_message"] == "5 of 5 days done, 0 failed"
         assert chunk["progress_percentage"] == 100
+
+
+def test_a_refusal_quoting_markup_from_a_file_reaches_luigids_page_escaped(tmp_path, luigid):
+    """luigid's page refreshes a status message into the page as HTML: text from a file must arrive inert."""
+    base = tmp_path / "base"
+    day = base / "raw" / "year=2024" / "month=01" / "day=02"
+    day.mkdir(parents=True)
+    header = "order_id,customer_id,product_id,category,quantity,unit_price,total_amount,order_timestamp,status"
+    row = "O1,C1,P1,x,1,2.0,2.0,2024-01-02T10:00:00,<img src=x onerror=alert(1)>,card,extra"
+    (day / "orders.csv").write_text(f"{header},payment_method\n{row}\n")
+    scheduler = ("--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid))
+
+    result = run_luigi(
+        "RangeDaily", "--of", "DailyReport", "--start", "2024-01-01", "--stop", "2024-01-04",
+        f"--etl-base-dir={base}", *fast_day_args(), cwd=tmp_path, scheduler=scheduler,
+    )  # fmt: skip
+
+    assert result.returncode != 0 and "onerror=alert(1)" in result.stderr, "the refusal names the row"
+    query = urllib.parse.quote(json.dumps({"status": "DONE", "search": "ProcessDays"}))
+    with urllib.request.urlopen(f"http://127.0.0.1:{luigid}/api/task_list?data={query}", timeout=10) as response:
+        (chunk,) = json.load(response)["response"].values()
+    message = chunk["status_message"]
+    assert message.startswith("2 of 3 days done, 1 failed") and "2024-01-02" in message
+    assert "&lt;img src=x onerror=alert(1)&gt;" in message and "<" not in message
