@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "exports":
         return write_landing(args)
     with tempfile.TemporaryDirectory(prefix="etl-bench-", dir=args.workdir) as workdir:
-        if args.landing:
-            result = landing_benchmark(args, Path(workdir))
+        if args.landing or args.landing_gb:
+            result = (landing_benchmark if args.landing else big_landing_benchmark)(args, Path(workdir))
             print(json.dumps(result, indent=2, sort_keys=True))
             return 0
         result = benchmark(args, Path(workdir))
@@ -68,6 +68,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="FILES",
         help="instead: the landing source, the days' orders shuffled over FILES export files (every other one "
         "gzip); prints the ingest against its floor, the whole run, and a run after one small late file (JSON)",
+    )
+    parser.add_argument(
+        "--landing-gb",
+        type=float,
+        metavar="GB",
+        help="instead: ingest a landing directory of GB gigabytes of plain CSV whose largest file holds a third of "
+        "it, the --days mixed in every file; prints the ingest against its floor and its peak RSS (JSON)",
     )
     parser.add_argument("--base", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--late", action="store_true", help=argparse.SUPPRESS)
@@ -371,15 +378,68 @@ def landing_benchmark(args: argparse.Namespace, workdir: Path) -> dict:
     }
 
 
+def big_landing_benchmark(args: argparse.Namespace, workdir: Path) -> dict:
+    """The ingest of a landing directory of ``--landing-gb`` gigabytes whose largest file holds a third of it."""
+    import pyarrow.csv as pacsv
+
+    landing, base = workdir / "landing", workdir / "base"
+    subprocess.run([sys.executable, __file__, "exports", f"--base={landing}", f"--start={args.start}",
+                    f"--days={args.days}", f"--landing-gb={args.landing_gb}"], check=True)  # fmt: skip
+    flags = [
+        "--local-scheduler", "--log-level=WARNING", "--etl-source=landing", f"--landing-directory={landing}",
+        f"--landing-column-map={json.dumps({v: k for k, v in EXPORT_COLUMNS.items()})}", *config_args(args, base),
+    ]  # fmt: skip
+    ingest = run_measured([[str(Path(sys.executable).with_name("luigi")), "--module", "etl", "IngestLandingFiles",
+                            *flags]])  # fmt: skip
+    floor = landing_floor(landing, base, pacsv)
+    sizes = [p.stat().st_size for p in landing.iterdir()]
+    return {
+        "days": args.days,
+        "landing_mb": round(sum(sizes) / 1e6, 1),
+        "largest_file_mb": round(max(sizes) / 1e6, 1),
+        "ingest_s": round(ingest.seconds, 3),
+        "ingest_floor_s": round(floor, 3),
+        "ingest_floor_ratio": round(ingest.seconds / floor, 2),
+        "ingest_peak_rss_mb": round(ingest.peak_mb, 1),
+    }
+
+
 def write_landing(args: argparse.Namespace) -> int:
-    """The export files of the landing variant: the days' orders shuffled and dealt over ``--landing`` files."""
+    """The export files of the landing variants: the days' orders shuffled and dealt over ``--landing`` files,
+    or ``--landing-gb`` gigabytes of them, a third in one file and the rest in four."""
     import numpy as np
     import pyarrow as pa
+
+    if args.landing_gb:
+        total = int(args.landing_gb * 1e9)
+        write_big_exports(args, [total // 3] + [(total - total // 3) // 4] * 4)
+        return 0
 
     days = [args.start + datetime.timedelta(days=i) for i in range(args.days)]
     table = export_table(days, args.orders_per_day, prefix="LATE" if args.late else "")
     write_exports(table.take(pa.array(np.random.default_rng(7).permutation(table.num_rows))), args.base, args.landing)
     return 0
+
+
+def write_big_exports(args: argparse.Namespace, sizes: list[int]) -> None:
+    """Plain export files of about ``sizes`` bytes, written a shuffled block of every day's orders at a time
+    (one block generated, its order ids renamed per copy), so that this process stays small."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    days = [args.start + datetime.timedelta(days=i) for i in range(args.days)]
+    block = export_table(days, orders_per_day=2000)
+    rng = np.random.default_rng(7)
+    args.base.mkdir(parents=True, exist_ok=True)
+    for number, size in enumerate(sizes):
+        path = args.base / f"export-{number}.csv"
+        with pacsv.CSVWriter(str(path), block.schema) as writer:
+            copy = 0
+            while path.stat().st_size < size:
+                ids = pa.array([f"F{number}-{copy}-{i}" for i in range(block.num_rows)])
+                writer.write_table(block.set_column(0, "OrderID", ids).take(rng.permutation(block.num_rows)))
+                copy += 1
 
 
 def export_table(days: list[datetime.date], orders_per_day: int, prefix: str = ""):

@@ -101,3 +101,12 @@ def test_landing_benchmark_reports_the_ingest_against_its_floor_and_the_late_fil
         figures["late_file_run_s"] / figures["first_run_s"], rel=0.02
     )
     assert set(figures["peak_rss_mb"]) == {"ingest", "pipeline", "late"}
+
+
+@pytest.mark.slow
+def test_the_big_landing_benchmark_reports_the_ingest_of_a_directory_whose_largest_file_holds_a_third(tmp_path):
+    figures = benchmark_figures(tmp_path, "--landing-gb=0.01", "--days=3")
+
+    assert figures["landing_mb"] == pytest.approx(10, rel=0.2)
+    assert figures["largest_file_mb"] == pytest.approx(figures["landing_mb"] / 3, rel=0.25)
+    assert figures["ingest_s"] > 0 and figures["ingest_floor_s"] > 0 and figures["ingest_peak_rss_mb"] > 0
