@@ -13,6 +13,7 @@ by the next range (see :mod:`etl.state`). Rows of a day retention already retire
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import logging
@@ -49,7 +50,8 @@ REFUSED_COLUMNS = (SOURCE_FILE, LINE, REASON, *ORDER_COLUMNS)
 RECORD_RUNS_KEPT = 100
 UNDATED_ROWS_LISTED = 1000  # rows whose day cannot be told, listed in the record (all are counted)
 INGEST_LOCK_KEY = f"{INGEST}/lock/ingest"  # held for a whole ingest (ingest/ itself guards the index and record)
-_ACCEPTED, _REFUSED = "orders", "refused"  # the two kinds of rows set aside by day
+READING_THREADS = 2  # files read at once (Arrow's kernels release the GIL); each holds a batch in memory
+_ACCEPTED, _REFUSED = "orders", "refused"  # the two kinds of rows set aside by day, each file's apart
 _RAW_FILES = (REJECTED_ROWS, MANIFEST, ORDERS)  # a raw partition's files, in the order they are published
 
 
@@ -79,6 +81,7 @@ class FileRows:
     stat: FileStat  # size and time when the ingest found it: what the index records
     sha256: str
     dropped_columns: tuple[str, ...]
+    number: int  # its place among the files one ingest reads: its rows' names in the spill
     accepted: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
     refused: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
     undated: list[dict] = dataclasses.field(default_factory=list)  # the first UNDATED_ROWS_LISTED of them
@@ -144,7 +147,9 @@ def ingest(
             store.write_json(INGEST_INDEX_KEY, {"files": dict(sorted(found.index["files"].items()))})
             return run_record([], [], set(), set())
         with DaySpill(store, INGEST_SPILL) as spill:
-            read = [read_file(landing, *pending, settings, timezone, spill) for pending in found.pending]
+            files = [(*pending, number) for number, pending in enumerate(found.pending)]
+            with concurrent.futures.ThreadPoolExecutor(min(READING_THREADS, len(files))) as pool:
+                read = list(pool.map(lambda file: read_file(landing, *file, settings, timezone, spill), files))
             touched = _touched_days(read, found.index)
             late = {day for day in touched if day >= start_date and too_late(day)}
             unused = late | {day for day in touched if day < start_date}
@@ -248,6 +253,7 @@ def read_file(
     name: str,
     stat: FileStat,
     digest: str,
+    number: int,
     settings: LandingSettings,
     timezone: str,
     spill: DaySpill,
@@ -261,7 +267,7 @@ def read_file(
         plan = plan_columns(header, settings.column_map)
     except (ExportError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
         raise _file_error(landing, name, error, settings.encoding) from None
-    rows = FileRows(name=name, stat=stat, sha256=digest, dropped_columns=plan.dropped)
+    rows = FileRows(name=name, stat=stat, sha256=digest, dropped_columns=plan.dropped, number=number)
     first_line = 2
     for batch in _checked(batches, landing, name, settings.encoding):
         if batch.num_rows:
@@ -287,22 +293,18 @@ def stage_day(store: Store, day: datetime.date, read: list[FileRows], spill: Day
     for rows in read:
         for earlier in (orders, refused, entries):
             earlier.pop(rows.name, None)
-    fresh = {_ACCEPTED: spill.read(_ACCEPTED, day), _REFUSED: spill.read(_REFUSED, day)}
-    offsets = Counter()
     for rows in read:
         if not rows.gave(day):
             continue
-        counts = {_ACCEPTED: rows.accepted[day], _REFUSED: rows.refused[day]}
-        part = {kind: fresh[kind].slice(offsets[kind], n) if n else None for kind, n in counts.items()}
-        offsets.update(counts)
+        part = {kind: spill.read(f"{kind}-{rows.number}", day) for kind in (_ACCEPTED, _REFUSED)}
         orders[rows.name] = part[_ACCEPTED] if part[_ACCEPTED] is not None else _no_orders()
         refused[rows.name] = part[_REFUSED]
         entries[rows.name] = {
             "file": rows.name,
             "size": rows.stat.size,
             "sha256": rows.sha256,
-            "rows": counts[_ACCEPTED],
-            "rejected_rows": counts[_REFUSED],
+            "rows": rows.accepted[day],
+            "rejected_rows": rows.refused[day],
         }
     names = sorted(entries)
     actions = []
@@ -354,11 +356,11 @@ def _set_aside(
                 room = UNDATED_ROWS_LISTED - len(rows.undated)
                 rows.undated += part.select([SOURCE_FILE, LINE, REASON]).slice(0, max(room, 0)).to_pylist()
                 continue
-            spill.add(_REFUSED, day, part)
+            spill.add(f"{_REFUSED}-{rows.number}", day, part)
             rows.refused[day] += part.num_rows
         orders, days = orders.filter(usable), days.filter(usable)
     for day, part in rows_by_day(orders, days):
-        spill.add(_ACCEPTED, day, part)
+        spill.add(f"{_ACCEPTED}-{rows.number}", day, part)
         rows.accepted[day] += part.num_rows
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import threading
 from collections import defaultdict
 
 import pyarrow as pa
@@ -21,7 +22,10 @@ MEMORY_BUDGET = 256 << 20  # bytes of rows held in memory before the spill goes 
 
 
 class DaySpill:
-    """Append tables by (kind, day); read back all of one (kind, day) in the order they were added."""
+    """Append tables by (kind, day); read back all of one (kind, day) in the order they were added.
+
+    ``kind`` is a short name (part of a file name). Threads may add at once, each to kinds of its own.
+    """
 
     def __init__(self, store: Store, directory: str, memory_budget: int = MEMORY_BUDGET) -> None:
         self._store = store
@@ -30,6 +34,7 @@ class DaySpill:
         self._held: dict[tuple[str, datetime.date], list[pa.Table]] = defaultdict(list)
         self._open: dict[tuple[str, datetime.date], _Stream] = {}  # least recently written first
         self._parts: dict[tuple[str, datetime.date], list[str]] = defaultdict(list)
+        self._lock = threading.Lock()
 
     def __enter__(self) -> DaySpill:
         self._store.remove_tree(self._directory)
@@ -43,6 +48,10 @@ class DaySpill:
         self._store.remove_tree(self._directory)
 
     def add(self, kind: str, day: datetime.date, table: pa.Table) -> None:
+        with self._lock:
+            self._add(kind, day, table)
+
+    def _add(self, kind: str, day: datetime.date, table: pa.Table) -> None:
         if self._room is not None and table.nbytes <= self._room:
             self._held[(kind, day)].append(table)
             self._room -= table.nbytes
@@ -70,10 +79,11 @@ class DaySpill:
     def read(self, kind: str, day: datetime.date) -> pa.Table | None:
         """Everything added for (kind, day), or None when nothing was; read once, it is given up."""
         key = (kind, day)
-        if key in self._open:
-            self._open.pop(key).close()
-        tables = self._held.pop(key, [])
-        for part in self._parts.pop(key, []):
+        with self._lock:
+            if key in self._open:
+                self._open.pop(key).close()
+            tables, parts = self._held.pop(key, []), self._parts.pop(key, [])
+        for part in parts:
             with self._store.open_input(part) as source:
                 tables.append(pa.ipc.open_stream(source).read_all())
         return pa.concat_tables(tables) if tables else None

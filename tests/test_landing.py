@@ -270,6 +270,21 @@ def test_rows_for_a_day_whose_window_retention_retired_are_reported_not_used(lan
     assert summary(base_dir, WEEK[4])["total_orders"] == 22, "the next day, whose window is held, takes its rows"
 
 
+def test_two_files_with_the_same_bytes_read_in_one_ingest_each_give_their_rows(landing, base_dir):
+    rows = export_rows(WEEK[:2], per_day=10, seed=17)
+    (landing / "week.csv").write_bytes(csv_bytes(rows))
+    (landing / "2024" / "resent.csv").write_bytes(csv_bytes(rows))
+
+    assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
+
+    for day in WEEK[:2]:
+        manifest = json.loads((day_dir(base_dir, "raw", day) / "manifest.json").read_text())
+        fed = [(entry["file"], entry["rows"]) for entry in manifest["files"]]
+        assert fed == [("2024/resent.csv", 10), ("week.csv", 10)]
+        lines = (day_dir(base_dir, "raw", day) / "orders.csv").read_text().splitlines()
+        assert len(lines) == 21 and lines[1:11] == lines[11:], "each file's rows, in file order"
+
+
 def test_an_unchanged_landing_directory_is_not_read_again(landing, base_dir, monkeypatch):
     (landing / "week.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=10, seed=13)))
     assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
