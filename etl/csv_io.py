@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -81,28 +82,48 @@ def read_export(
     """An export file's header and its rows in batches, every value as text (only an empty field is null).
 
     The header is read first so that every column can be read as text: nothing is converted or evaluated.
-    A UTF-8 byte-order mark is always accepted.
+    A UTF-8 byte-order mark is always accepted. The file is cut into blocks at line ends here, and each block
+    parsed on its own: Arrow's streaming reader reads ahead of a slow consumer without bound, so memory held
+    a growing share of a large file. A value may not span lines (as for Arrow's reader by default).
     """
+    utf8 = encoding.replace("_", "-").lower() in ("utf-8", "utf8")
     with open_stream() as stream:
         head = stream.read(_HEADER_BYTES)
-    text = head.decode("utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding)
+    text = head.decode("utf-8-sig" if utf8 else encoding)
     first_line = text.splitlines()[0] if text else ""
     header = next(csv.reader([first_line], delimiter=delimiter), [])
-    read_options = pacsv.ReadOptions(encoding=encoding, block_size=_BATCH_BYTES)
     parse_options = pacsv.ParseOptions(delimiter=delimiter)
     convert_options = pacsv.ConvertOptions(
         column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True, null_values=[""]
     )
 
     def batches() -> Iterator[pa.Table]:
-        with open_stream() as stream:
-            reader = pacsv.open_csv(
-                stream, read_options=read_options, parse_options=parse_options, convert_options=convert_options
-            )
-            for batch in reader:
-                yield pa.Table.from_batches([batch])
+        for number, block in enumerate(_line_blocks(open_stream, None if utf8 else encoding)):
+            read_options = pacsv.ReadOptions(column_names=header, skip_rows=0 if number else 1)
+            yield pacsv.read_csv(
+                pa.py_buffer(block), read_options=read_options, parse_options=parse_options,
+                convert_options=convert_options,
+            )  # fmt: skip
 
     return header, batches()
+
+
+def _line_blocks(open_stream: Callable[[], BinaryIO], encoding: str | None) -> Iterator[bytes]:
+    """The file's bytes as UTF-8 (transcoded from ``encoding`` unless None) in blocks of about _BATCH_BYTES,
+    each ending at a line end."""
+    decoder = codecs.getincrementaldecoder(encoding)() if encoding else None
+    carry = b""
+    with open_stream() as stream:
+        while block := stream.read(_BATCH_BYTES):
+            data = carry + (decoder.decode(block).encode() if decoder else block)
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield data[:cut]
+            carry = data[cut:]
+    if decoder:
+        carry += decoder.decode(b"", final=True).encode()
+    if carry.strip():
+        yield carry
 
 
 def read_text_csv(store: Store, key: str) -> pa.Table:

@@ -285,6 +285,19 @@ def test_two_files_with_the_same_bytes_read_in_one_ingest_each_give_their_rows(l
         assert len(lines) == 21 and lines[1:11] == lines[11:], "each file's rows, in file order"
 
 
+def test_rows_whose_day_cannot_be_told_are_all_counted_and_the_first_thousand_listed(landing, base_dir):
+    rows = [{**row, "OrderDate": "soon"} for row in export_rows([WEEK[0]], per_day=1005, seed=18)]
+    (landing / "undated.csv").write_bytes(csv_bytes(rows))
+
+    assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
+
+    record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
+    assert record["undated_row_count"] == 1005 and len(record["undated_rows"]) == 1000
+    first = {"source_file": "undated.csv", "line": "2", "reason": "unparseable order_timestamp"}
+    assert record["undated_rows"][0] == first
+    assert record["rebuilt_days"] == [] and not (base_dir / "raw").exists()
+
+
 def test_an_unchanged_landing_directory_is_not_read_again(landing, base_dir, monkeypatch):
     (landing / "week.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=10, seed=13)))
     assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS

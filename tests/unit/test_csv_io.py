@@ -4,6 +4,7 @@ speak, and the one-file parse cache."""
 from __future__ import annotations
 
 import datetime
+import io
 import os
 
 import numpy as np
@@ -207,3 +208,36 @@ def test_a_replaced_file_of_the_same_size_and_mtime_is_read_anew(store, tmp_path
     assert os.stat(tmp_path / KEY).st_size == status.st_size
     assert os.stat(tmp_path / KEY).st_ino != status.st_ino, "a new file, renamed into place"
     assert read_orders(store, KEY)["customer_id"].tolist()[0] == "CUST-00009"
+
+
+# read_export: an export in blocks cut at line ends --------------------------------------------------------
+
+
+def exported(content: bytes, encoding: str = "utf-8") -> tuple[list[str], list[list[str]]]:
+    header, batches = csv_io.read_export(lambda: io.BytesIO(content), ",", encoding)
+    rows = [row for batch in batches for row in zip(*batch.to_pydict().values(), strict=True)]
+    return header, [list(row) for row in rows]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1", "utf-16"])
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 24])
+def test_an_export_read_in_blocks_of_any_size_gives_every_row_once_in_order(monkeypatch, encoding, block):
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", block)
+    lines = ["Id,Name,Total", *(f"{n},Ren\u00e9e {n},{n}.50" for n in range(200)), "last,\u00e9,"]
+    content = "\n".join(lines).encode(encoding)  # no line end after the last row
+
+    header, rows = exported(("\ufeff" if encoding == "utf-8" else "").encode() + content, encoding)
+
+    assert header == ["Id", "Name", "Total"]
+    assert rows == [line.split(",") for line in lines[1:-1]] + [["last", "\u00e9", None]]
+
+
+def test_an_export_in_blocks_is_not_held_whole(monkeypatch):
+    """Each batch is one block's rows: a large file passes through memory a block at a time."""
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", 1000)
+    content = "\n".join(["Id,Total", *(f"{n},{n}.25" for n in range(5000))]).encode()
+
+    _, batches = csv_io.read_export(lambda: io.BytesIO(content), ",", "utf-8")
+    sizes = [batch.num_rows for batch in batches]
+
+    assert sum(sizes) == 5000 and len(sizes) > 50 and max(sizes) < 150
