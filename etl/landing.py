@@ -8,7 +8,8 @@ file, ordered by file name and then line, the rows refused, and a manifest of th
 journal then lists what to publish, and publishing moves the staged files into place: a run killed at any
 moment leaves every partition as it was or as it will be, and the next ingest finishes a journal it finds.
 A rewritten raw file is newer than what was built from it, so the day and the windows after it are rebuilt
-by the next range (see :mod:`etl.state`). Rows of a day retention already retired are reported, not used.
+by the next range (see :mod:`etl.state`). Rows of a day whose rebuild needs what retention already retired
+are reported as too late, not used.
 """
 
 from __future__ import annotations
