@@ -89,7 +89,7 @@ def read_export(
     utf8 = encoding.replace("_", "-").lower() in ("utf-8", "utf8")
     with open_stream() as stream:
         head = stream.read(_HEADER_BYTES)
-    text = head.decode("utf-8-sig" if utf8 else encoding)
+    text = codecs.getincrementaldecoder("utf-8-sig" if utf8 else encoding)().decode(head)  # a cut character waits
     first_line = text.splitlines()[0] if text else ""
     header = next(csv.reader([first_line], delimiter=delimiter), [])
     parse_options = pacsv.ParseOptions(delimiter=delimiter)

@@ -241,3 +241,15 @@ def test_an_export_in_blocks_is_not_held_whole(monkeypatch):
     sizes = [batch.num_rows for batch in batches]
 
     assert sum(sizes) == 5000 and len(sizes) > 50 and max(sizes) < 150
+
+
+def test_a_character_cut_by_the_header_read_is_no_decoding_error():
+    """The header is read from the first 64 KiB: a valid character astride that edge is not a bad file."""
+    first = "Id,Name\n1,"
+    filler = "é" * ((csv_io._HEADER_BYTES - len(first)) // 2)
+    content = (first + filler[:-1] + "x" + "é\n").encode()  # a two-byte é begins at the last byte read
+    assert content[csv_io._HEADER_BYTES - 1 : csv_io._HEADER_BYTES + 1] == "é".encode()
+
+    header, rows = exported(content)
+
+    assert header == ["Id", "Name"] and len(rows) == 1
