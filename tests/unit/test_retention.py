@@ -572,3 +572,38 @@ def test_a_failed_day_keeps_what_it_will_need_and_everything_goes_once_it_is_fix
         "processed": frozenset(span(START, D(2024, 3, 21))),
         "metrics": frozenset(span(START, D(2024, 3, 11))),
     }
+
+
+def test_a_cleanup_stopped_midway_is_completed_by_the_next_one_in_its_one_audit_run(tmp_path, monkeypatch):
+    """What it removes is recorded first; the rerun removes the rest and does not record a second run."""
+    rules = policy(raw=3, processed=3, metrics=3)
+    today = D(2024, 1, 10)
+    stopped, whole = tmp_path / "stopped", tmp_path / "whole"
+    for base in (stopped, whole):
+        for day in span(START, today):
+            write_day(base, day)
+    run_cleanup(LocalStore(whole), today, rules)
+    real_remove = LocalStore.remove_partition
+    removed: list[tuple[str, datetime.date]] = []
+
+    def killed_after_two(self, layer, day):
+        if len(removed) == 2:
+            raise KeyboardInterrupt("killed")
+        removed.append((layer, day))
+        return real_remove(self, layer, day)
+
+    monkeypatch.setattr(LocalStore, "remove_partition", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_cleanup(LocalStore(stopped), today, rules)
+    monkeypatch.setattr(LocalStore, "remove_partition", real_remove)
+    assert len(removed) == 2 and present(stopped, "raw")[0] == D(2024, 1, 3), "stopped midway"
+
+    run_cleanup(LocalStore(stopped), today, rules)
+
+    def runs(base) -> list[dict]:
+        report = base / "cleanup" / "year=2024" / "month=01" / "day=10" / "cleanup_report.json"
+        return [{k: v for k, v in run.items() if k != "at"} for run in json.loads(report.read_text())["runs"]]
+
+    assert runs(stopped) == runs(whole) and len(runs(whole)) == 1, "one run names everything removed"
+    for layer in LAYERS:
+        assert present(stopped, layer) == present(whole, layer), layer
