@@ -106,7 +106,7 @@ def rows_by_day(table: pa.Table, days: pa.Array) -> Iterator[tuple[datetime.date
     if not len(codes):
         return
     if (codes == codes[0]).all():
-        groups, order = [(0, len(codes))], None
+        groups = [(0, len(codes))]
     else:
         order = np.argsort(codes, kind="stable")
         codes = codes[order]
