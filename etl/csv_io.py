@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -81,16 +82,16 @@ def read_export(
 ) -> tuple[list[str], Iterator[pa.Table]]:
     """An export file's header and its rows in batches, every value as text (only an empty field is null).
 
-    The header is read first so that every column can be read as text: nothing is converted or evaluated.
-    A UTF-8 byte-order mark is always accepted. The file is cut into blocks at line ends here, and each block
-    parsed on its own: Arrow's streaming reader reads ahead of a slow consumer without bound, so memory held
-    a growing share of a large file. A value may not span lines (as for Arrow's reader by default).
+    The header is taken from the first line, so that every column can be read as text: nothing is converted
+    or evaluated. A UTF-8 byte-order mark is always accepted. The file is opened once and cut into blocks at
+    line ends here, and each block parsed on its own: Arrow's streaming reader reads ahead of a slow consumer
+    without bound, so memory held a growing share of a large file. A value may not span lines (as for Arrow's
+    reader by default).
     """
     utf8 = encoding.replace("_", "-").lower() in ("utf-8", "utf8")
-    with open_stream() as stream:
-        head = stream.read(_HEADER_BYTES)
-    text = codecs.getincrementaldecoder("utf-8-sig" if utf8 else encoding)().decode(head)  # a cut character waits
-    first_line = text.splitlines()[0] if text else ""
+    blocks = _line_blocks(open_stream, None if utf8 else encoding)
+    first = next(blocks, b"")
+    first_line = first.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8-sig")
     header = next(csv.reader([first_line], delimiter=delimiter), [])
     parse_options = pacsv.ParseOptions(delimiter=delimiter)
     convert_options = pacsv.ConvertOptions(
@@ -98,7 +99,7 @@ def read_export(
     )
 
     def batches() -> Iterator[pa.Table]:
-        for number, block in enumerate(_line_blocks(open_stream, None if utf8 else encoding)):
+        for number, block in enumerate(itertools.chain([first] if first else [], blocks)):
             read_options = pacsv.ReadOptions(column_names=header, skip_rows=0 if number else 1)
             yield pacsv.read_csv(
                 pa.py_buffer(block), read_options=read_options, parse_options=parse_options,

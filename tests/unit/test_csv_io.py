@@ -243,8 +243,9 @@ def test_an_export_in_blocks_is_not_held_whole(monkeypatch):
     assert sum(sizes) == 5000 and len(sizes) > 50 and max(sizes) < 150
 
 
-def test_a_character_cut_by_the_header_read_is_no_decoding_error():
-    """The header is read from the first 64 KiB: a valid character astride that edge is not a bad file."""
+def test_a_character_astride_64_kib_is_no_decoding_error():
+    """The header was once read from the first 64 KiB alone, and a valid character astride that edge made a bad
+    file of a good one."""
     first = "Id,Name\n1,"
     filler = "é" * ((csv_io._HEADER_BYTES - len(first)) // 2)
     content = (first + filler[:-1] + "x" + "é\n").encode()  # a two-byte é begins at the last byte read
@@ -253,3 +254,22 @@ def test_a_character_cut_by_the_header_read_is_no_decoding_error():
     header, rows = exported(content)
 
     assert header == ["Id", "Name"] and len(rows) == 1
+
+
+def test_an_export_with_windows_line_ends_has_a_clean_header_and_values():
+    header, rows = exported(b"Id,Name\r\n1,a\r\n2,b\r\n")
+
+    assert header == ["Id", "Name"] and rows == [["1", "a"], ["2", "b"]]
+
+
+def test_an_export_is_opened_once():
+    content = b"Id,Name\n1,a\n"
+    opened = []
+
+    def open_stream():
+        opened.append(True)
+        return io.BytesIO(content)
+
+    header, batches = csv_io.read_export(open_stream, ",", "utf-8")
+
+    assert header == ["Id", "Name"] and sum(batch.num_rows for batch in batches) == 1 and len(opened) == 1
