@@ -99,6 +99,18 @@ class LandingScan:
     pending: list[tuple[str, FileStat, str]]  # files whose bytes the index has not seen: (name, stat, sha256)
     index: dict  # the index, with the new times of files touched but unchanged
 
+    def index_with(self, read: list[FileRows]) -> dict:
+        """The index to store once ``read`` is ingested: their entries in, by path."""
+        files = dict(self.index["files"])
+        for rows in read:
+            files[rows.name] = {
+                "size": rows.stat.size,
+                "mtime_ns": rows.stat.mtime_ns,
+                "sha256": rows.sha256,
+                "days": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
+            }
+        return {"files": dict(sorted(files.items()))}
+
 
 def up_to_date(store: Store, landing: LocalLanding) -> bool:
     """Whether the index has seen every landing file at its current size and time and no ingest is half
@@ -145,7 +157,7 @@ def ingest(
         finish_interrupted(store)
         found = scan(store, landing)
         if not found.pending:  # at most new times of files touched but unchanged
-            store.write_json(INGEST_INDEX_KEY, {"files": dict(sorted(found.index["files"].items()))})
+            store.write_json(INGEST_INDEX_KEY, found.index_with([]))
             return run_record([], [], set(), set())
         with DaySpill(store, INGEST_SPILL) as spill:
             files = [(*pending, number) for number, pending in enumerate(found.pending)]
@@ -157,15 +169,8 @@ def ingest(
             rebuilt = sorted(touched - unused)
             store.write_json(INGEST_JOURNAL_KEY, {"staging": [staged_key(key) for key in _raw_keys(rebuilt)]})
             actions = [action for day in rebuilt for action in stage_day(store, day, read, spill)]
-        for rows in read:
-            found.index["files"][rows.name] = {
-                "size": rows.stat.size,
-                "mtime_ns": rows.stat.mtime_ns,
-                "sha256": rows.sha256,
-                "days": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
-            }
         record = run_record(read, rebuilt, late, unused - late)
-        journal = {"actions": actions, "index": {"files": dict(sorted(found.index["files"].items()))}, "record": record}
+        journal = {"actions": actions, "index": found.index_with(read), "record": record}
         store.write_json(INGEST_JOURNAL_KEY, journal)
         publish(store, journal)
     for rows in read:
