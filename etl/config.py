@@ -24,6 +24,7 @@ from luigi.cmdline_parser import CmdlineParser
 from luigi.configuration import LuigiConfigParser, get_config
 
 from etl.csv_io import ORDER_COLUMNS
+from etl.ingest import EPOCH_FORMATS, MAPPABLE_COLUMNS
 from etl.retention import WEEKDAYS, RetentionConfigError, parse_weekdays
 
 PACKAGE_DEFAULTS = Path(__file__).with_name("luigi_defaults.cfg")
@@ -98,8 +99,43 @@ def _is_column_map(text: str) -> bool:
     except ValueError:
         return False
     return isinstance(mapping, dict) and all(
-        isinstance(k, str) and isinstance(v, str) and v in ORDER_COLUMNS for k, v in mapping.items()
+        isinstance(k, str) and isinstance(v, str) and v in MAPPABLE_COLUMNS for k, v in mapping.items()
     )
+
+
+def _is_column_defaults(text: str) -> bool:
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(values, dict) and all(
+        name in ORDER_COLUMNS
+        and isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+        and (not isinstance(value, float) or math.isfinite(value))
+        for name, value in values.items()
+    )
+
+
+def _is_text_list(text: str) -> bool:
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(values, list) and all(isinstance(value, str) for value in values)
+
+
+def _is_timestamp_format(text: str) -> bool:
+    """Empty (ISO 8601), an epoch unit, or a strptime pattern that reads back what it writes."""
+    if text in ("", *EPOCH_FORMATS):
+        return True
+    if "%" not in text:
+        return False
+    moment = datetime.datetime(2024, 11, 23, 21, 4, 5, tzinfo=datetime.UTC)
+    try:
+        return datetime.datetime.strptime(moment.strftime(text), text) is not None
+    except ValueError:
+        return False
 
 
 def _is_encoding(name: str) -> bool:
@@ -147,9 +183,10 @@ class WeekdaysParameter(Checked, luigi.Parameter):
         super().__init__(*args, allowed=f"a comma-separated list of {','.join(WEEKDAYS)}", check=_is_weekdays, **kwargs)
 
 
-class SourceParameter(Checked, luigi.Parameter):
+class ChoiceParameter(Checked, luigi.Parameter):
     def __init__(self, *args, choices: tuple[str, ...], **kwargs) -> None:
-        super().__init__(*args, allowed=f"one of {', '.join(choices)}", check=lambda v: v in choices, **kwargs)
+        named = ", ".join(choice if choice.isidentifier() else repr(choice) for choice in choices)
+        super().__init__(*args, allowed=f"one of {named}", check=lambda v: v in choices, **kwargs)
 
 
 class ColumnMapParameter(Checked, luigi.Parameter):
@@ -165,6 +202,43 @@ class DelimiterParameter(Checked, luigi.Parameter):
 
     def parse(self, text):
         return super().parse("\t" if text == "\\t" else text)
+
+
+class ColumnDefaultsParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(
+            *args,
+            allowed=f"a JSON object of canonical columns ({', '.join(ORDER_COLUMNS)}) to a text or finite number",
+            check=_is_column_defaults,
+            **kwargs,
+        )
+
+
+class TextListParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(
+            *args, allowed='a JSON list of texts, e.g. ["cancelled", "failed"]', check=_is_text_list, **kwargs
+        )
+
+
+class TimestampFormatParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(
+            *args,
+            allowed=f"empty (ISO 8601), {' or '.join(EPOCH_FORMATS)}, or a strptime pattern such as %m/%d/%Y %I:%M %p",
+            check=_is_timestamp_format,
+            **kwargs,
+        )
+
+
+class OptionalTimezoneParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(
+            *args,
+            allowed="empty ([etl] timezone) or an IANA timezone (for example UTC, America/New_York)",
+            check=lambda name: name == "" or _is_timezone(name),
+            **kwargs,
+        )
 
 
 class EncodingParameter(Checked, luigi.Parameter):
@@ -195,7 +269,7 @@ class etl(Settings):  # noqa: N801 - the class name is the config section and CL
         default="UTC",
         description="IANA timezone of the business day; a day is processed only once it is over there.",
     )
-    source = SourceParameter(
+    source = ChoiceParameter(
         default="synthetic",
         choices=("synthetic", "landing"),
         description="Where orders come from: synthetic (generated, reproducible per day) or landing (export files).",
@@ -245,6 +319,48 @@ class landing(Settings):  # noqa: N801
     )
     delimiter = DelimiterParameter(default=",", description="The field delimiter, one character (\\t for a tab).")
     encoding = EncodingParameter(default="utf-8", description="Text encoding; a UTF-8 byte-order mark is accepted.")
+    rows = ChoiceParameter(
+        default="orders",
+        choices=("orders", "line_items"),
+        description="What a row is: an order, or a line item (rows that share an order_id are one order).",
+    )
+    version_column = luigi.Parameter(
+        default="",
+        description="Export column whose largest value marks an order's latest version (a number or a timestamp); "
+        "empty: the version ingested last wins.",
+    )
+    negative_amounts = ChoiceParameter(
+        default="refund",
+        choices=("refund", "sign_error"),
+        description="What a row with a negative amount is: a refund (not an order, never sign-changed) or a sign "
+        "error (made positive, the synthetic source's rule).",
+    )
+    source_timezone = OptionalTimezoneParameter(
+        default="", description="IANA timezone of the export's naive timestamps; empty: [etl] timezone."
+    )
+    timestamp_format = TimestampFormatParameter(
+        default="",
+        description="How order_timestamp is written: empty for ISO 8601, epoch_s or epoch_ms, or a strptime pattern.",
+    )
+    decimal = ChoiceParameter(default=".", choices=(".", ","), description="The decimal mark of numbers.")
+    thousands = ChoiceParameter(
+        default="",
+        choices=("", ",", ".", "space", "'"),
+        description="The thousands separator of numbers: empty for none, or one of , . space '",
+    )
+    defaults = ColumnDefaultsParameter(
+        default="{}",
+        description='Values of canonical columns the export does not have, e.g. {"quantity": 1, "status": "paid"}.',
+    )
+
+
+class revenue(Settings):  # noqa: N801
+    """What counts as revenue."""
+
+    excluded_statuses = TextListParameter(
+        default='["cancelled", "canceled", "failed", "refunded", "returned", "voided"]',
+        description="Order statuses (compared without case) left out of net revenue.",
+    )
 
 
 class rolling(Settings):  # noqa: N801
@@ -279,7 +395,7 @@ class retention(Settings):  # noqa: N801
     )
 
 
-SECTIONS = (etl, generation, validation, rolling, report, retention, landing)
+SECTIONS = (etl, generation, validation, rolling, report, retention, landing, revenue)
 
 
 def install_package_defaults() -> None:

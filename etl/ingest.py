@@ -23,6 +23,9 @@ from etl.validation import CANONICAL_TIME, DATE_ONLY, exact_strptime, order_time
 REQUIRED = ("order_id", "customer_id", "quantity", "order_timestamp")
 AMOUNTS = ("unit_price", "total_amount")
 OPTIONAL = ("product_id", "category", "status", "payment_method")
+LINE_TOTAL = "line_total"  # a line item's amount: an input column only, summed into the order's total_amount
+MAPPABLE_COLUMNS = (*ORDER_COLUMNS, LINE_TOTAL)
+EPOCH_FORMATS = ("epoch_s", "epoch_ms")
 _PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _EPOCH = datetime.date(1970, 1, 1)
 _NO_DAY = np.iinfo(np.int32).min

@@ -71,6 +71,14 @@ class LandingSettings:
     encoding: str
     max_quantity: int
     max_unit_price: float
+    max_rejected_share: float  # a file with a larger share of rows refused for one reason is refused whole
+    rows: str = "orders"  # or "line_items": rows that share an order_id are one order
+    version_column: str = ""  # the export column whose largest value is an order's latest version
+    source_timezone: str = "UTC"  # the zone of naive timestamps
+    timestamp_format: str = ""  # ISO 8601, a strptime pattern, or epoch_s / epoch_ms
+    decimal: str = "."
+    thousands: str = ""
+    defaults: dict[str, str] = dataclasses.field(default_factory=dict)  # values of canonical columns not exported
 
 
 @dataclasses.dataclass

@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import json
 import logging
+import os
 
 from etl.config import SettingsError, SettingsSource, base_dir_and_origin, path_and_origin, read_sections
 from etl.generation import GenerationSettings
@@ -34,6 +35,8 @@ class RunSettings:
     min_orders: int
     max_rejected_share: float
     landing: LandingSettings  # read only when source is landing
+    negative_amounts: str  # refund or sign_error: what processing makes of a negative amount
+    excluded_statuses: tuple[str, ...]  # lower case: statuses left out of net revenue
     window_days: int
     trend_threshold: float
     retention: RetentionPolicy
@@ -72,16 +75,22 @@ def load_run_settings() -> RunSettings:
             f"window_days={window_days}: cleanup would delete days the rolling metrics still read; "
             f"use at least {window_days}"
         )
+    source = values["etl"]["source"]
+    landing = landing_settings(values)
+    if source == "landing":
+        check_landing_apart(landing.directory, store.describe())
     logger.info("etl: base directory %s (from %s)", store.describe(), origin)
     return RunSettings(
         store=store,
         start_date=values["etl"]["start_date"],
         timezone=values["etl"]["timezone"],
-        source=values["etl"]["source"],
+        source=source,
         generation=GenerationSettings(**values["generation"]),
         min_orders=values["validation"]["min_orders"],
         max_rejected_share=values["validation"]["max_rejected_share"],
-        landing=landing_settings(values),
+        landing=landing,
+        negative_amounts=values["landing"]["negative_amounts"] if source == "landing" else "sign_error",
+        excluded_statuses=tuple(status.lower() for status in json.loads(values["revenue"]["excluded_statuses"])),
         window_days=window_days,
         trend_threshold=values["report"]["trend_threshold"],
         retention=RetentionPolicy(
@@ -101,6 +110,11 @@ def landing_settings(values: dict[str, dict[str, object]]) -> LandingSettings:
     """The ``[landing]`` section and the row limits of ``[validation]``, as the landing source reads them."""
     section = values["landing"]
     directory, _ = path_and_origin("landing", "directory", section["directory"])
+    thousands = " " if section["thousands"] == "space" else section["thousands"]
+    if thousands == section["decimal"]:
+        raise SettingsError(
+            f"settings [landing] decimal and thousands are both {thousands!r}: a number cannot use one mark for both"
+        )
     return LandingSettings(
         directory=directory,
         patterns=tuple(p.strip() for p in section["pattern"].split(",") if p.strip()),
@@ -109,7 +123,28 @@ def landing_settings(values: dict[str, dict[str, object]]) -> LandingSettings:
         encoding=section["encoding"],
         max_quantity=values["validation"]["max_quantity"],
         max_unit_price=values["validation"]["max_unit_price"],
+        max_rejected_share=values["validation"]["max_rejected_share"],
+        rows=section["rows"],
+        version_column=section["version_column"],
+        source_timezone=section["source_timezone"] or values["etl"]["timezone"],
+        timestamp_format=section["timestamp_format"],
+        decimal=section["decimal"],
+        thousands=thousands,
+        defaults={name: str(value) for name, value in json.loads(section["defaults"]).items()},
     )
+
+
+def check_landing_apart(directory: str, base_dir: str) -> None:
+    """Refuse a landing directory that is, holds or lies inside the base directory: the ingest would read the
+    pipeline's own files, or the pipeline write among the shop's exports."""
+    if "://" in base_dir or "://" in directory:
+        return
+    landing, base = os.path.realpath(directory), os.path.realpath(base_dir)
+    if os.path.commonpath([landing, base]) in (landing, base):
+        raise SettingsError(
+            f"setting [landing] directory {directory} and [etl] base_dir {base_dir} overlap: the landing directory "
+            "must be neither the base directory, nor inside it, nor hold it"
+        )
 
 
 def _plain(value: object) -> object:

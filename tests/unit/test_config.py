@@ -12,16 +12,17 @@ from luigi.configuration import LuigiConfigParser
 
 from etl.config import (
     BASE_DIR_ENV,
+    ChoiceParameter,
     DayParameter,
     NumberParameter,
     SettingsError,
-    SourceParameter,
     TimezoneParameter,
     WeekdaysParameter,
     WholeNumberParameter,
     base_dir_and_origin,
     read_sections,
 )
+from etl.run_settings import load_run_settings
 
 D = datetime.date
 
@@ -96,11 +97,13 @@ def test_weekdays_parameter_keeps_the_text_and_refuses_unknown_days():
         WeekdaysParameter().parse("funday")
 
 
-def test_source_parameter_accepts_only_its_choices():
-    parameter = SourceParameter(choices=("synthetic", "api"))
+def test_choice_parameter_accepts_only_its_choices():
+    parameter = ChoiceParameter(choices=("synthetic", "api"))
     assert parameter.parse("api") == "api"
     with pytest.raises(ValueError, match="^'s3' is not one of synthetic, api$"):
         parameter.parse("s3")
+    with pytest.raises(ValueError, match="^';' is not one of '', ',', '.', space$"):
+        ChoiceParameter(choices=("", ",", ".", "space")).parse(";")
 
 
 def test_a_bad_value_on_the_command_line_stops_argparse_naming_the_flag(capsys):
@@ -129,7 +132,7 @@ def test_good_values_on_the_command_line_reach_the_task():
 def test_read_sections_gives_parsed_values(configure, base_dir):
     configure({"generation": {"seed": "7", "null_rate": "0.25"}, "retention": {"cleanup_weekdays": "sun"}})
     values = read_sections()
-    assert list(values) == ["etl", "generation", "validation", "rolling", "report", "retention", "landing"]
+    assert list(values) == ["etl", "generation", "validation", "rolling", "report", "retention", "landing", "revenue"]
     assert values["etl"]["base_dir"] == str(base_dir)
     assert values["generation"]["seed"] == 7
     assert values["generation"]["null_rate"] == 0.25
@@ -149,6 +152,17 @@ def test_read_sections_gives_parsed_values(configure, base_dir):
         ("landing", "column_map", '{"OrderID": "id"}', '\'{"OrderID": "id"}\' is not a JSON object of column names'),
         ("landing", "delimiter", ";;", "';;' is not one character"),
         ("landing", "encoding", "klingon", "'klingon' is not a text encoding Python knows"),
+        ("landing", "column_map", '{"Amount": "line_totals"}', '\'{"Amount": "line_totals"}\' is not a JSON object'),
+        ("landing", "rows", "lines", "'lines' is not one of orders, line_items"),
+        ("landing", "negative_amounts", "ignore", "'ignore' is not one of refund, sign_error"),
+        ("landing", "source_timezone", "PST8PDT9", "'PST8PDT9' is not empty ([etl] timezone) or an IANA timezone"),
+        ("landing", "timestamp_format", "MM/DD/YYYY", "'MM/DD/YYYY' is not empty (ISO 8601), epoch_s or epoch_ms"),
+        ("landing", "timestamp_format", "%%Q", "'%Q' is not empty (ISO 8601)"),  # %% in a config file
+        ("landing", "decimal", ";", "';' is not one of '.', ','"),
+        ("landing", "thousands", "_", "'_' is not one of '', ',', '.', space, \"'\""),
+        ("landing", "defaults", '{"qty": 1}', "'{\"qty\": 1}' is not a JSON object of canonical columns"),
+        ("landing", "defaults", '{"quantity": true}', "'{\"quantity\": true}' is not a JSON object of canonical"),
+        ("revenue", "excluded_statuses", "cancelled", "'cancelled' is not a JSON list of texts"),
         ("validation", "max_rejected_share", "2", "'2' is not a number from 0.0 to 1.0"),
         ("rolling", "window_days", "a week", "'a week' is not a whole number of at least 1"),
         ("retention", "cleanup_weekdays", "sundays", "'sundays' is not a comma-separated list"),
@@ -161,6 +175,40 @@ def test_read_sections_names_the_section_option_and_flag_of_a_bad_value(configur
         read_sections()
     assert str(raised.value).startswith(f"setting [{section}] {option} ({flag}): {message}")
     assert isinstance(raised.value, ValueError)
+
+
+def test_new_landing_settings_are_read_into_plain_values(configure, base_dir, tmp_path):
+    configure({
+        "etl": {"source": "landing", "timezone": "Europe/Berlin"},
+        "landing": {"directory": str(tmp_path / "exports"), "thousands": "space", "decimal": ",",
+                    "defaults": '{"quantity": 1, "status": "paid"}', "rows": "line_items"},
+        "revenue": {"excluded_statuses": '["Failed", "VOIDED"]'},
+    })  # fmt: skip
+    settings = load_run_settings()
+    assert (settings.landing.thousands, settings.landing.decimal) == (" ", ",")
+    assert settings.landing.defaults == {"quantity": "1", "status": "paid"}
+    assert settings.landing.source_timezone == "Europe/Berlin", "naive export times default to the business zone"
+    assert settings.landing.rows == "line_items"
+    assert settings.excluded_statuses == ("failed", "voided")
+    assert settings.negative_amounts == "refund", "the landing source's default"
+    configure({"etl": {"source": "synthetic"}})
+    assert load_run_settings().negative_amounts == "sign_error", "the synthetic source keeps the seed's rule"
+
+
+def test_one_mark_for_decimals_and_thousands_is_refused(configure):
+    configure({"landing": {"decimal": ",", "thousands": ","}})
+    with pytest.raises(SettingsError, match=r"\[landing\] decimal and thousands are both ','"):
+        load_run_settings()
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "holds"])
+def test_a_landing_directory_overlapping_the_base_directory_is_refused(configure, base_dir, where):
+    landing = {"same": base_dir, "inside": base_dir / "exports", "holds": base_dir.parent}[where]
+    configure({"etl": {"source": "landing"}, "landing": {"directory": str(landing)}})
+    with pytest.raises(SettingsError, match="overlap: the landing directory must be neither"):
+        load_run_settings()
+    configure({"etl": {"source": "synthetic"}})
+    assert load_run_settings().source == "synthetic", "only the landing source reads it"
 
 
 # base_dir_and_origin --------------------------------------------------------------------------------------
