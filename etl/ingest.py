@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.csv_io import ORDER_COLUMNS
-from etl.validation import CANONICAL_TIME, DATE_ONLY, exact_strptime, order_timestamps
+from etl.validation import CANONICAL_TIME, DATE_ONLY, OFFSET, exact_strptime, order_timestamps
 
 REQUIRED = ("order_id", "customer_id", "quantity", "order_timestamp")
 AMOUNTS = ("unit_price", "total_amount")
@@ -30,6 +30,38 @@ _PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _EPOCH = datetime.date(1970, 1, 1)
 _NO_DAY = np.iinfo(np.int32).min
 _OTHER_DELIMITERS = re.compile(r"[;\t|]")
+NUMBER_COLUMNS = ("quantity", "unit_price", "total_amount", LINE_TOTAL)
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%X", "%c", "%T", "%R", "%p")
+
+
+@dataclasses.dataclass(frozen=True)
+class ValueFormat:
+    """How an export spells numbers and times (the ``[landing]`` settings), and the business day's zone."""
+
+    timezone: str = "UTC"  # of the business day
+    source_timezone: str = "UTC"  # of the export's naive timestamps
+    timestamp_format: str = ""  # ISO 8601, epoch_s, epoch_ms, or a strptime pattern
+    decimal: str = "."
+    thousands: str = ""
+
+    @property
+    def plain_numbers(self) -> bool:
+        return (self.decimal, self.thousands) == (".", "")
+
+    @property
+    def plain_times(self) -> bool:
+        """Whether timestamps are read as they always were: ISO 8601, naive ones in the business zone."""
+        return self.timestamp_format == "" and self.source_timezone == self.timezone
+
+    def number_hint(self) -> str:
+        return (
+            f"set [landing] decimal and thousands to the export's (now decimal {self.decimal!r}, thousands "
+            f"{self.thousands!r})"
+        )
+
+    def time_hint(self) -> str:
+        now = self.timestamp_format or "empty: ISO 8601"
+        return f"set [landing] timestamp_format (now {now}) and source_timezone (now {self.source_timezone})"
 
 
 class ExportError(ValueError):
@@ -42,37 +74,65 @@ class ColumnPlan:
 
     rename: dict[str, str]  # export column -> canonical column
     dropped: tuple[str, ...]  # export columns outside the canonical set
+    defaults: Mapping[str, str] = dataclasses.field(default_factory=dict)  # canonical columns the export lacks
+
+    def source_of(self, canonical: str) -> str:
+        """How a message names a canonical column: with the export's column, or as set by [landing] defaults."""
+        for name, mapped in self.rename.items():
+            if mapped == canonical:
+                return canonical if name == canonical else f'{canonical} (column "{name}")'
+        return f"{canonical} (from [landing] defaults)" if canonical in self.defaults else canonical
 
 
-def plan_columns(header: list[str], column_map: dict[str, str]) -> ColumnPlan:
-    """Map an export's header through ``column_map``; ExportError names what is wrong with it."""
+def plan_columns(
+    header: list[str], column_map: dict[str, str], defaults: Mapping[str, str] | None = None, line_items: bool = False
+) -> ColumnPlan:
+    """Map an export's header through ``column_map``, with ``defaults`` for canonical columns it lacks;
+    ExportError names what is wrong with it."""
     if len(header) == 1 and _OTHER_DELIMITERS.search(header[0]):
         raise ExportError(
             f"the header is one column ({header[0][:60]!r}): the file is not delimited by the configured "
             "[landing] delimiter"
         )
     mapped = [column_map.get(name, name) for name in header]
-    repeated = sorted({name for name in mapped if mapped.count(name) > 1 and name in ORDER_COLUMNS})
+    repeated = sorted({name for name in mapped if mapped.count(name) > 1 and name in MAPPABLE_COLUMNS})
     if repeated:
         raise ExportError(f"more than one column maps to {', '.join(repeated)}")
-    missing = [name for name in REQUIRED if name not in mapped]
-    if not any(amount in mapped for amount in AMOUNTS):
-        missing.append(" or ".join(AMOUNTS))
+    if LINE_TOTAL in mapped and not line_items:
+        raise ExportError(f"a column maps to {LINE_TOTAL}, which only a line-item export has ([landing] rows)")
+    defaults = {name: value for name, value in (defaults or {}).items() if name not in mapped}
+    present = set(mapped) | set(defaults)
+    missing = [name for name in REQUIRED if name not in present]
+    amounts = (*AMOUNTS, LINE_TOTAL) if line_items else AMOUNTS
+    if not any(amount in present for amount in amounts):
+        missing.append(" or ".join(amounts))
     if missing:
         raise ExportError(
             f"required columns missing after [landing] column_map: {', '.join(missing)} (the file has: "
             f"{', '.join(header)})"
         )
     return ColumnPlan(
-        rename={name: canonical for name, canonical in zip(header, mapped, strict=True) if canonical in ORDER_COLUMNS},
-        dropped=tuple(name for name, canonical in zip(header, mapped, strict=True) if canonical not in ORDER_COLUMNS),
+        rename={
+            name: canonical for name, canonical in zip(header, mapped, strict=True) if canonical in MAPPABLE_COLUMNS
+        },
+        dropped=tuple(
+            name for name, canonical in zip(header, mapped, strict=True) if canonical not in MAPPABLE_COLUMNS
+        ),
+        defaults=defaults,
     )
 
 
-def canonical_orders(batch: pa.Table, plan: ColumnPlan) -> pa.Table:
-    """The canonical columns, in order, as text: absent optional columns are empty, and when only one of
-    unit_price and total_amount is there the other is derived (total = round(q x p, 2); price = total / q)."""
+def canonical_orders(batch: pa.Table, plan: ColumnPlan, value_format: ValueFormat = ValueFormat()) -> pa.Table:
+    """The canonical columns, in order, as text: absent columns take their [landing] default or are empty, numbers
+    spelled with other marks are written plainly, and when only one of unit_price and total_amount is there the
+    other is derived (total = round(q x p, 2); price = total / q). A line-item export keeps its line_total."""
     columns = {canonical: batch.column(name) for name, canonical in plan.rename.items()}
+    if not value_format.plain_numbers:
+        for name in NUMBER_COLUMNS:
+            if name in columns:
+                columns[name] = plain_numbers(columns[name], value_format.decimal, value_format.thousands)
+    for name, value in plan.defaults.items():
+        columns[name] = pa.repeat(pa.scalar(value, pa.string()), batch.num_rows)
     empty = pa.nulls(batch.num_rows, pa.string())
     if "total_amount" not in columns:
         quantity, price = _numbers(columns["quantity"]), _numbers(columns["unit_price"])
@@ -81,7 +141,100 @@ def canonical_orders(batch: pa.Table, plan: ColumnPlan) -> pa.Table:
         quantity, total = _numbers(columns["quantity"]), _numbers(columns["total_amount"])
         with np.errstate(divide="ignore", invalid="ignore"):
             columns["unit_price"] = _text(total / quantity)
-    return pa.table({name: columns.get(name, empty) for name in ORDER_COLUMNS})
+    table = pa.table({name: columns.get(name, empty) for name in ORDER_COLUMNS})
+    return table.append_column(LINE_TOTAL, columns[LINE_TOTAL]) if LINE_TOTAL in columns else table
+
+
+def plain_numbers(column: pa.ChunkedArray | pa.Array, decimal: str, thousands: str) -> pa.Array:
+    """Numbers written with ``decimal`` and ``thousands`` marks (``1.234,50``) as plain ones (``1234.50``); a value
+    that does not fit the marks stays as it is (:func:`unfit_numbers` refuses its row)."""
+    text = _text_of(column)
+    plain = pc.replace_substring(text, thousands, "") if thousands else text
+    plain = pc.replace_substring(plain, decimal, ".") if decimal != "." else plain
+    return pc.if_else(_fits(text, decimal, thousands), plain, text)
+
+
+def unfit_numbers(batch: pa.Table, plan: ColumnPlan, value_format: ValueFormat) -> pa.Array | None:
+    """Why each row's numbers cannot be read with the export's marks (null for a row whose can), or None when
+    the marks are the plain ones; ``batch`` is the export's rows as read."""
+    if value_format.plain_numbers:
+        return None
+    reasons = np.full(batch.num_rows, None, dtype=object)
+    for name, canonical in reversed(list(plan.rename.items())):
+        if canonical in NUMBER_COLUMNS:
+            text = _text_of(batch.column(name))
+            unfit = pc.and_(pc.is_valid(text), pc.invert(_fits(text, value_format.decimal, value_format.thousands)))
+            reasons[np.asarray(pc.fill_null(unfit, False), dtype=bool)] = (
+                f"{plan.source_of(canonical)} is not a number with [landing] decimal {value_format.decimal!r} and "
+                f"thousands {value_format.thousands!r}"
+            )
+    return pa.array(reasons, type=pa.string())
+
+
+def _fits(text: pa.Array, decimal: str, thousands: str) -> pa.Array:
+    grouped = rf"[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}})+|" if thousands else ""
+    pattern = rf"^[+-]?(?:{grouped}[0-9]+)?(?:{re.escape(decimal)}[0-9]*)?$"
+    return pc.fill_null(pc.match_substring_regex(text, pattern), False)
+
+
+def _text_of(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def dated(orders: pa.Table, value_format: ValueFormat) -> tuple[pa.Table, pa.Array]:
+    """The orders with their timestamps as the business day's local times, and each row's business day (null
+    where its timestamp cannot be read as ``value_format`` says).
+
+    Read as always (ISO 8601, naive times in the business zone) the text stays as it is. Otherwise a readable
+    timestamp is rewritten as the business zone's ``YYYY-MM-DDTHH:MM:SS`` (a date alone stays that date);
+    naive times are in the source zone (an ambiguous one, when clocks go back, is the first of the two; one
+    the clocks skip is moved an hour forward, the gap almost everywhere).
+    """
+    if value_format.plain_times:
+        return orders, business_days(orders, value_format.timezone)
+    text = orders.column("order_timestamp").combine_chunks()
+    local = local_times(text, value_format)
+    readable = pc.is_valid(local)
+    orders = orders.set_column(
+        orders.column_names.index("order_timestamp"), "order_timestamp", pc.if_else(readable, local, text)
+    )
+    days = business_days(orders, value_format.timezone)
+    return orders, pc.if_else(readable, days, pa.scalar(None, pa.date32()))
+
+
+def local_times(text: pa.Array, value_format: ValueFormat) -> pa.Array:
+    """Each timestamp as the business zone's ``YYYY-MM-DDTHH:MM:SS`` text (``YYYY-MM-DD`` for a date alone),
+    null where it cannot be read as ``value_format`` says."""
+    pattern = value_format.timestamp_format
+    series = pd.Series(text.to_pandas(), dtype=object)
+    dates = np.zeros(len(series), dtype=bool)
+    if pattern in EPOCH_FORMATS:
+        numbers = pd.Series(_numbers(text))
+        stamps = pd.to_datetime(numbers, unit=pattern.removeprefix("epoch_"), utc=True, errors="coerce")
+    elif pattern and not any(directive in pattern for directive in _TIME_DIRECTIVES):  # a date alone is that day
+        stamps = pd.to_datetime(series, format=pattern, errors="coerce").dt.tz_localize(value_format.timezone)
+        dates[:] = True
+    elif pattern:
+        aware = "%z" in pattern
+        stamps = pd.to_datetime(series, format=pattern, errors="coerce", utc=aware)
+        if not aware:
+            stamps = _in_zone(stamps, value_format.source_timezone)
+    else:
+        dates = np.asarray(pc.is_valid(exact_strptime(text, DATE_ONLY)), dtype=bool)
+        offset = series.str.contains(OFFSET, regex=True, na=False).to_numpy() & ~dates
+        naive = pd.to_datetime(series.where(~offset & ~dates), format="ISO8601", errors="coerce")
+        aware = pd.to_datetime(series.where(offset), format="ISO8601", errors="coerce", utc=True)
+        stamps = _in_zone(naive, value_format.source_timezone).where(~offset, aware)
+    local = pa.array(stamps.dt.tz_convert(value_format.timezone).dt.tz_localize(None))
+    seconds = pc.cast(local, pa.timestamp("s"), safe=False)
+    as_dates = pc.if_else(pa.array(dates), pc.strftime(seconds, format=DATE_ONLY), pc.strftime(seconds, CANONICAL_TIME))
+    return pc.if_else(pa.array(dates), text, as_dates) if not pattern else as_dates
+
+
+def _in_zone(naive: pd.Series, zone: str) -> pd.Series:
+    """Naive times of ``zone`` as UTC instants: an ambiguous time is the first, a skipped one an hour later."""
+    first = np.ones(len(naive), dtype=bool)
+    return naive.dt.tz_localize(zone, ambiguous=first, nonexistent=pd.Timedelta(hours=1)).dt.tz_convert("UTC")
 
 
 def business_days(orders: pa.Table, timezone: str) -> pa.Array:
@@ -123,26 +276,30 @@ def rows_by_day(table: pa.Table, days: pa.Array) -> Iterator[tuple[datetime.date
 
 
 def refusals(
-    orders: pa.Table, days: pa.Array, given: tuple[str, ...], header_order_id: str, max_quantity: int,
-    max_unit_price: float,
+    orders: pa.Table, days: pa.Array, plan: ColumnPlan, max_quantity: int, max_unit_price: float,
+    earlier: pa.Array | None = None,
 ) -> pa.Array:  # fmt: skip
     """Why each row cannot be used (null for a row that can): the first rule it breaks.
 
-    ``given`` are the canonical columns the export has: a problem is named in a given column before a derived
-    one. ``header_order_id`` is the export's name of the order_id column: a row holding it there is the
-    header repeated inside the file (exports concatenated by hand).
+    A problem is named in a column the export has (by the export's name) before a derived one. A row holding
+    the export's name of the order_id column there is the header repeated inside the file (exports
+    concatenated by hand). ``earlier`` are reasons found before the columns were made canonical (numbers that
+    do not fit the export's marks); they come after the repeated header.
     """
-    checks: list[tuple[str, np.ndarray]] = [
-        ("repeated header line", _equals(orders, "order_id", header_order_id)),
-        ("unparseable order_timestamp", np.asarray(pc.is_null(days), dtype=bool)),
-    ]
+    given = (*plan.rename.values(), *plan.defaults)
+    header_order_id = next((n for n, canonical in plan.rename.items() if canonical == "order_id"), "order_id")
+    checks: list[tuple[str, np.ndarray]] = [("repeated header line", _equals(orders, "order_id", header_order_id))]
+    if earlier is not None:
+        for reason in pc.unique(earlier.drop_null()).to_pylist():
+            checks.append((reason, np.asarray(pc.fill_null(pc.equal(earlier, reason), False), dtype=bool)))
+    checks.append((f"unparseable {plan.source_of('order_timestamp')}", np.asarray(pc.is_null(days), dtype=bool)))
     numbers = {name: _numbers(orders.column(name)) for name in ("quantity", *AMOUNTS)}
     columns = [*REQUIRED, *sorted(AMOUNTS, key=lambda name: name not in given)]
     for name in columns:
-        checks.append((f"missing {name}", np.asarray(pc.is_null(orders.column(name)), dtype=bool)))
+        checks.append((f"missing {plan.source_of(name)}", np.asarray(pc.is_null(orders.column(name)), dtype=bool)))
         if name in numbers:
             present = np.asarray(pc.is_valid(orders.column(name)), dtype=bool)
-            checks.append((f"non-numeric or non-finite {name}", present & ~np.isfinite(numbers[name])))
+            checks.append((f"non-numeric or non-finite {plan.source_of(name)}", present & ~np.isfinite(numbers[name])))
     quantity = numbers["quantity"]
     finite = np.isfinite(quantity)
     checks.append(("fractional quantity", finite & (np.where(finite, quantity, 0) % 1 != 0)))
@@ -162,7 +319,7 @@ def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
     Plain decimal numbers are read by Arrow in one pass; only other spellings go through pandas.
     """
-    text = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    text = _text_of(column)
     try:
         return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:

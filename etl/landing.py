@@ -26,7 +26,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.csv_io import ORDER_COLUMNS, read_export, read_text_csv, write_table
-from etl.ingest import ColumnPlan, ExportError, business_days, canonical_orders, plan_columns, refusals, rows_by_day
+from etl.ingest import (
+    ColumnPlan,
+    ExportError,
+    ValueFormat,
+    canonical_orders,
+    dated,
+    plan_columns,
+    refusals,
+    rows_by_day,
+    unfit_numbers,
+)
 from etl.spill import DaySpill
 from etl.storage import FileStat, Store
 from etl.storage.landing import LocalLanding
@@ -80,6 +90,9 @@ class LandingSettings:
     thousands: str = ""
     defaults: dict[str, str] = dataclasses.field(default_factory=dict)  # values of canonical columns not exported
 
+    def value_format(self, timezone: str) -> ValueFormat:
+        return ValueFormat(timezone, self.source_timezone, self.timestamp_format, self.decimal, self.thousands)
+
 
 @dataclasses.dataclass
 class FileRows:
@@ -95,6 +108,9 @@ class FileRows:
     refused: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
     undated: list[dict] = dataclasses.field(default_factory=list)  # the first UNDATED_ROWS_LISTED of them
     undated_count: int = 0
+    row_count: int = 0
+    unreadable: Counter[str] = dataclasses.field(default_factory=Counter)  # rows per reason a setting may explain
+    examples: dict[str, str] = dataclasses.field(default_factory=dict)  # the first value of each such reason
 
     def gave(self, day: datetime.date) -> bool:
         return day in self.accepted or day in self.refused
@@ -175,8 +191,10 @@ def ingest(
             late = {day for day in touched if day >= start_date and too_late(day)}
             unused = late | {day for day in touched if day < start_date}
             rebuilt = sorted(touched - unused)
+            bucketing = {"timezone": timezone, "source_timezone": settings.source_timezone}
+            check_bucketing(store, landing, rebuilt, read, bucketing)
             store.write_json(INGEST_JOURNAL_KEY, {"staging": [staged_key(key) for key in _raw_keys(rebuilt)]})
-            actions = [action for day in rebuilt for action in stage_day(store, day, read, spill)]
+            actions = [action for day in rebuilt for action in stage_day(store, day, read, spill, bucketing)]
         record = run_record(read, rebuilt, late, unused - late)
         journal = {"actions": actions, "index": found.index_with(read), "record": record}
         store.write_json(INGEST_JOURNAL_KEY, journal)
@@ -278,7 +296,7 @@ def read_file(
         header, batches = read_export(lambda: landing.open(name), settings.delimiter, settings.encoding)
         if not header:
             raise ExportError("it is empty")
-        plan = plan_columns(header, settings.column_map)
+        plan = plan_columns(header, settings.column_map, settings.defaults, settings.rows == "line_items")
     except (ExportError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
         raise _file_error(landing, name, error, settings.encoding) from None
     rows = FileRows(name=name, stat=stat, sha256=digest, dropped_columns=plan.dropped, number=number)
@@ -289,10 +307,42 @@ def read_file(
             first_line += batch.num_rows
     if first_line == 2:
         raise _file_error(landing, name, ExportError("it holds no orders (a header only)"), settings.encoding)
+    rows.row_count = first_line - 2
+    for reason, count in rows.unreadable.items():
+        if count > settings.max_rejected_share * rows.row_count:
+            column, hint = _settings_behind(plan, settings.value_format(timezone))[reason]
+            problem = (
+                f"{count} of {rows.row_count} rows refused as {reason}, e.g. {rows.examples[reason]!r}; {hint} "
+                f"(at most [validation] max_rejected_share {settings.max_rejected_share:.2%} of a file's rows may be "
+                "refused for one reason)"
+            )
+            raise _file_error(landing, name, ExportError(problem), settings.encoding)
     return rows
 
 
-def stage_day(store: Store, day: datetime.date, read: list[FileRows], spill: DaySpill) -> list[list[str]]:
+def check_bucketing(
+    store: Store, landing: LocalLanding, days: list[datetime.date], read: list[FileRows], bucketing: dict[str, str]
+) -> None:
+    """Refuse to add rows to a day whose other rows were given their business day in other zones: the day would
+    mix two calendars. LandingFileError names the files, the day, the change and what to do."""
+    names = {rows.name for rows in read}
+    for day in days:
+        key = file_key(RAW, day, MANIFEST)
+        manifest = store.read_json(key) if store.exists(key) else {}
+        earlier = manifest.get("bucketed_with", bucketing)
+        if earlier != bucketing and any(entry["file"] not in names for entry in manifest["files"]):
+            files = ", ".join(landing.describe(rows.name) for rows in read if rows.gave(day))
+            raise LandingFileError(
+                f"cannot ingest {files}: it holds rows of {day}, whose other rows were given their day with [etl] "
+                f"timezone {earlier['timezone']} and [landing] source_timezone {earlier['source_timezone']}, now "
+                f"{bucketing['timezone']} and {bucketing['source_timezone']}; set those back, or re-bucket the "
+                "history from the landing files (README: Bring your own data, Changing zones); nothing was ingested"
+            )
+
+
+def stage_day(
+    store: Store, day: datetime.date, read: list[FileRows], spill: DaySpill, bucketing: dict[str, str]
+) -> list[list[str]]:
     """Write the next version of ``day``'s raw partition beside the current one; returns how to publish it.
 
     The rows of the files just read take the place of their earlier rows; the files not read keep the rows
@@ -328,7 +378,7 @@ def stage_day(store: Store, day: datetime.date, read: list[FileRows], spill: Day
         actions.append(["move", staged_key(keys[REJECTED_ROWS]), keys[REJECTED_ROWS]])
     else:
         actions.append(["remove", keys[REJECTED_ROWS]])
-    manifest = {"execution_date": day.isoformat(), "files": [entries[n] for n in names]}
+    manifest = {"execution_date": day.isoformat(), "files": [entries[n] for n in names], "bucketed_with": bucketing}
     store.write_json(staged_key(keys[MANIFEST]), manifest)
     tables = [orders[n].select(list(ORDER_COLUMNS)) for n in names]
     write_table(store, staged_key(keys[ORDERS]), pa.concat_tables(tables) if tables else _no_orders())
@@ -351,14 +401,13 @@ def _set_aside(
     spill: DaySpill,
 ) -> None:
     """Map, date and check one batch of an export, and add its rows to the spill by day."""
-    orders = canonical_orders(batch, plan)
-    days = business_days(orders, timezone)
-    order_id_name = next(n for n, canonical in plan.rename.items() if canonical == "order_id")
-    reasons = refusals(
-        orders, days, tuple(plan.rename.values()), order_id_name, settings.max_quantity, settings.max_unit_price
-    )
+    value_format = settings.value_format(timezone)
+    unfit = unfit_numbers(batch, plan, value_format)
+    orders, days = dated(canonical_orders(batch, plan, value_format), value_format)
+    reasons = refusals(orders, days, plan, settings.max_quantity, settings.max_unit_price, unfit)
     usable = pc.is_null(reasons)
     if reasons.null_count < len(reasons):
+        _count_unreadable(orders, reasons, plan, value_format, rows)
         refused = orders.filter(pc.invert(usable))
         lines = pa.array(np.arange(first_line, first_line + len(reasons))).filter(pc.invert(usable))
         refused = refused.append_column(LINE, pc.cast(lines, pa.string()))
@@ -376,6 +425,31 @@ def _set_aside(
     for day, part in rows_by_day(orders, days):
         spill.add(f"{_ACCEPTED}-{rows.number}", day, part)
         rows.accepted[day] += part.num_rows
+
+
+def _settings_behind(plan: ColumnPlan, value_format: ValueFormat) -> dict[str, tuple[str, str]]:
+    """The refusal reasons a [landing] setting may explain: each with its column and the settings to look at."""
+    behind = {f"unparseable {plan.source_of('order_timestamp')}": ("order_timestamp", value_format.time_hint())}
+    for name in ("quantity", "unit_price", "total_amount"):
+        if name in plan.rename.values():
+            behind[f"non-numeric or non-finite {plan.source_of(name)}"] = (name, value_format.number_hint())
+            behind[
+                f"{plan.source_of(name)} is not a number with [landing] decimal {value_format.decimal!r} and "
+                f"thousands {value_format.thousands!r}"
+            ] = (name, value_format.number_hint())
+    return behind
+
+
+def _count_unreadable(
+    orders: pa.Table, reasons: pa.Array, plan: ColumnPlan, value_format: ValueFormat, rows: FileRows
+) -> None:
+    """Count a batch's rows refused for a reason a setting may explain, and keep each reason's first value."""
+    for reason, (column, _) in _settings_behind(plan, value_format).items():
+        matching = pc.fill_null(pc.equal(reasons, reason), False)
+        count = pc.sum(matching).as_py() or 0
+        if count:
+            rows.unreadable[reason] += count
+            rows.examples.setdefault(reason, orders.column(column).filter(matching)[0].as_py())
 
 
 def _checked(batches: Iterator[pa.Table], landing: LocalLanding, name: str, encoding: str) -> Iterator[pa.Table]:

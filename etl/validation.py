@@ -14,7 +14,7 @@ from etl.csv_io import ORDER_COLUMNS
 
 CRITICAL_COLUMNS = ("order_id", "customer_id", "order_timestamp", "quantity", "unit_price", "total_amount")
 NUMERIC_COLUMNS = ("quantity", "unit_price", "total_amount")
-_OFFSET = r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$"
+OFFSET = r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$"
 CANONICAL_TIME = "%Y-%m-%dT%H:%M:%S"
 DATE_ONLY = "%Y-%m-%d"
 
@@ -119,7 +119,7 @@ def exact_strptime(text: pa.Array, form: str) -> pa.Array:
 
 
 def _parse_iso8601(text: pd.Series, timezone: str) -> pd.Series:
-    with_offset = text.str.contains(_OFFSET, regex=True, na=False)
+    with_offset = text.str.contains(OFFSET, regex=True, na=False)
     naive = pd.to_datetime(text.where(~with_offset), format="ISO8601", errors="coerce")
     if not with_offset.any():
         return naive

@@ -219,10 +219,10 @@ def test_refused_rows_are_kept_with_their_reason_and_fail_the_day_beyond_the_all
         for row in csv.DictReader(io.StringIO((day_dir(base_dir, "raw", day) / "rejected_rows.csv").read_text()))
     ]
     reasons = sorted(row["reason"] for row in refused)
-    assert reasons == ["non-numeric or non-finite total_amount", "quantity above max_quantity 1000"]
+    assert reasons == ['non-numeric or non-finite total_amount (column "Total")', "quantity above max_quantity 1000"]
     record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
     assert sorted(row["reason"] for row in record["undated_rows"]) == [
-        "repeated header line", "unparseable order_timestamp"
+        "repeated header line", 'unparseable order_timestamp (column "OrderDate")'
     ], "rows whose day cannot be told are in the ingest record"  # fmt: skip
     raw = (day_dir(base_dir, "raw", D.fromisoformat(rows[2]["OrderDate"])) / "orders.csv").read_text()
     assert '=HYPERLINK(""http://evil"")' in raw and "@SUM(A1:A9)" in raw, "formulas stay data, as text"
@@ -285,7 +285,8 @@ def test_two_files_with_the_same_bytes_read_in_one_ingest_each_give_their_rows(l
         assert len(lines) == 21 and lines[1:11] == lines[11:], "each file's rows, in file order"
 
 
-def test_rows_whose_day_cannot_be_told_are_all_counted_and_the_first_thousand_listed(landing, base_dir):
+def test_rows_whose_day_cannot_be_told_are_all_counted_and_the_first_thousand_listed(landing, base_dir, configure):
+    configure({"validation": {"max_rejected_share": "1"}})  # a file of undated rows only is not refused whole
     rows = [{**row, "OrderDate": "soon"} for row in export_rows([WEEK[0]], per_day=1005, seed=18)]
     (landing / "undated.csv").write_bytes(csv_bytes(rows))
 
@@ -293,7 +294,7 @@ def test_rows_whose_day_cannot_be_told_are_all_counted_and_the_first_thousand_li
 
     record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
     assert record["undated_row_count"] == 1005 and len(record["undated_rows"]) == 1000
-    first = {"source_file": "undated.csv", "line": "2", "reason": "unparseable order_timestamp"}
+    first = {"source_file": "undated.csv", "line": "2", "reason": 'unparseable order_timestamp (column "OrderDate")'}
     assert record["undated_rows"][0] == first
     assert record["rebuilt_days"] == [] and not (base_dir / "raw").exists()
 

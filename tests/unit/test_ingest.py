@@ -14,12 +14,17 @@ import pytest
 from etl.ingest import (
     ColumnPlan,
     ExportError,
+    ValueFormat,
     _numbers,
     business_days,
     canonical_orders,
+    dated,
+    local_times,
+    plain_numbers,
     plan_columns,
     refusals,
     rows_by_day,
+    unfit_numbers,
 )
 
 D = datetime.date
@@ -110,7 +115,8 @@ def test_a_refused_row_names_the_first_rule_it_breaks_and_text_is_never_evaluate
     days = pa.array([D(2024, 1, 5)] * 8, pa.date32())
 
     given = ("order_id", "customer_id", "quantity", "order_timestamp", "unit_price", "total_amount")
-    reasons = refusals(orders, days, given, "OrderID", max_quantity=1000, max_unit_price=100000.0).to_pylist()
+    plan = ColumnPlan(rename={"OrderID" if name == "order_id" else name: name for name in given}, dropped=())
+    reasons = refusals(orders, days, plan, max_quantity=1000, max_unit_price=100000.0).to_pylist()
 
     assert reasons == [
         None,
@@ -244,3 +250,116 @@ def test_many_random_decimal_spellings_are_read_as_pandas_reads_them():
 
     np.testing.assert_array_equal(_numbers(pa.array(values, pa.string())), pandas_numbers(values))
     np.testing.assert_array_equal(_numbers(pa.array([*values, "n/a"], pa.string())), pandas_numbers([*values, "n/a"]))
+
+
+# numbers and times as the export spells them ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("decimal", "thousands", "values", "plain"),
+    [
+        (",", ".", ["1.234,50", "1.234", "12,5", "-3,00", "1.234.567", "0,99"],
+         ["1234.50", "1234", "12.5", "-3.00", "1234567", "0.99"]),
+        (".", ",", ["1,234.50", "12.5", "1,000,000"], ["1234.50", "12.5", "1000000"]),
+        (",", "", ["12,50", "7"], ["12.50", "7"]),
+        (",", " ", ["1 234,50"], ["1234.50"]),
+        (".", "'", ["1'234.50"], ["1234.50"]),
+    ],
+)  # fmt: skip
+def test_numbers_with_the_exports_marks_are_written_plainly(decimal, thousands, values, plain):
+    export = text_table(Total=values)
+    plan = ColumnPlan(rename={"Total": "total_amount"}, dropped=())
+
+    assert plain_numbers(export.column("Total"), decimal, thousands).to_pylist() == plain
+    assert unfit_numbers(export, plan, ValueFormat(decimal=decimal, thousands=thousands)).null_count == len(values)
+
+
+@pytest.mark.parametrize(
+    ("decimal", "thousands", "value"),
+    [(",", ".", "1,234.50"), (",", ".", "12.34"), (",", "", "1.234"), (".", ",", "1,23"), (".", ",", "12,5")],
+)
+def test_a_number_that_does_not_fit_the_marks_is_refused_naming_the_column(decimal, thousands, value):
+    export = text_table(Betrag=[value, "1"])
+    plan = ColumnPlan(rename={"Betrag": "total_amount"}, dropped=())
+
+    reasons = unfit_numbers(export, plan, ValueFormat(decimal=decimal, thousands=thousands)).to_pylist()
+
+    assert reasons == [
+        f'total_amount (column "Betrag") is not a number with [landing] decimal {decimal!r} and '
+        f"thousands {thousands!r}",
+        None,
+    ]
+    assert plain_numbers(export.column("Betrag"), decimal, thousands).to_pylist()[0] == value, "kept, to be refused"
+
+
+def utc_to_local(moment: datetime.datetime, zone: str) -> str:
+    """An instant as a zone's naive local time, by zoneinfo (independently of pandas)."""
+    return moment.astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def local_to_local(text: str, source: str, zone: str, fold: int = 0) -> str:
+    naive = datetime.datetime.fromisoformat(text).replace(tzinfo=zoneinfo.ZoneInfo(source), fold=fold)
+    return utc_to_local(naive, zone)
+
+
+def test_timestamps_in_other_formats_and_zones_become_business_local_times():
+    utc = datetime.UTC
+    cases = [
+        (ValueFormat("UTC", "America/New_York", "%m/%d/%Y %I:%M %p"), ["01/05/2024 2:03 PM", "12/31/2024 11:59 PM"],
+         [local_to_local("2024-01-05T14:03:00", "America/New_York", "UTC"),
+          local_to_local("2024-12-31T23:59:00", "America/New_York", "UTC")]),
+        (ValueFormat("Europe/Berlin", "Europe/Berlin", "%d.%m.%Y %H:%M"), ["05.01.2024 14:03", "5.1.2024 14:03"],
+         ["2024-01-05T14:03:00", "2024-01-05T14:03:00"]),
+        (ValueFormat("America/New_York", "UTC", "epoch_s"), ["1704463380", "1704463380.9"],
+         [utc_to_local(datetime.datetime(2024, 1, 5, 14, 3, tzinfo=utc), "America/New_York")] * 2),
+        (ValueFormat("Asia/Tokyo", "UTC", "epoch_ms"), ["1704499199000"],
+         [utc_to_local(datetime.datetime(2024, 1, 5, 23, 59, 59, tzinfo=utc), "Asia/Tokyo")]),
+        (ValueFormat("America/New_York", "UTC"), ["2024-01-05T02:00:00", "2024-01-05T02:00:00+01:00", "2024-01-05"],
+         [local_to_local("2024-01-05T02:00:00", "UTC", "America/New_York"),
+          utc_to_local(datetime.datetime(2024, 1, 5, 1, tzinfo=utc), "America/New_York"), "2024-01-05"]),
+        (ValueFormat("UTC", "Europe/Berlin", "%d.%m.%Y"), ["05.01.2024"], ["2024-01-05"]),  # a date alone stays
+    ]  # fmt: skip
+    for value_format, values, expected in cases:
+        assert local_times(pa.array(values, pa.string()), value_format).to_pylist() == expected, value_format
+
+
+def test_naive_times_when_the_clocks_change_take_the_first_of_two_and_skip_forward():
+    value_format = ValueFormat("UTC", "America/New_York")
+    local = local_times(pa.array(["2024-11-03T01:30:00", "2024-03-10T02:30:00"]), value_format).to_pylist()
+
+    assert local[0] == local_to_local("2024-11-03T01:30:00", "America/New_York", "UTC", fold=0), "EDT, the first"
+    assert local[1] == "2024-03-10T07:30:00", "02:30 does not exist: 03:30 EDT, 07:30 UTC"
+
+
+@pytest.mark.parametrize(
+    ("value_format", "value"),
+    [
+        (ValueFormat("UTC", "UTC", "%m/%d/%Y %I:%M %p"), "2024-01-05T14:03:00"),
+        (ValueFormat("UTC", "UTC", "%m/%d/%Y %I:%M %p"), "13/05/2024 2:03 PM"),
+        (ValueFormat("UTC", "UTC", "epoch_s"), "2024-01-05"),
+        (ValueFormat("UTC", "UTC", "epoch_ms"), "1e30"),
+        (ValueFormat("UTC", "Europe/Berlin"), "01/05/2024"),
+    ],
+)
+def test_a_timestamp_not_in_the_configured_format_has_no_business_day(value_format, value):
+    orders, days = dated(text_table(order_timestamp=[value]), value_format)
+
+    assert days.to_pylist() == [None]
+    assert orders.column("order_timestamp").to_pylist() == [value], "kept as it was, for the refused row"
+
+
+def test_defaults_stand_in_for_columns_the_export_lacks():
+    export = text_table(id=["ch_1"], customer=["cus_1"], created=["2024-01-05"], amount=["20.00"])
+    column_map = {"id": "order_id", "customer": "customer_id", "created": "order_timestamp", "amount": "total_amount"}
+    with pytest.raises(ExportError, match="required columns missing after \\[landing\\] column_map: quantity"):
+        plan_columns(list(export.column_names), column_map)
+
+    plan = plan_columns(list(export.column_names), column_map, {"quantity": "1", "status": "paid", "order_id": "x"})
+    orders = canonical_orders(export, plan)
+
+    assert plan.defaults == {"quantity": "1", "status": "paid"}, "the export's own column wins"
+    assert orders.to_pylist()[0] | {} == {
+        "order_id": "ch_1", "customer_id": "cus_1", "product_id": None, "category": None, "quantity": "1",
+        "unit_price": "20", "total_amount": "20.00", "order_timestamp": "2024-01-05", "status": "paid",
+        "payment_method": None,
+    }  # fmt: skip
