@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.csv_io import ORDER_COLUMNS, read_export, read_text_csv, write_table
+from etl.csv_io import ORDER_COLUMNS, ExportReadError, read_export, read_text_csv, write_table
 from etl.ingest import ColumnPlan, ExportError, business_days, canonical_orders, plan_columns, refusals, rows_by_day
 from etl.spill import DaySpill
 from etl.storage import FileStat, Store
@@ -271,7 +271,7 @@ def read_file(
         if not header:
             raise ExportError("it is empty")
         plan = plan_columns(header, settings.column_map)
-    except (ExportError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
+    except (ExportError, ExportReadError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
         raise _file_error(landing, name, error, settings.encoding) from None
     rows = FileRows(name=name, stat=stat, sha256=digest, dropped_columns=plan.dropped, number=number)
     first_line = 2
@@ -374,7 +374,7 @@ def _checked(batches: Iterator[pa.Table], landing: LocalLanding, name: str, enco
     """The batches of an export, a read error raised as the LandingFileError that names the file."""
     try:
         yield from batches
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
+    except (ExportReadError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
         raise _file_error(landing, name, error, encoding) from None
 
 
