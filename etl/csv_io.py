@@ -41,7 +41,6 @@ _ORDER_TYPES = {
 
 
 _LAST_READ: dict[tuple, pd.DataFrame] = {}
-_HEADER_BYTES = 1 << 16  # a header line is read from the first 64 KiB
 _BATCH_BYTES = 1 << 24  # an export is read 16 MiB at a time
 MAX_LINE_BYTES = 1 << 24  # a longer line is refused: text without line ends would otherwise be held whole
 
@@ -203,14 +202,11 @@ def _size(count: int) -> str:
 
 
 def read_text_csv(store: Store, key: str) -> pa.Table:
-    """A CSV file the pipeline wrote, every value as text (only an empty field is null)."""
-    with store.open_input(key) as stream:
-        header = next(csv.reader([stream.read(_HEADER_BYTES).decode().splitlines()[0]]))
-    options = pacsv.ConvertOptions(
-        column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True, null_values=[""]
-    )
-    with store.open_input(key) as stream:
-        return pacsv.read_csv(stream, convert_options=options)
+    """A CSV file the pipeline wrote, every value as text (only an empty field is null); opened once, and read
+    in blocks as exports are, its header from the first line."""
+    header, batches = _parsed(_line_blocks(lambda: store.open_input(key), None), ",")
+    tables = list(batches)
+    return pa.concat_tables(tables) if tables else pa.table({name: pa.array([], pa.string()) for name in header})
 
 
 def write_table(store: Store, key: str, table: pa.Table) -> None:

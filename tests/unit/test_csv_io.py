@@ -392,3 +392,62 @@ def test_a_file_that_decompresses_to_exactly_its_bound_is_read_and_one_byte_less
     assert sum(batch.num_rows for batch in batches) == 500
     with pytest.raises(csv_io.ExportReadError, match=f"^it decompresses to more than {len(content) - 1:,} bytes"):
         csv_io.read_export(lambda: gzip_stream(content), ",", "utf-8", max_bytes=len(content) - 1)
+
+
+# read_text_csv: the pipeline's own files, through the store --------------------------------------------------
+
+
+class CountedOpens(LocalStore):
+    """A local store that counts the files it opened for reading."""
+
+    opens = 0
+
+    def open_input(self, key: str):
+        self.opens += 1
+        return super().open_input(key)
+
+
+def test_a_pipeline_file_whose_header_is_longer_than_64_kib_with_a_character_astride_it_is_read(tmp_path):
+    store = CountedOpens(tmp_path)
+    long_name = "xx" + "é" * (OLD_HEADER_BYTES // 2)  # a two-byte é begins at the last of the first 64 KiB
+    content = f"Id,{long_name}\n1,a\n2,\n".encode()
+    assert content[OLD_HEADER_BYTES - 1 : OLD_HEADER_BYTES + 1] == "é".encode()
+    write_bytes(store, content)
+
+    table = csv_io.read_text_csv(store, KEY)
+
+    assert table.column_names == ["Id", long_name]
+    assert table.to_pydict() == {"Id": ["1", "2"], long_name: ["a", None]}
+    assert store.opens == 1
+
+
+def test_a_pipeline_file_with_a_character_astride_64_kib_in_a_row_is_read(store):
+    first = "Id,Name\n1,"
+    filler = "é" * ((OLD_HEADER_BYTES - len(first)) // 2)
+    content = (first + filler[:-1] + "x" + "é\n2,b\n").encode()  # a two-byte é begins at the 64 KiB edge
+    assert content[OLD_HEADER_BYTES - 1 : OLD_HEADER_BYTES + 1] == "é".encode()
+    write_bytes(store, content)
+
+    table = csv_io.read_text_csv(store, KEY)
+
+    assert table.to_pydict() == {"Id": ["1", "2"], "Name": [filler[:-1] + "xé", "b"]}
+
+
+def test_a_pipeline_file_read_in_blocks_gives_every_row_in_order(monkeypatch, store):
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", 1000)
+    frame = crafted_orders()
+    write_orders(store, KEY, pd.concat([frame] * 100, ignore_index=True))
+
+    table = csv_io.read_text_csv(store, KEY)
+
+    assert table.column_names == list(ORDER_COLUMNS)
+    assert table.column("order_id").to_pylist() == frame["order_id"].tolist() * 100
+    assert table.column("category").to_pylist() == ["Home & Garden", None, 'Books, "rare"'] * 100
+
+
+def test_a_pipeline_file_of_a_header_only_is_an_empty_table_with_its_columns(store):
+    write_bytes(store, b"Id,Name\n")
+
+    table = csv_io.read_text_csv(store, KEY)
+
+    assert table.column_names == ["Id", "Name"] and table.num_rows == 0
