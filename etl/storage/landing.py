@@ -16,6 +16,7 @@ import pyarrow as pa
 from etl.storage.store import FileStat
 
 GZIP_SUFFIX = ".gz"
+MAX_GZIP_RATIO = 200  # CSV exports compress some tenfold; a file that decompresses far more is refused
 _HASH_BLOCK = 1 << 20
 
 
@@ -48,6 +49,11 @@ class LocalLanding:
                 relative = os.path.relpath(path, self.directory).replace(os.sep, "/")
                 found.append((relative, FileStat(status.st_size, status.st_mtime_ns, status.st_ino)))
         return sorted(found)
+
+    def max_decoded_bytes(self, name: str) -> int | None:
+        """How many bytes the file may decompress to before it is refused as a likely decompression bomb
+        (MAX_GZIP_RATIO times its size); None for a file read as it is stored."""
+        return MAX_GZIP_RATIO * os.stat(self.describe(name)).st_size if name.endswith(GZIP_SUFFIX) else None
 
     def sha256(self, name: str) -> str:
         """The file's bytes as stored (compressed ones too): what says it is the same file."""
