@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.csv_io import ORDER_COLUMNS, read_export, read_text_csv, write_table
+from etl.csv_io import ORDER_COLUMNS, ExportReadError, read_export, read_text_csv, write_table
 from etl.ingest import (
     ColumnPlan,
     ExportError,
@@ -293,11 +293,13 @@ def read_file(
     """Stream one export file, a batch at a time, into the spill by business day; LandingFileError names a
     broken file (what it set aside is then dropped with the spill)."""
     try:
-        header, batches = read_export(lambda: landing.open(name), settings.delimiter, settings.encoding)
+        header, batches = read_export(
+            lambda: landing.open(name), settings.delimiter, settings.encoding, landing.max_decoded_bytes(name)
+        )
         if not header:
             raise ExportError("it is empty")
         plan = plan_columns(header, settings.column_map, settings.defaults, settings.rows == "line_items")
-    except (ExportError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
+    except (ExportError, ExportReadError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
         raise _file_error(landing, name, error, settings.encoding) from None
     rows = FileRows(name=name, stat=stat, sha256=digest, dropped_columns=plan.dropped, number=number)
     first_line = 2
@@ -456,7 +458,7 @@ def _checked(batches: Iterator[pa.Table], landing: LocalLanding, name: str, enco
     """The batches of an export, a read error raised as the LandingFileError that names the file."""
     try:
         yield from batches
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
+    except (ExportReadError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
         raise _file_error(landing, name, error, encoding) from None
 
 

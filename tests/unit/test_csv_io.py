@@ -4,11 +4,13 @@ speak, and the one-file parse cache."""
 from __future__ import annotations
 
 import datetime
+import gzip
 import io
 import os
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from etl import csv_io
@@ -21,6 +23,7 @@ from etl.validation import validate_orders
 DAY = datetime.date(2024, 3, 9)
 HEADER = ",".join(ORDER_COLUMNS)
 KEY = file_key("raw", DAY, "orders.csv")
+OLD_HEADER_BYTES = 1 << 16  # the header was once decoded from this many first bytes in one piece
 
 
 @pytest.fixture
@@ -46,9 +49,13 @@ def crafted_orders() -> pd.DataFrame:
 
 
 def write_text(store: LocalStore, lines: list[str], key: str = KEY) -> None:
+    write_bytes(store, ("\n".join([HEADER, *lines]) + "\n").encode(), key)
+
+
+def write_bytes(store: LocalStore, content: bytes, key: str = KEY) -> None:
     path = store.base / key
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join([HEADER, *lines]) + "\n")
+    path.write_bytes(content)
 
 
 def test_round_trip_of_crafted_orders_keeps_values_and_types(store):
@@ -247,9 +254,9 @@ def test_a_character_astride_64_kib_is_no_decoding_error():
     """The header was once read from the first 64 KiB alone, and a valid character astride that edge made a bad
     file of a good one."""
     first = "Id,Name\n1,"
-    filler = "é" * ((csv_io._HEADER_BYTES - len(first)) // 2)
+    filler = "é" * ((OLD_HEADER_BYTES - len(first)) // 2)
     content = (first + filler[:-1] + "x" + "é\n").encode()  # a two-byte é begins at the last byte read
-    assert content[csv_io._HEADER_BYTES - 1 : csv_io._HEADER_BYTES + 1] == "é".encode()
+    assert content[OLD_HEADER_BYTES - 1 : OLD_HEADER_BYTES + 1] == "é".encode()
 
     header, rows = exported(content)
 
@@ -273,3 +280,174 @@ def test_an_export_is_opened_once():
     header, batches = csv_io.read_export(open_stream, ",", "utf-8")
 
     assert header == ["Id", "Name"] and sum(batch.num_rows for batch in batches) == 1 and len(opened) == 1
+
+
+class CountedStream(io.BytesIO):
+    """An in-memory file that counts the bytes it gave: how far a refused file was read."""
+
+    given = 0
+
+    def read(self, size: int = -1) -> bytes:
+        piece = super().read(size)
+        self.given += len(piece)
+        return piece
+
+
+def test_a_value_with_a_lone_cr_in_a_windows_export_keeps_it_when_the_cr_lf_is_cut_between_reads(monkeypatch):
+    """The first read ends with the header's \\r: only the next tells a Windows line end from an old Mac one."""
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", len(b"Id,Name\r"))
+
+    header, rows = exported(b'Id,Name\r\n1,"a\rb"\r\n2,c\r\n')
+
+    assert header == ["Id", "Name"] and rows == [["1", "a\rb"], ["2", "c"]]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+@pytest.mark.parametrize("block", [1, 2, 7, 8, 64, 1 << 24])
+@pytest.mark.parametrize("last_line_end", ["", "\r"])
+def test_an_export_with_old_mac_line_ends_reads_as_with_newlines(monkeypatch, encoding, block, last_line_end):
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", block)
+    lines = ["Id,Name,Total", *(f"{n},Ren\u00e9e {n},{n}.50" for n in range(50)), "last,\u00e9,"]
+
+    with_cr = exported(("\r".join(lines) + last_line_end).encode(encoding), encoding)
+
+    assert with_cr == exported(("\n".join(lines) + "\n").encode(encoding), encoding)
+    assert with_cr[0] == ["Id", "Name", "Total"] and len(with_cr[1]) == 51 and with_cr[1][-1] == ["last", "é", None]
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 24])
+def test_a_line_longer_than_the_bound_is_refused_with_its_number(monkeypatch, block):
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", block)
+    monkeypatch.setattr(csv_io, "MAX_LINE_BYTES", 100)
+    content = b"Id,Name\n1," + b"a" * 98 + b"\n2," + b"b" * 99 + b"\n3,c\n"  # line 2: 100 bytes, line 3: 101
+
+    with pytest.raises(csv_io.ExportReadError) as refused:
+        exported(content)
+
+    assert str(refused.value) == "line 3 is longer than 100 bytes: not a CSV export, or a value spans lines"
+
+
+def test_a_line_as_long_as_the_bound_is_read(monkeypatch):
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", 64)
+    monkeypatch.setattr(csv_io, "MAX_LINE_BYTES", 100)
+
+    header, rows = exported(b"Id,Name\n1," + b"a" * 98 + b"\n2," + b"b" * 98)
+
+    assert header == ["Id", "Name"] and rows == [["1", "a" * 98], ["2", "b" * 98]]
+
+
+@pytest.mark.parametrize("line_end", [b"", b"\r"])
+def test_a_file_of_one_giant_line_is_refused_after_reading_about_the_bound(monkeypatch, line_end):
+    """Text without line ends was once carried whole: a 1 MiB gzip bomb of one line took 2.2 GiB."""
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", 1 << 16)
+    monkeypatch.setattr(csv_io, "MAX_LINE_BYTES", 1 << 20)
+    stream = CountedStream(b"0" * (8 << 20) + line_end)
+
+    with pytest.raises(csv_io.ExportReadError, match="^line 1 is longer than 1 MiB: not a CSV export"):
+        csv_io.read_export(lambda: stream, ",", "utf-8")
+
+    assert stream.given <= (1 << 20) + (1 << 16), "read no further than the bound and a block"
+
+
+def test_the_default_line_bound_is_16_mib():
+    assert csv_io.MAX_LINE_BYTES == 16 << 20 and csv_io._size(csv_io.MAX_LINE_BYTES) == "16 MiB"
+
+
+def gzip_stream(content: bytes) -> pa.CompressedInputStream:
+    return pa.CompressedInputStream(pa.BufferReader(gzip.compress(content)), "gzip")
+
+
+def test_a_gzip_bomb_of_one_line_is_refused_past_its_bound(monkeypatch):
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", 1 << 16)
+
+    with pytest.raises(csv_io.ExportReadError) as refused:
+        csv_io.read_export(lambda: gzip_stream(b"0" * (64 << 20)), ",", "utf-8", max_bytes=1_000_000)
+
+    assert str(refused.value) == (
+        "it decompresses to more than 1,000,000 bytes, too many for its compressed size: "
+        "refused as a likely decompression bomb"
+    )
+
+
+def test_a_gzip_bomb_of_short_lines_is_refused_past_its_bound_having_passed_a_block_at_a_time(monkeypatch):
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", 1 << 16)
+    header, batches = csv_io.read_export(
+        lambda: gzip_stream(b"Id\n" + b"0\n" * (32 << 20)), ",", "utf-8", max_bytes=1_000_000
+    )
+    sizes = []
+
+    with pytest.raises(csv_io.ExportReadError, match="^it decompresses to more than 1,000,000 bytes"):
+        for batch in batches:
+            sizes.append(batch.num_rows)
+
+    assert header == ["Id"]
+    assert max(sizes) <= (1 << 16) // 2, "no batch is more than a block's rows"
+    assert 1_000_000 // 2 - (1 << 16) < sum(sizes) <= 1_000_000 // 2, "the rows up to the bound, no more"
+
+
+def test_a_file_that_decompresses_to_exactly_its_bound_is_read_and_one_byte_less_refuses_it():
+    content = b"Id\n" + b"1\n" * 500
+
+    _, batches = csv_io.read_export(lambda: gzip_stream(content), ",", "utf-8", max_bytes=len(content))
+    assert sum(batch.num_rows for batch in batches) == 500
+    with pytest.raises(csv_io.ExportReadError, match=f"^it decompresses to more than {len(content) - 1:,} bytes"):
+        csv_io.read_export(lambda: gzip_stream(content), ",", "utf-8", max_bytes=len(content) - 1)
+
+
+# read_text_csv: the pipeline's own files, through the store --------------------------------------------------
+
+
+class CountedOpens(LocalStore):
+    """A local store that counts the files it opened for reading."""
+
+    opens = 0
+
+    def open_input(self, key: str):
+        self.opens += 1
+        return super().open_input(key)
+
+
+def test_a_pipeline_file_whose_header_is_longer_than_64_kib_with_a_character_astride_it_is_read(tmp_path):
+    store = CountedOpens(tmp_path)
+    long_name = "xx" + "é" * (OLD_HEADER_BYTES // 2)  # a two-byte é begins at the last of the first 64 KiB
+    content = f"Id,{long_name}\n1,a\n2,\n".encode()
+    assert content[OLD_HEADER_BYTES - 1 : OLD_HEADER_BYTES + 1] == "é".encode()
+    write_bytes(store, content)
+
+    table = csv_io.read_text_csv(store, KEY)
+
+    assert table.column_names == ["Id", long_name]
+    assert table.to_pydict() == {"Id": ["1", "2"], long_name: ["a", None]}
+    assert store.opens == 1
+
+
+def test_a_pipeline_file_with_a_character_astride_64_kib_in_a_row_is_read(store):
+    first = "Id,Name\n1,"
+    filler = "é" * ((OLD_HEADER_BYTES - len(first)) // 2)
+    content = (first + filler[:-1] + "x" + "é\n2,b\n").encode()  # a two-byte é begins at the 64 KiB edge
+    assert content[OLD_HEADER_BYTES - 1 : OLD_HEADER_BYTES + 1] == "é".encode()
+    write_bytes(store, content)
+
+    table = csv_io.read_text_csv(store, KEY)
+
+    assert table.to_pydict() == {"Id": ["1", "2"], "Name": [filler[:-1] + "xé", "b"]}
+
+
+def test_a_pipeline_file_read_in_blocks_gives_every_row_in_order(monkeypatch, store):
+    monkeypatch.setattr(csv_io, "_BATCH_BYTES", 1000)
+    frame = crafted_orders()
+    write_orders(store, KEY, pd.concat([frame] * 100, ignore_index=True))
+
+    table = csv_io.read_text_csv(store, KEY)
+
+    assert table.column_names == list(ORDER_COLUMNS)
+    assert table.column("order_id").to_pylist() == frame["order_id"].tolist() * 100
+    assert table.column("category").to_pylist() == ["Home & Garden", None, 'Books, "rare"'] * 100
+
+
+def test_a_pipeline_file_of_a_header_only_is_an_empty_table_with_its_columns(store):
+    write_bytes(store, b"Id,Name\n")
+
+    table = csv_io.read_text_csv(store, KEY)
+
+    assert table.column_names == ["Id", "Name"] and table.num_rows == 0
