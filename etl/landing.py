@@ -104,6 +104,7 @@ class FileRows:
     sha256: str
     dropped_columns: tuple[str, ...]
     number: int  # its place among the files one ingest reads: its rows' names in the spill
+    target: str | None = None  # the real file, when a link in the landing directory leads to it
     accepted: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
     refused: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
     undated: list[dict] = dataclasses.field(default_factory=list)  # the first UNDATED_ROWS_LISTED of them
@@ -132,6 +133,7 @@ class LandingScan:
                 "mtime_ns": rows.stat.mtime_ns,
                 "sha256": rows.sha256,
                 "days": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
+                **({"target": rows.target} if rows.target else {}),
             }
         return {"files": dict(sorted(files.items()))}
 
@@ -301,7 +303,9 @@ def read_file(
         plan = plan_columns(header, settings.column_map, settings.defaults, settings.rows == "line_items")
     except (ExportError, ExportReadError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
         raise _file_error(landing, name, error, settings.encoding) from None
-    rows = FileRows(name=name, stat=stat, sha256=digest, dropped_columns=plan.dropped, number=number)
+    rows = FileRows(
+        name=name, stat=stat, sha256=digest, dropped_columns=plan.dropped, number=number, target=landing.target(name)
+    )
     first_line = 2
     for batch in _checked(batches, landing, name, settings.encoding):
         if batch.num_rows:

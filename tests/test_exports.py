@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gzip
 import json
 import random
 import zoneinfo
@@ -182,3 +183,25 @@ def test_a_late_file_for_a_day_bucketed_in_other_zones_is_refused_naming_the_cha
     )
     assert "[etl] timezone UTC and [landing] source_timezone UTC, now Europe/Berlin and Europe/Berlin" in message
     assert (day_dir(base_dir, "raw", D(2024, 1, 5)) / "orders.csv").read_bytes() == before
+
+
+def test_a_symlinked_export_is_read_and_its_target_named_and_a_gzip_bomb_refused_by_name(exports, base_dir, tmp_path):
+    column_map = json.dumps({"Order": "order_id", "Customer": "customer_id", "Qty": "quantity",
+                             "Created at": "order_timestamp", "Total": "total_amount"})  # fmt: skip
+    exports({"column_map": column_map})
+    elsewhere = tmp_path / "shared-drive"
+    elsewhere.mkdir()
+    rows = [{"Order": f"#{n}", "Customer": "c", "Qty": "1", "Created at": "2024-01-05T12:00:00", "Total": "5.00"}
+            for n in range(5)]  # fmt: skip
+    (elsewhere / "orders.csv").write_bytes(csv_bytes(rows, list(rows[0])))
+    (exports.directory / "linked.csv").symlink_to(elsewhere / "orders.csv")
+
+    assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
+    index = json.loads((base_dir / "ingest" / "index.json").read_text())
+    assert index["files"]["linked.csv"]["target"] == str(elsewhere / "orders.csv")
+    assert index["files"]["linked.csv"]["days"] == {"2024-01-05": 5}
+
+    bomb = gzip.compress(b"Order,Customer,Qty,Created at,Total\n" + b"#1,c,1,2024-01-05,5\n" * 2_000_000)
+    (exports.directory / "bomb.csv.gz").write_bytes(bomb)
+    message = str(failures_of(IngestLandingFiles())[0])
+    assert message.startswith(f"cannot ingest {exports.directory / 'bomb.csv.gz'}: it decompresses to more than")
