@@ -18,7 +18,10 @@ def build_daily_report(
     rolling: dict,
     trend_threshold: float,
 ) -> dict[str, object]:
-    """Assemble the report of one day; ``generated_at`` is its only run-time field besides run metadata."""
+    """Assemble the report of one day; ``generated_at`` is its only run-time field besides run metadata.
+
+    A summary or rolling metrics written by an earlier version lack the refund and net figures: None then.
+    """
     return {
         "execution_date": date.isoformat(),
         "run": {
@@ -33,6 +36,8 @@ def build_daily_report(
             "rows_out": summary["total_orders"],
             "duplicates_removed": summary["duplicates_removed"],
             "negatives_fixed": summary["negatives_fixed"],
+            "refunds": summary.get("refund_count"),
+            "excluded_orders": summary.get("excluded_orders"),
         },
         "daily_summary": summary,
         "rolling_metrics": rolling,
@@ -40,6 +45,7 @@ def build_daily_report(
             "verdict": trend_verdict(rolling["revenue_growth_vs_avg"], trend_threshold),
             "revenue_growth_vs_avg": rolling["revenue_growth_vs_avg"],
             "orders_growth_vs_avg": rolling["orders_growth_vs_avg"],
+            "net_revenue_growth_vs_avg": rolling.get("net_revenue_growth_vs_avg"),
             "threshold": trend_threshold,
         },
     }

@@ -89,9 +89,12 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
     store.remove(failed_key)
 
 
-def process_day(store: Store, date: datetime.date, timezone: str) -> None:
+def process_day(
+    store: Store, date: datetime.date, timezone: str, negative_amounts: str, excluded_statuses: tuple[str, ...]
+) -> None:
     """Clean the raw orders and write them with the day's summary (the summary last: it marks completion)."""
-    cleaned, stats = clean_orders(read_orders(store, file_key(RAW, date, ORDERS)), timezone)
+    raw = read_orders(store, file_key(RAW, date, ORDERS))
+    cleaned, stats = clean_orders(raw, timezone, negative_amounts, excluded_statuses)
     write_orders(store, file_key(PROCESSED, date, PROCESSED_ORDERS), cleaned)
     store.write_json(file_key(PROCESSED, date, DAILY_SUMMARY), summarize_day(cleaned, date, stats))
 

@@ -234,7 +234,9 @@ class ProcessDailyData(DailyTask):
         return ValidateDailyData(date=self.date)
 
     def run_day(self, settings: RunSettings) -> None:
-        steps.process_day(settings.store, self.date, settings.timezone)
+        steps.process_day(
+            settings.store, self.date, settings.timezone, settings.negative_amounts, settings.excluded_statuses
+        )
 
 
 class ComputeRollingMetrics(DailyTask):

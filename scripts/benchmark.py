@@ -257,7 +257,7 @@ def bare_loop(args: argparse.Namespace) -> int:
         steps.validate_day(store, day, run.min_orders, run.timezone, run.max_rejected_share)
         spent["validate"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        steps.process_day(store, day, run.timezone)
+        steps.process_day(store, day, run.timezone, run.negative_amounts, run.excluded_statuses)
         spent["process"] += time.perf_counter() - clock
         clock = time.perf_counter()
         steps.compute_rolling(store, day, window_dates(day, run.window_days, run.start_date), run.window_days)

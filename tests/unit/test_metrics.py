@@ -17,8 +17,32 @@ def days(first: datetime.date, count: int) -> list[datetime.date]:
     return [first + datetime.timedelta(days=i) for i in range(count)]
 
 
-def summary(date: datetime.date, orders: int, revenue: float) -> dict:
-    return {"execution_date": date.isoformat(), "total_orders": orders, "total_revenue": revenue, "other": "ignored"}
+NET_FIELDS = {"total_net_revenue_7d", "avg_daily_net_revenue", "net_revenue_growth_vs_avg", "total_refunds_7d"}
+GROWTH_FIELDS = ("orders_growth_vs_avg", "revenue_growth_vs_avg", "net_revenue_growth_vs_avg")
+
+
+def figures(row: tuple) -> tuple[datetime.date, int, float, float, float]:
+    """(date, orders, revenue[, net revenue, refunds]): without the last two, net is the gross and no refunds."""
+    date, orders, revenue, *net = row
+    net_revenue, refunds = net or (revenue, 0.0)
+    return date, orders, revenue, net_revenue, refunds
+
+
+def summary(*row) -> dict:
+    date, orders, revenue, net_revenue, refunds = figures(row)
+    return {
+        "execution_date": date.isoformat(),
+        "total_orders": orders,
+        "total_revenue": revenue,
+        "net_revenue": net_revenue,
+        "refunds": refunds,
+        "other": "ignored",
+    }
+
+
+def earlier_versions_summary(date: datetime.date, orders: int, revenue: float) -> dict:
+    """A summary written before net revenue and refunds existed."""
+    return {"execution_date": date.isoformat(), "total_orders": orders, "total_revenue": revenue}
 
 
 def test_window_dates_is_the_week_ending_at_the_date():
@@ -57,16 +81,19 @@ def test_window_before_the_start_date_is_empty():
     assert window_dates(D(2023, 12, 31), 7, START) == []
 
 
-def reference(date: datetime.date, rows: list[tuple[datetime.date, int, float]], window_days: int) -> dict:
-    orders = [o for _, o, _ in rows]
-    revenues = [r for _, _, r in rows]
+def reference(date: datetime.date, rows: list[tuple], window_days: int) -> dict:
+    rows = [figures(row) for row in rows]
+    orders = [o for _, o, _, _, _ in rows]
+    revenues = [r for _, _, r, _, _ in rows]
     total_revenue = round(sum(revenues), 2)
+    total_net = round(sum(n for _, _, _, n, _ in rows), 2)
     avg_orders = sum(orders) / len(rows)
     avg_revenue = total_revenue / len(rows)
-    day_orders, day_revenue = next((o, r) for d, o, r in rows if d == date)
+    avg_net = total_net / len(rows)
+    day_orders, day_revenue, day_net = next((o, r, n) for d, o, r, n, _ in rows if d == date)
     return {
         "execution_date": date.isoformat(),
-        "window_start": min(d for d, _, _ in rows).isoformat(),
+        "window_start": min(d for d, *_ in rows).isoformat(),
         "window_end": date.isoformat(),
         "window_days": window_days,
         "days_in_window": len(rows),
@@ -76,15 +103,19 @@ def reference(date: datetime.date, rows: list[tuple[datetime.date, int, float]],
         "avg_daily_revenue": round(avg_revenue, 2),
         "orders_growth_vs_avg": (day_orders - avg_orders) / avg_orders,
         "revenue_growth_vs_avg": (day_revenue - avg_revenue) / avg_revenue,
+        "total_net_revenue_7d": total_net,
+        "avg_daily_net_revenue": round(avg_net, 2),
+        "net_revenue_growth_vs_avg": (day_net - avg_net) / abs(avg_net),
+        "total_refunds_7d": round(sum(f for *_, f in rows), 2),
     }
 
 
 def assert_metrics(got: dict, expected: dict) -> None:
     assert set(got) == set(expected)
-    for key in ("orders_growth_vs_avg", "revenue_growth_vs_avg"):
+    for key in set(GROWTH_FIELDS) & set(expected):
         assert got[key] == pytest.approx(expected[key], abs=5e-5), key  # reported to 4 decimals
         assert got[key] == round(got[key], 4)
-    for key in set(expected) - {"orders_growth_vs_avg", "revenue_growth_vs_avg"}:
+    for key in set(expected) - set(GROWTH_FIELDS):
         if isinstance(expected[key], float):
             assert got[key] == pytest.approx(expected[key], abs=1e-9), key
         else:
@@ -156,6 +187,58 @@ def test_declining_day_has_negative_growth():
     got = rolling_metrics(date, [summary(D(2024, 1, 1), 300, 3000.0), summary(date, 100, 1000.0)], 7)
     assert got["orders_growth_vs_avg"] == -0.5
     assert got["revenue_growth_vs_avg"] == -0.5
+
+
+def test_net_revenue_and_refunds_of_a_full_window_are_recomputed_from_summaries():
+    date = D(2024, 3, 9)
+    orders = [180, 200, 210, 190, 220, 240, 260]
+    revenue = [35000.10, 40000.25, 41000.00, 38000.75, 45000.50, 47000.05, 52000.99]
+    net = [33000.10, 38500.00, 39999.99, 30000.75, 44000.50, 45000.00, 41000.01]
+    refunds = [500.00, 0.0, 120.45, 6000.00, 0.0, 1000.05, 9000.50]
+    rows = list(zip(window_dates(date, 7, START), orders, revenue, net, refunds, strict=True))
+    got = rolling_metrics(date, [summary(*row) for row in rows], 7)
+    assert_metrics(got, reference(date, rows, 7))
+    # Hand figures: net 271501.35 over 7 days, the day at 41000.01; refunds 16621.00.
+    assert got["total_net_revenue_7d"] == 271501.35
+    assert got["avg_daily_net_revenue"] == 38785.91
+    assert got["net_revenue_growth_vs_avg"] == round((41000.01 - 271501.35 / 7) / (271501.35 / 7), 4)
+    assert got["total_refunds_7d"] == 16621.0
+    assert 0 < got["net_revenue_growth_vs_avg"] < got["revenue_growth_vs_avg"], "the day's refunds pull net below gross"
+
+
+@pytest.mark.parametrize("old_day", [D(2024, 1, 1), D(2024, 1, 3)])
+def test_a_window_holding_an_earlier_versions_summary_gives_no_net_figures(old_day):
+    date = D(2024, 1, 3)
+    rows = [(D(2024, 1, 1), 100, 1000.0), (D(2024, 1, 2), 50, 500.0), (D(2024, 1, 3), 150, 3000.0)]
+    summaries = [earlier_versions_summary(*row) if row[0] == old_day else summary(*row) for row in rows]
+    got = rolling_metrics(date, summaries, 7)
+    assert {key: got[key] for key in NET_FIELDS} == dict.fromkeys(NET_FIELDS, None)
+    expected = reference(date, rows, 7)
+    assert_metrics(
+        {k: v for k, v in got.items() if k not in NET_FIELDS},
+        {k: v for k, v in expected.items() if k not in NET_FIELDS},
+    )
+    assert (got["total_revenue_7d"], got["revenue_growth_vs_avg"]) == (4500.0, 1.0), "gross figures unaffected"
+
+
+def test_net_growth_against_a_negative_average_has_the_days_direction():
+    """Refunds beyond sales make net revenue negative: a day less negative than the average is above it."""
+    date = D(2024, 1, 2)
+    rows = [(D(2024, 1, 1), 10, 100.0, -100.0, 200.0), (date, 10, 100.0, -50.0, 150.0)]
+    got = rolling_metrics(date, [summary(*row) for row in rows], 7)
+    assert_metrics(got, reference(date, rows, 7))
+    assert got["avg_daily_net_revenue"] == -75.0
+    assert got["net_revenue_growth_vs_avg"] == round(25 / 75, 4) > 0
+    assert got["total_refunds_7d"] == 350.0
+
+
+def test_net_growth_is_none_when_the_net_average_is_zero():
+    date = D(2024, 1, 2)
+    rows = [(D(2024, 1, 1), 10, 100.0, -40.0, 140.0), (date, 10, 100.0, 40.0, 60.0)]
+    got = rolling_metrics(date, [summary(*row) for row in rows], 7)
+    assert got["total_net_revenue_7d"] == 0.0 and got["avg_daily_net_revenue"] == 0.0
+    assert got["net_revenue_growth_vs_avg"] is None
+    assert got["revenue_growth_vs_avg"] == 0.0
 
 
 def test_rolling_metrics_need_the_days_own_summary():

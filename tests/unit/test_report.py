@@ -13,7 +13,9 @@ from etl.report import build_daily_report, is_newer_report
 DAY = datetime.date(2024, 3, 9)
 
 
-def inputs(revenue_growth: float | None = 0.12, orders_growth: float | None = -0.03) -> dict:
+def inputs(
+    revenue_growth: float | None = 0.12, orders_growth: float | None = -0.03, net_growth: float | None = -0.4
+) -> dict:
     return {
         "date": DAY,
         "generated_at": datetime.datetime(2024, 3, 10, 6, 0, 5, 987654, tzinfo=datetime.UTC),
@@ -32,11 +34,16 @@ def inputs(revenue_growth: float | None = 0.12, orders_growth: float | None = -0
             "total_revenue": 46547.82,
             "duplicates_removed": 7,
             "negatives_fixed": 2,
+            "net_revenue": 39876.5,
+            "refunds": 1520.3,
+            "refund_count": 4,
+            "excluded_orders": 11,
         },
         "rolling": {
             "execution_date": "2024-03-09",
             "revenue_growth_vs_avg": revenue_growth,
             "orders_growth_vs_avg": orders_growth,
+            "net_revenue_growth_vs_avg": net_growth,
         },
         "trend_threshold": 0.05,
     }
@@ -55,13 +62,21 @@ def test_build_daily_report_structure_and_values():
         },
         "ingestion": {"raw_rows": 246, "raw_file": "raw/year=2024/month=03/day=09/orders.csv"},
         "validation": {"passed": True, "rules": given["validation_report"]["rules"]},
-        "processing": {"rows_in": 246, "rows_out": 239, "duplicates_removed": 7, "negatives_fixed": 2},
+        "processing": {
+            "rows_in": 246,
+            "rows_out": 239,
+            "duplicates_removed": 7,
+            "negatives_fixed": 2,
+            "refunds": 4,
+            "excluded_orders": 11,
+        },
         "daily_summary": given["summary"],
         "rolling_metrics": given["rolling"],
         "trend": {
             "verdict": "growing",
             "revenue_growth_vs_avg": 0.12,
             "orders_growth_vs_avg": -0.03,
+            "net_revenue_growth_vs_avg": -0.4,
             "threshold": 0.05,
         },
     }
@@ -72,9 +87,21 @@ def test_build_daily_report_structure_and_values():
     ("growth", "verdict"), [(0.12, "growing"), (0.05, "stable"), (-0.2, "declining"), (None, "stable")]
 )
 def test_build_daily_report_trend_verdict_follows_revenue_growth(growth, verdict):
-    report = build_daily_report(**inputs(revenue_growth=growth, orders_growth=0.9))
-    assert report["trend"]["verdict"] == verdict, "orders growth does not drive the verdict"
+    report = build_daily_report(**inputs(revenue_growth=growth, orders_growth=0.9, net_growth=-0.9))
+    assert report["trend"]["verdict"] == verdict, "neither orders nor net revenue growth drives the verdict"
     assert report["trend"]["revenue_growth_vs_avg"] == growth
+    assert report["trend"]["net_revenue_growth_vs_avg"] == -0.9
+
+
+def test_a_summary_and_rolling_metrics_of_an_earlier_version_give_none_for_refunds_and_net_growth():
+    given = inputs()
+    for key in ("net_revenue", "refunds", "refund_count", "excluded_orders"):
+        del given["summary"][key]
+    del given["rolling"]["net_revenue_growth_vs_avg"]
+    report = build_daily_report(**given)
+    assert (report["processing"]["refunds"], report["processing"]["excluded_orders"]) == (None, None)
+    assert report["trend"]["net_revenue_growth_vs_avg"] is None
+    assert report["trend"]["verdict"] == "growing"
 
 
 def test_generated_at_is_the_only_run_time_field():
