@@ -75,6 +75,7 @@ class ColumnPlan:
     rename: dict[str, str]  # export column -> canonical column
     dropped: tuple[str, ...]  # export columns outside the canonical set
     defaults: Mapping[str, str] = dataclasses.field(default_factory=dict)  # canonical columns the export lacks
+    version: str = ""  # the export column whose largest value is an order's latest version ([landing] version_column)
 
     def source_of(self, canonical: str) -> str:
         """How a message names a canonical column: with the export's column, or as set by [landing] defaults."""
@@ -85,7 +86,11 @@ class ColumnPlan:
 
 
 def plan_columns(
-    header: list[str], column_map: dict[str, str], defaults: Mapping[str, str] | None = None, line_items: bool = False
+    header: list[str],
+    column_map: dict[str, str],
+    defaults: Mapping[str, str] | None = None,
+    line_items: bool = False,
+    version_column: str = "",
 ) -> ColumnPlan:
     """Map an export's header through ``column_map``, with ``defaults`` for canonical columns it lacks;
     ExportError names what is wrong with it."""
@@ -106,6 +111,8 @@ def plan_columns(
     amounts = (*AMOUNTS, LINE_TOTAL) if line_items else AMOUNTS
     if not any(amount in present for amount in amounts):
         missing.append(" or ".join(amounts))
+    if version_column and version_column not in header:
+        missing.append(f"{version_column} ([landing] version_column)")
     if missing:
         raise ExportError(
             f"required columns missing after [landing] column_map: {', '.join(missing)} (the file has: "
@@ -119,6 +126,7 @@ def plan_columns(
             name for name, canonical in zip(header, mapped, strict=True) if canonical not in MAPPABLE_COLUMNS
         ),
         defaults=defaults,
+        version=version_column,
     )
 
 
@@ -312,6 +320,36 @@ def refusals(
     for reason, broken in reversed(checks):  # the first rule in the list wins
         reasons[broken] = reason
     return pa.array(reasons, type=pa.string())
+
+
+def refund_rows(orders: pa.Table, negative_amounts: str) -> np.ndarray:
+    """Which rows are refunds: with ``negative_amounts = refund``, those with a negative quantity, unit price or
+    total (the same rule processing applies); with ``sign_error`` none is."""
+    refunds = np.zeros(orders.num_rows, dtype=bool)
+    if negative_amounts == "refund":
+        for name in ("quantity", *AMOUNTS):
+            with np.errstate(invalid="ignore"):
+                refunds |= _numbers(orders.column(name)) < 0
+    return refunds
+
+
+def version_values(batch: pa.Table, plan: ColumnPlan) -> tuple[np.ndarray, pa.Array | None]:
+    """Each row's version (0 without a version column) and why a row's cannot be read (None when all can): a
+    plain number, or an ISO 8601 timestamp as its UTC epoch seconds (a naive one read as UTC)."""
+    if not plan.version:
+        return np.zeros(batch.num_rows), None
+    text = _text_of(batch.column(plan.version))
+    values = _numbers(text)
+    other = ~np.isfinite(values) & np.asarray(pc.is_valid(text), dtype=bool)
+    if other.any():
+        stamps = pd.to_datetime(text.filter(pa.array(other)).to_pandas(), format="ISO8601", errors="coerce", utc=True)
+        seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64, na_value=np.nan)
+        values[other] = seconds
+    unreadable = ~np.isfinite(values)
+    if not unreadable.any():
+        return values, None
+    reasons = np.where(unreadable, f'unreadable version (column "{plan.version}", [landing] version_column)', None)
+    return values, pa.array(reasons, type=pa.string())
 
 
 def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -33,9 +33,11 @@ from etl.ingest import (
     canonical_orders,
     dated,
     plan_columns,
+    refund_rows,
     refusals,
     rows_by_day,
     unfit_numbers,
+    version_values,
 )
 from etl.spill import DaySpill
 from etl.storage import FileStat, Store
@@ -53,6 +55,7 @@ from etl.storage.layout import (
     file_key,
     staged_key,
 )
+from etl.versions import READ_SCHEMA, VERSIONS, Resolution, bits_for, by_group, resolve_run, staged_keys
 
 logger = logging.getLogger("luigi-interface")
 
@@ -83,6 +86,7 @@ class LandingSettings:
     max_unit_price: float
     max_rejected_share: float  # a file with a larger share of rows refused for one reason is refused whole
     rows: str = "orders"  # or "line_items": rows that share an order_id are one order
+    negative_amounts: str = "refund"  # a refund is a version of its own, beside its order's
     version_column: str = ""  # the export column whose largest value is an order's latest version
     source_timezone: str = "UTC"  # the zone of naive timestamps
     timestamp_format: str = ""  # ISO 8601, a strptime pattern, or epoch_s / epoch_ms
@@ -104,6 +108,8 @@ class FileRows:
     sha256: str
     dropped_columns: tuple[str, ...]
     number: int  # its place among the files one ingest reads: its rows' names in the spill
+    run: int = 0  # the ingest that read it: later runs' versions of an order win
+    position: int = 0  # its place in the run by modification time, then name: later files' versions win
     target: str | None = None  # the real file, when a link in the landing directory leads to it
     accepted: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
     refused: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
@@ -124,6 +130,11 @@ class LandingScan:
     pending: list[tuple[str, FileStat, str]]  # files whose bytes the index has not seen: (name, stat, sha256)
     index: dict  # the index, with the new times of files touched but unchanged
 
+    @property
+    def run(self) -> int:
+        """The number of the ingest that reads ``pending``: one more than the last that read anything."""
+        return self.index.get("run", 0) + bool(self.pending)
+
     def index_with(self, read: list[FileRows]) -> dict:
         """The index to store once ``read`` is ingested: their entries in, by path."""
         files = dict(self.index["files"])
@@ -135,7 +146,7 @@ class LandingScan:
                 "days": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
                 **({"target": rows.target} if rows.target else {}),
             }
-        return {"files": dict(sorted(files.items()))}
+        return {"files": dict(sorted(files.items())), "run": self.run}
 
 
 def up_to_date(store: Store, landing: LocalLanding) -> bool:
@@ -186,19 +197,35 @@ def ingest(
             store.write_json(INGEST_INDEX_KEY, found.index_with([]))
             return run_record([], [], set(), set())
         with DaySpill(store, INGEST_SPILL) as spill:
-            files = [(*pending, number) for number, pending in enumerate(found.pending)]
+            arrival = sorted(range(len(found.pending)), key=lambda n: (found.pending[n][1].mtime_ns, n))
+            position = {number: place for place, number in enumerate(arrival)}  # pending is by name
+            files = [
+                FileRows(name, stat, digest, (), number, found.run, position[number], landing.target(name))
+                for number, (name, stat, digest) in enumerate(found.pending)
+            ]
             with concurrent.futures.ThreadPoolExecutor(min(READING_THREADS, len(files))) as pool:
-                read = list(pool.map(lambda file: read_file(landing, *file, settings, timezone, spill), files))
+                read = list(pool.map(lambda rows: read_file(landing, rows, settings, timezone, spill), files))
             touched = _touched_days(read, found.index)
-            late = {day for day in touched if day >= start_date and too_late(day)}
-            unused = late | {day for day in touched if day < start_date}
-            rebuilt = sorted(touched - unused)
+            unused = {day for day in touched if day < start_date or too_late(day)}
             bucketing = {"timezone": timezone, "source_timezone": settings.source_timezone}
-            check_bucketing(store, landing, rebuilt, read, bucketing)
-            store.write_json(INGEST_JOURNAL_KEY, {"staging": [staged_key(key) for key in _raw_keys(rebuilt)]})
-            actions = [action for day in rebuilt for action in stage_day(store, day, read, spill, bucketing)]
-        record = run_record(read, rebuilt, late, unused - late)
-        journal = {"actions": actions, "index": found.index_with(read), "record": record}
+            check_bucketing(store, landing, sorted(touched - unused), read, bucketing)
+            order_index = found.index.get("order_index", {"bits": 0, "orders": 0})
+            read_count = sum(rows.accepted.total() for rows in read)
+            staging = staged_keys(bits_for(order_index["orders"] + read_count, order_index["bits"]))
+            store.write_json(INGEST_JOURNAL_KEY, {"staging": staging})
+            resolution = resolve_run(store, spill, unused, order_index["bits"], order_index["orders"], read_count)
+            displaced = {day for day in resolution.displaced if day >= start_date and too_late(day)}
+            touched |= set(resolution.displaced)
+            unused |= displaced
+            late = {day for day in unused if day >= start_date}
+            rebuilt = sorted(touched - unused)
+            store.write_json(INGEST_JOURNAL_KEY, {"staging": staging + [staged_key(k) for k in _raw_keys(rebuilt)]})
+            actions = list(resolution.actions)
+            for day in rebuilt:
+                actions += stage_day(store, day, read, spill, bucketing, resolution, settings.negative_amounts)
+        record = run_record(read, rebuilt, late, unused - late) | {"superseded_versions": resolution.superseded}
+        index = found.index_with(read) | {"order_index": {"bits": resolution.bits, "orders": resolution.orders}}
+        journal = {"actions": actions, "index": index, "record": record}
         store.write_json(INGEST_JOURNAL_KEY, journal)
         publish(store, journal)
     for rows in read:
@@ -283,29 +310,24 @@ def write_day_without_orders(store: Store, day: datetime.date) -> None:
 
 
 def read_file(
-    landing: LocalLanding,
-    name: str,
-    stat: FileStat,
-    digest: str,
-    number: int,
-    settings: LandingSettings,
-    timezone: str,
-    spill: DaySpill,
+    landing: LocalLanding, rows: FileRows, settings: LandingSettings, timezone: str, spill: DaySpill
 ) -> FileRows:
-    """Stream one export file, a batch at a time, into the spill by business day; LandingFileError names a
-    broken file (what it set aside is then dropped with the spill)."""
+    """Stream one export file, a batch at a time, into the spill by business day, and its orders' versions by
+    group of index shards; LandingFileError names a broken file (what it set aside is then dropped with the
+    spill). ``rows`` says which file, and gets what it gave."""
+    name = rows.name
     try:
         header, batches = read_export(
             lambda: landing.open(name), settings.delimiter, settings.encoding, landing.max_decoded_bytes(name)
         )
         if not header:
             raise ExportError("it is empty")
-        plan = plan_columns(header, settings.column_map, settings.defaults, settings.rows == "line_items")
+        plan = plan_columns(
+            header, settings.column_map, settings.defaults, settings.rows == "line_items", settings.version_column
+        )
     except (ExportError, ExportReadError, pa.ArrowInvalid, OSError, UnicodeDecodeError, EOFError) as error:
         raise _file_error(landing, name, error, settings.encoding) from None
-    rows = FileRows(
-        name=name, stat=stat, sha256=digest, dropped_columns=plan.dropped, number=number, target=landing.target(name)
-    )
+    rows.dropped_columns = plan.dropped
     first_line = 2
     for batch in _checked(batches, landing, name, settings.encoding):
         if batch.num_rows:
@@ -347,13 +369,20 @@ def check_bucketing(
 
 
 def stage_day(
-    store: Store, day: datetime.date, read: list[FileRows], spill: DaySpill, bucketing: dict[str, str]
+    store: Store,
+    day: datetime.date,
+    read: list[FileRows],
+    spill: DaySpill,
+    bucketing: dict[str, str],
+    resolution: Resolution,
+    negative_amounts: str,
 ) -> list[list[str]]:
     """Write the next version of ``day``'s raw partition beside the current one; returns how to publish it.
 
     The rows of the files just read take the place of their earlier rows; the files not read keep the rows
-    the manifest says they gave, in their order; every file's rows are ordered by file name, then line. The
-    orders file is published last: it marks the rewrite.
+    the manifest says they gave, in their order, but for orders a later version replaced; of the rows just read,
+    only orders' latest versions are kept. Every file's rows are ordered by file name, then line. The orders
+    file is published last: it marks the rewrite.
     """
     keys = dict(zip(_RAW_FILES, _raw_keys([day]), strict=True))
     listed = store.read_json(keys[MANIFEST])["files"] if store.exists(keys[MANIFEST]) else []
@@ -363,18 +392,34 @@ def stage_day(
     for rows in read:
         for earlier in (orders, refused, entries):
             earlier.pop(rows.name, None)
+    displaced = resolution.displaced.get(day)
+    if displaced:
+        for name, table in orders.items():
+            orders[name] = _without(table, displaced, negative_amounts)
+            entries[name] = {**entries[name], "rows": orders[name].num_rows}
     for rows in read:
         if not rows.gave(day):
             continue
         part = {kind: spill.read(f"{kind}-{rows.number}", day) for kind in (_ACCEPTED, _REFUSED)}
-        orders[rows.name] = part[_ACCEPTED] if part[_ACCEPTED] is not None else _no_orders()
+        accepted = (
+            part[_ACCEPTED]
+            if part[_ACCEPTED] is not None
+            else _no_orders().append_column(LINE, pa.array([], pa.int64()))
+        )
+        dropped = resolution.dropped.get((rows.number, day))
+        if dropped:
+            accepted = accepted.filter(
+                pc.invert(pc.is_in(accepted.column(LINE), pa.array(sorted(dropped), pa.int64())))
+            )
+        orders[rows.name] = accepted
         refused[rows.name] = part[_REFUSED]
         entries[rows.name] = {
             "file": rows.name,
             "size": rows.stat.size,
             "sha256": rows.sha256,
-            "rows": rows.accepted[day],
+            "rows": accepted.num_rows,
             "rejected_rows": rows.refused[day],
+            **({"superseded_rows": len(dropped)} if dropped else {}),
         }
     names = sorted(entries)
     actions = []
@@ -410,7 +455,9 @@ def _set_aside(
     value_format = settings.value_format(timezone)
     unfit = unfit_numbers(batch, plan, value_format)
     orders, days = dated(canonical_orders(batch, plan, value_format), value_format)
-    reasons = refusals(orders, days, plan, settings.max_quantity, settings.max_unit_price, unfit)
+    versions, unreadable = version_values(batch, plan)
+    earlier = unfit if unreadable is None else (unreadable if unfit is None else pc.coalesce(unfit, unreadable))
+    reasons = refusals(orders, days, plan, settings.max_quantity, settings.max_unit_price, earlier)
     usable = pc.is_null(reasons)
     if reasons.null_count < len(reasons):
         _count_unreadable(orders, reasons, plan, value_format, rows)
@@ -428,7 +475,18 @@ def _set_aside(
             spill.add(f"{_REFUSED}-{rows.number}", day, part)
             rows.refused[day] += part.num_rows
         orders, days = orders.filter(usable), days.filter(usable)
-    for day, part in rows_by_day(orders, days):
+    lines = pa.array(np.arange(first_line, first_line + batch.num_rows), pa.int64()).filter(usable)
+    refunds = refund_rows(orders, settings.negative_amounts)
+    records = pa.table(
+        [orders.column("order_id"), pa.array(refunds), days, pa.array(versions[np.asarray(usable)]),
+         pa.repeat(pa.scalar(rows.run, pa.int64()), orders.num_rows),
+         pa.repeat(pa.scalar(rows.position, pa.int64()), orders.num_rows), lines,
+         pa.repeat(pa.scalar(rows.number, pa.int64()), orders.num_rows)],
+        schema=READ_SCHEMA,
+    )  # fmt: skip
+    for group, part in by_group(records):
+        spill.add(VERSIONS, group, part)
+    for day, part in rows_by_day(orders.append_column(LINE, lines), days):
         spill.add(f"{_ACCEPTED}-{rows.number}", day, part)
         rows.accepted[day] += part.num_rows
 
@@ -504,6 +562,16 @@ def _earlier_orders(store: Store, day: datetime.date, listed: list[dict]) -> dic
         segments[entry["file"]] = table.slice(offset, entry["rows"])
         offset += entry["rows"]
     return segments
+
+
+def _without(table: pa.Table, orders: set[tuple[str, bool]], negative_amounts: str) -> pa.Table:
+    """``table``'s rows but for the given orders (order_id, refund)."""
+    refunds = refund_rows(table, negative_amounts)
+    gone = [
+        (order_id, refund) in orders
+        for order_id, refund in zip(table.column("order_id").to_pylist(), refunds, strict=True)
+    ]
+    return table.filter(pc.invert(pa.array(gone, pa.bool_())))
 
 
 def _earlier_refusals(store: Store, day: datetime.date) -> dict[str, pa.Table]:

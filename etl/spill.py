@@ -17,23 +17,25 @@ import pyarrow as pa
 
 from etl.storage import Store
 
-MAX_OPEN_STREAMS = 128  # beyond this many (kind, day) streams open at once, the least recent one is closed
+Part = datetime.date | int  # what rows are set aside by: their business day, or a group of index shards
+MAX_OPEN_STREAMS = 128  # beyond this many (kind, part) streams open at once, the least recent one is closed
 MEMORY_BUDGET = 256 << 20  # bytes of rows held in memory before the spill goes to disk
 
 
 class DaySpill:
-    """Append tables by (kind, day); read back all of one (kind, day) in the order they were added.
+    """Append tables by (kind, part); read back all of one (kind, part) in the order they were added.
 
-    ``kind`` is a short name (part of a file name). Threads may add at once, each to kinds of its own.
+    ``kind`` is a short name (part of a file name), ``part`` a day or a number (an index shard's group). Threads
+    may add at once.
     """
 
     def __init__(self, store: Store, directory: str, memory_budget: int = MEMORY_BUDGET) -> None:
         self._store = store
         self._directory = directory
         self._room: int | None = memory_budget  # None once the spill is on disk
-        self._held: dict[tuple[str, datetime.date], list[pa.Table]] = defaultdict(list)
-        self._open: dict[tuple[str, datetime.date], _Stream] = {}  # least recently written first
-        self._parts: dict[tuple[str, datetime.date], list[str]] = defaultdict(list)
+        self._held: dict[tuple[str, Part], list[pa.Table]] = defaultdict(list)
+        self._open: dict[tuple[str, Part], _Stream] = {}  # least recently written first
+        self._parts: dict[tuple[str, Part], list[str]] = defaultdict(list)
         self._lock = threading.Lock()
 
     def __enter__(self) -> DaySpill:
@@ -47,44 +49,44 @@ class DaySpill:
         self._held.clear()
         self._store.remove_tree(self._directory)
 
-    def add(self, kind: str, day: datetime.date, table: pa.Table) -> None:
+    def add(self, kind: str, part: Part, table: pa.Table) -> None:
         with self._lock:
-            self._add(kind, day, table)
+            self._add(kind, part, table)
 
-    def _add(self, kind: str, day: datetime.date, table: pa.Table) -> None:
+    def _add(self, kind: str, part: Part, table: pa.Table) -> None:
         if self._room is not None and table.nbytes <= self._room:
-            self._held[(kind, day)].append(table)
+            self._held[(kind, part)].append(table)
             self._room -= table.nbytes
             return
         if self._room is not None:
             self._room = None
-            for (held_kind, held_day), tables in self._held.items():
+            for (held_kind, held_part), tables in self._held.items():
                 for held in tables:
-                    self._write(held_kind, held_day, held)
+                    self._write(held_kind, held_part, held)
             self._held.clear()
-        self._write(kind, day, table)
+        self._write(kind, part, table)
 
-    def _write(self, kind: str, day: datetime.date, table: pa.Table) -> None:
-        key = (kind, day)
+    def _write(self, kind: str, part: Part, table: pa.Table) -> None:
+        key = (kind, part)
         stream = self._open.pop(key, None)
         if stream is None:
             if len(self._open) >= MAX_OPEN_STREAMS:
                 self._open.pop(next(iter(self._open))).close()
-            part = f"{self._directory}/{day.isoformat()}/{kind}-{len(self._parts[key]):06d}.arrow"
-            self._parts[key].append(part)
-            stream = _Stream(self._store, part, table.schema)
+            file = f"{self._directory}/{part}/{kind}-{len(self._parts[key]):06d}.arrow"
+            self._parts[key].append(file)
+            stream = _Stream(self._store, file, table.schema)
         stream.write(table)
         self._open[key] = stream
 
-    def read(self, kind: str, day: datetime.date) -> pa.Table | None:
-        """Everything added for (kind, day), or None when nothing was; read once, it is given up."""
-        key = (kind, day)
+    def read(self, kind: str, part: Part) -> pa.Table | None:
+        """Everything added for (kind, part), or None when nothing was; read once, it is given up."""
+        key = (kind, part)
         with self._lock:
             if key in self._open:
                 self._open.pop(key).close()
-            tables, parts = self._held.pop(key, []), self._parts.pop(key, [])
-        for part in parts:
-            with self._store.open_input(part) as source:
+            tables, files = self._held.pop(key, []), self._parts.pop(key, [])
+        for file in files:
+            with self._store.open_input(file) as source:
                 tables.append(pa.ipc.open_stream(source).read_all())
         return pa.concat_tables(tables) if tables else None
 

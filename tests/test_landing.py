@@ -7,6 +7,7 @@ import datetime
 import gzip
 import io
 import json
+import os
 import random
 import shutil
 import time
@@ -270,19 +271,24 @@ def test_rows_for_a_day_whose_window_retention_retired_are_reported_not_used(lan
     assert summary(base_dir, WEEK[4])["total_orders"] == 22, "the next day, whose window is held, takes its rows"
 
 
-def test_two_files_with_the_same_bytes_read_in_one_ingest_each_give_their_rows(landing, base_dir):
+def test_an_export_sent_twice_under_two_names_gives_each_order_once_from_the_later_file(landing, base_dir):
     rows = export_rows(WEEK[:2], per_day=10, seed=17)
     (landing / "week.csv").write_bytes(csv_bytes(rows))
     (landing / "2024" / "resent.csv").write_bytes(csv_bytes(rows))
+    later = time.time_ns() + 10**9
+    os.utime(landing / "week.csv", ns=(later, later))  # modified later: its versions win, whatever the names
 
     assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
 
     for day in WEEK[:2]:
         manifest = json.loads((day_dir(base_dir, "raw", day) / "manifest.json").read_text())
         fed = [(entry["file"], entry["rows"]) for entry in manifest["files"]]
-        assert fed == [("2024/resent.csv", 10), ("week.csv", 10)]
+        assert fed == [("2024/resent.csv", 0), ("week.csv", 10)]
+        assert manifest["files"][0]["superseded_rows"] == 10
         lines = (day_dir(base_dir, "raw", day) / "orders.csv").read_text().splitlines()
-        assert len(lines) == 21 and lines[1:11] == lines[11:], "each file's rows, in file order"
+        assert len(lines) == 11, "each order once"
+    record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
+    assert record["superseded_versions"] == 20
 
 
 def test_rows_whose_day_cannot_be_told_are_all_counted_and_the_first_thousand_listed(landing, base_dir, configure):
