@@ -142,6 +142,8 @@ def canonical_orders(batch: pa.Table, plan: ColumnPlan, value_format: ValueForma
     for name, value in plan.defaults.items():
         columns[name] = pa.repeat(pa.scalar(value, pa.string()), batch.num_rows)
     empty = pa.nulls(batch.num_rows, pa.string())
+    if "total_amount" not in columns and "unit_price" not in columns:  # a line-item export's line_total alone
+        columns["total_amount"] = columns["unit_price"] = empty
     if "total_amount" not in columns:
         quantity, price = _numbers(columns["quantity"]), _numbers(columns["unit_price"])
         columns["total_amount"] = _text(np.round(quantity * price, 2))

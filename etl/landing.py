@@ -39,6 +39,7 @@ from etl.ingest import (
     unfit_numbers,
     version_values,
 )
+from etl.line_items import OrderLines
 from etl.spill import DaySpill
 from etl.storage import FileStat, Store
 from etl.storage.landing import LocalLanding
@@ -146,7 +147,7 @@ class LandingScan:
                 "days": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
                 **({"target": rows.target} if rows.target else {}),
             }
-        return {"files": dict(sorted(files.items())), "run": self.run}
+        return {**self.index, "files": dict(sorted(files.items())), "run": self.run}
 
 
 def up_to_date(store: Store, landing: LocalLanding) -> bool:
@@ -329,13 +330,27 @@ def read_file(
         raise _file_error(landing, name, error, settings.encoding) from None
     rows.dropped_columns = plan.dropped
     first_line = 2
+    order_lines = OrderLines(plan) if settings.rows == "line_items" else None
+    value_format = settings.value_format(timezone)
     for batch in _checked(batches, landing, name, settings.encoding):
         if batch.num_rows:
-            _set_aside(batch, first_line, plan, rows, settings, timezone, spill)
+            unfit = unfit_numbers(batch, plan, value_format)
+            versions, unreadable = version_values(batch, plan)
+            earlier = unfit if unreadable is None else (unreadable if unfit is None else pc.coalesce(unfit, unreadable))
+            orders = canonical_orders(batch, plan, value_format)
+            lines = np.arange(first_line, first_line + batch.num_rows)
+            if order_lines is None:
+                _set_aside(orders, lines, versions, earlier, plan, rows, settings, value_format, spill)
+            else:
+                order_lines.add(orders, lines, versions, earlier)
             first_line += batch.num_rows
+    rows.row_count = first_line - 2
+    if order_lines is not None:
+        orders = order_lines.orders()
+        rows.row_count = orders[0].num_rows
+        _set_aside(*orders, plan, rows, settings, value_format, spill)
     if first_line == 2:
         raise _file_error(landing, name, ExportError("it holds no orders (a header only)"), settings.encoding)
-    rows.row_count = first_line - 2
     for reason, count in rows.unreadable.items():
         if count > settings.max_rejected_share * rows.row_count:
             column, hint = _settings_behind(plan, settings.value_format(timezone))[reason]
@@ -443,26 +458,25 @@ def describe_rows(rows: FileRows) -> str:
 
 
 def _set_aside(
-    batch: pa.Table,
-    first_line: int,
+    orders: pa.Table,
+    line_numbers: np.ndarray,
+    versions: np.ndarray,
+    earlier: pa.Array | None,
     plan: ColumnPlan,
     rows: FileRows,
     settings: LandingSettings,
-    timezone: str,
+    value_format: ValueFormat,
     spill: DaySpill,
 ) -> None:
-    """Map, date and check one batch of an export, and add its rows to the spill by day."""
-    value_format = settings.value_format(timezone)
-    unfit = unfit_numbers(batch, plan, value_format)
-    orders, days = dated(canonical_orders(batch, plan, value_format), value_format)
-    versions, unreadable = version_values(batch, plan)
-    earlier = unfit if unreadable is None else (unreadable if unfit is None else pc.coalesce(unfit, unreadable))
+    """Date and check orders made canonical (a batch of an export, or a file's line items gathered), and add them
+    to the spill by day, and their versions by group. ``earlier`` are reasons found before (see refusals)."""
+    orders, days = dated(orders, value_format)
     reasons = refusals(orders, days, plan, settings.max_quantity, settings.max_unit_price, earlier)
     usable = pc.is_null(reasons)
     if reasons.null_count < len(reasons):
         _count_unreadable(orders, reasons, plan, value_format, rows)
         refused = orders.filter(pc.invert(usable))
-        lines = pa.array(np.arange(first_line, first_line + len(reasons))).filter(pc.invert(usable))
+        lines = pa.array(line_numbers, pa.int64()).filter(pc.invert(usable))
         refused = refused.append_column(LINE, pc.cast(lines, pa.string()))
         refused = refused.append_column(REASON, reasons.filter(pc.invert(usable)))
         refused = refused.append_column(SOURCE_FILE, pa.array([rows.name] * refused.num_rows, pa.string()))
@@ -475,7 +489,7 @@ def _set_aside(
             spill.add(f"{_REFUSED}-{rows.number}", day, part)
             rows.refused[day] += part.num_rows
         orders, days = orders.filter(usable), days.filter(usable)
-    lines = pa.array(np.arange(first_line, first_line + batch.num_rows), pa.int64()).filter(usable)
+    lines = pa.array(line_numbers, pa.int64()).filter(usable)
     refunds = refund_rows(orders, settings.negative_amounts)
     records = pa.table(
         [orders.column("order_id"), pa.array(refunds), days, pa.array(versions[np.asarray(usable)]),

@@ -204,3 +204,18 @@ def test_corrections_stay_exact_when_the_index_splits_its_shards(landing, base_d
     assert sorted(entries.column("order_id").to_pylist()) == sorted(f"#{n}" for n in range(40)), "each order once"
     index = json.loads((base_dir / "ingest" / "index.json").read_text())
     assert index["order_index"] == {"bits": 4, "orders": 40}
+
+
+def test_an_ingest_with_nothing_new_keeps_the_order_index(landing, base_dir):
+    directory = landing()
+    land(directory, "orders.csv", [version("#1", DAYS[0], "5.00")], 1_000_000_000_000_000_000)
+    assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
+    os.utime(directory / "orders.csv", ns=(1_000_000_100_000_000_000,) * 2)  # touched: read no more
+    assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
+    land(directory, "correction.csv", [version("#1", DAYS[1], "6.00")], 1_000_000_200_000_000_000)
+
+    assert build(whole_range()).status == luigi.LuigiStatusCode.SUCCESS
+
+    assert built_figures(base_dir) == figures_of({"#1": version("#1", DAYS[1], "6.00")})
+    index = json.loads((base_dir / "ingest" / "index.json").read_text())
+    assert index["order_index"] == {"bits": 0, "orders": 1} and index["run"] == 2

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
 import gzip
+import io
 import json
 import random
 import zoneinfo
@@ -205,3 +207,80 @@ def test_a_symlinked_export_is_read_and_its_target_named_and_a_gzip_bomb_refused
     (exports.directory / "bomb.csv.gz").write_bytes(bomb)
     message = str(failures_of(IngestLandingFiles())[0])
     assert message.startswith(f"cannot ingest {exports.directory / 'bomb.csv.gz'}: it decompresses to more than")
+
+
+def line_item_export(seed: int, repeat_order_fields: bool) -> tuple[list[dict], dict[datetime.date, tuple]]:
+    """Orders of one to four lines, Shopify's way (order fields on the first line only) or repeated on every
+    line; with each day's orders, revenue and items counted by hand."""
+    rng = random.Random(seed)
+    rows, days = [], defaultdict(lambda: [0, 0.0, 0])
+    for n in range(60):
+        day = D(2024, 1, 1) + datetime.timedelta(days=n % 3)
+        lines = [(rng.randint(1, 3), rng.randint(100, 5000) / 100) for _ in range(rng.randint(1, 4))]
+        shipping = rng.choice([0, 4.95])
+        total = round(sum(q * p for q, p in lines) + shipping, 2)
+        for number, (quantity, price) in enumerate(lines):
+            order_fields = number == 0 or repeat_order_fields
+            rows.append({
+                "Name": f"#{1000 + n}", "Email": f"c{n % 9}@example.com" if order_fields else "",
+                "Created at": f"{day}T10:{n % 60:02d}:00" if order_fields else "",
+                "Financial Status": "paid" if order_fields else "", "Total": f"{total:.2f}" if order_fields else "",
+                "Lineitem quantity": str(quantity), "Lineitem price": f"{price:.2f}", "Lineitem sku": f"SKU-{number}",
+            })  # fmt: skip
+        days[day][0] += 1
+        days[day][1] += total
+        days[day][2] += sum(q for q, _ in lines)
+    return rows, {day: (orders, round(revenue, 2), items) for day, (orders, revenue, items) in days.items()}
+
+
+SHOPIFY_MAP = {"Name": "order_id", "Email": "customer_id", "Created at": "order_timestamp", "Total": "total_amount",
+               "Financial Status": "status", "Lineitem quantity": "quantity", "Lineitem price": "unit_price",
+               "Lineitem sku": "product_id"}  # fmt: skip
+
+
+@pytest.mark.parametrize("repeat_order_fields", [False, True])
+def test_a_line_item_export_gives_one_order_per_order_id_with_its_total_taken_once(
+    exports, base_dir, repeat_order_fields
+):
+    exports({"rows": "line_items", "column_map": json.dumps(SHOPIFY_MAP)}, {"start_date": "2024-01-01"})
+    rows, figures = line_item_export(seed=5, repeat_order_fields=repeat_order_fields)
+    (exports.directory / "orders_export_1.csv").write_bytes(csv_bytes(rows, list(rows[0])))
+
+    result = build(RangeDaily(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 4)))
+
+    assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
+    assert len(rows) > 100, "most orders have several lines"
+    for day, (orders, revenue, items) in figures.items():
+        got = summary(base_dir, day)
+        assert (got["total_orders"], got["total_revenue"], got["total_items"]) == (orders, revenue, items), day
+
+
+def test_lines_that_disagree_on_the_order_total_refuse_the_order_and_line_totals_are_summed(exports, base_dir):
+    exports(
+        {"rows": "line_items", "column_map": json.dumps({**SHOPIFY_MAP, "Lineitem price": "line_total"})},
+        {"start_date": "2024-01-01"},
+    )
+    rows = [
+        {"Name": "#1", "Email": "a", "Created at": "2024-01-01T09:00:00", "Financial Status": "paid", "Total": "",
+         "Lineitem quantity": "2", "Lineitem price": "10.00", "Lineitem sku": "A"},
+        {"Name": "#1", "Email": "", "Created at": "", "Financial Status": "", "Total": "",
+         "Lineitem quantity": "1", "Lineitem price": "5.50", "Lineitem sku": "B"},
+        {"Name": "#2", "Email": "b", "Created at": "2024-01-01T10:00:00", "Financial Status": "paid", "Total": "30.00",
+         "Lineitem quantity": "1", "Lineitem price": "30.00", "Lineitem sku": "A"},
+        {"Name": "#2", "Email": "b", "Created at": "2024-01-01T10:00:00", "Financial Status": "paid", "Total": "31.00",
+         "Lineitem quantity": "1", "Lineitem price": "1.00", "Lineitem sku": "C"},
+    ]  # fmt: skip
+    (exports.directory / "orders.csv").write_bytes(csv_bytes(rows, list(rows[0])))
+
+    assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
+
+    raw = list(csv.DictReader(io.StringIO((day_dir(base_dir, "raw", D(2024, 1, 1)) / "orders.csv").read_text())))
+    assert [(r["order_id"], r["quantity"], r["total_amount"], r["customer_id"]) for r in raw] == [
+        ("#1", "3", "15.5", "a")
+    ], "no total mapped on its lines: the sum of its line totals"
+    refused = list(
+        csv.DictReader(io.StringIO((day_dir(base_dir, "raw", D(2024, 1, 1)) / "rejected_rows.csv").read_text()))
+    )
+    assert [(r["order_id"], r["line"], r["reason"]) for r in refused] == [
+        ("#2", "4", 'the lines of the order disagree on total_amount (column "Total")')
+    ]
