@@ -148,11 +148,16 @@ class GenerateDailyData(DailyTask):
 
 def landing_state(settings: RunSettings) -> str:
     """A digest of the work waiting for the ingest: each landing file's name, size and time, the ingest index's
-    version and whether an ingest is half published. It changes when there is new work, and only then."""
+    version and whether an ingest is half published. It changes when there is new work, and only then. A missing
+    landing directory is left for the ingest's ``complete()`` to report, as a scheduling error."""
     store = settings.store
     index = store.stat(INGEST_INDEX_KEY)
+    try:
+        files = [(name, stat.size, stat.mtime_ns) for name, stat in landing_area(settings).files()]
+    except FileNotFoundError:
+        files = None
     waiting = {
-        "files": [(name, stat.size, stat.mtime_ns) for name, stat in landing_area(settings).files()],
+        "files": files,
         "index": None if index is None else (index.size, index.mtime_ns, index.version),
         "journal": store.exists(INGEST_JOURNAL_KEY),
     }

@@ -104,3 +104,11 @@ def test_the_ingest_id_changes_with_the_work_waiting_and_only_then(landing):
     assert ingested != touched, "the index changed"
     assert ingest_id() == ingested, "nothing changed since"
     assert IngestLandingFiles(landing_state=ingested).complete()
+
+
+def test_a_missing_landing_directory_is_reported_by_the_ingests_scheduling_as_before(landing):
+    landing.rmdir()
+
+    result = build(IngestLandingFiles())
+
+    assert result.status == luigi.LuigiStatusCode.SCHEDULING_FAILED, result.summary_text
