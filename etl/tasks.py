@@ -9,6 +9,8 @@ from __future__ import annotations
 import abc
 import datetime
 import functools
+import hashlib
+import json
 import logging
 from typing import ClassVar
 
@@ -25,6 +27,8 @@ from etl.storage.landing import LocalLanding
 from etl.storage.layout import (
     DAILY_REPORT,
     DAILY_SUMMARY,
+    INGEST_INDEX_KEY,
+    INGEST_JOURNAL_KEY,
     METRICS,
     ORDERS,
     PROCESSED,
@@ -142,11 +146,49 @@ class GenerateDailyData(DailyTask):
         )
 
 
+def landing_state(settings: RunSettings) -> str:
+    """A digest of the work waiting for the ingest: each landing file's name, size and time, the ingest index's
+    version and whether an ingest is half published. It changes when there is new work, and only then. A missing
+    landing directory is left for the ingest's ``complete()`` to report, as a scheduling error."""
+    store = settings.store
+    index = store.stat(INGEST_INDEX_KEY)
+    try:
+        files = [(name, stat.size, stat.mtime_ns) for name, stat in landing_area(settings).files()]
+    except FileNotFoundError:
+        files = None
+    waiting = {
+        "files": files,
+        "index": None if index is None else (index.size, index.mtime_ns, index.version),
+        "journal": store.exists(INGEST_JOURNAL_KEY),
+    }
+    return hashlib.sha256(json.dumps(waiting).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def landing_state_of_run(settings: RunSettings) -> str:
+    """The landing state once per run's settings: every day of a run, and every worker it forks, names the
+    same ingest, also after that ingest ran."""
+    return landing_state(settings)
+
+
+class LandingStateParameter(luigi.Parameter):
+    """A landing state (:func:`landing_state`); empty, the default, stands for the run's own."""
+
+    def normalize(self, x: str) -> str:
+        return x or landing_state_of_run(run_settings.current())
+
+
 class IngestLandingFiles(FixedParams, luigi.Task):
     """Read every new or changed export file of the landing directory once, into the raw partitions of the
     days it holds ([etl] source = landing). One task for all days, since a file may hold many; complete
-    when the landing directory holds nothing the ingest index has not seen."""
+    when the landing directory holds nothing the ingest index has not seen.
 
+    Its id names the work waiting: luigid ignores a new worker's PENDING for a task it marked DONE moments
+    ago, so an ingest of new files must be a new task, while workers with nothing new share one."""
+
+    landing_state = LandingStateParameter(
+        default="", description="Digest of the landing files and ingest index to ingest (default: as found now)."
+    )
     priority = oldest_first(datetime.date.min)  # before every day's steps
 
     def complete(self) -> bool:
