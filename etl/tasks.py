@@ -172,10 +172,17 @@ def landing_state_of_run(settings: RunSettings) -> str:
 
 
 class LandingStateParameter(luigi.Parameter):
-    """A landing state (:func:`landing_state`); empty, the default, stands for the run's own."""
+    """A landing state (:func:`landing_state`); empty, the default, stands for the run's own (none without the
+    landing source, or with settings that scheduling will refuse)."""
 
     def normalize(self, x: str) -> str:
-        return x or landing_state_of_run(run_settings.current())
+        if x:
+            return x
+        try:
+            settings = run_settings.current()
+        except SettingsError:
+            return ""
+        return landing_state_of_run(settings) if settings.source == "landing" else ""
 
 
 class IngestLandingFiles(FixedParams, luigi.Task):
