@@ -112,6 +112,7 @@ class FileRows:
     run: int = 0  # the ingest that read it: later runs' versions of an order win
     position: int = 0  # its place in the run by modification time, then name: later files' versions win
     target: str | None = None  # the real file, when a link in the landing directory leads to it
+    rebuilding: frozenset[datetime.date] = frozenset()  # read again for these days only (their raw partition went)
     accepted: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
     refused: Counter[datetime.date] = dataclasses.field(default_factory=Counter)
     undated: list[dict] = dataclasses.field(default_factory=list)  # the first UNDATED_ROWS_LISTED of them
@@ -130,6 +131,7 @@ class LandingScan:
 
     pending: list[tuple[str, FileStat, str]]  # files whose bytes the index has not seen: (name, stat, sha256)
     index: dict  # the index, with the new times of files touched but unchanged
+    rebuilding: dict[str, set[datetime.date]] = dataclasses.field(default_factory=dict)  # seen files to read again
 
     @property
     def run(self) -> int:
@@ -137,34 +139,51 @@ class LandingScan:
         return self.index.get("run", 0) + bool(self.pending)
 
     def index_with(self, read: list[FileRows]) -> dict:
-        """The index to store once ``read`` is ingested: their entries in, by path."""
+        """The index to store once ``read`` is ingested: their entries in, by path (a file read again for days
+        whose raw partition went keeps its entry)."""
         files = dict(self.index["files"])
         for rows in read:
+            if rows.rebuilding:
+                continue
             files[rows.name] = {
                 "size": rows.stat.size,
                 "mtime_ns": rows.stat.mtime_ns,
                 "sha256": rows.sha256,
                 "days": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
+                "rank": [rows.run, rows.position],
                 **({"target": rows.target} if rows.target else {}),
             }
         return {**self.index, "files": dict(sorted(files.items())), "run": self.run}
 
 
-def up_to_date(store: Store, landing: LocalLanding) -> bool:
-    """Whether the index has seen every landing file at its current size and time and no ingest is half
-    published (no file is read)."""
+def up_to_date(store: Store, landing: LocalLanding, kept: Callable[[datetime.date], bool]) -> bool:
+    """Whether the index has seen every landing file at its current size and time, no ingest is half published
+    and no ``kept`` day the index knows rows of lost its raw partition (no file is read)."""
     if store.exists(INGEST_JOURNAL_KEY):
         return False
-    known = (store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}})["files"]
-    return all(_seen(known.get(name), stat) for name, stat in landing.files())
+    index = store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}}
+    known = index["files"]
+    return all(_seen(known.get(name), stat) for name, stat in landing.files()) and not gone_days(store, index, kept)
 
 
-def scan(store: Store, landing: LocalLanding) -> LandingScan:
-    """Which landing files are new or changed: size and time first, the bytes' sha256 when those differ."""
+def gone_days(store: Store, index: dict, kept: Callable[[datetime.date], bool]) -> set[datetime.date]:
+    """The ``kept`` days the index knows rows of whose raw orders file is gone (deleted by hand, say)."""
+    known = {datetime.date.fromisoformat(day) for entry in index["files"].values() for day in entry["days"]}
+    if not known:
+        return set()
+    present = {day for day, files in store.list_partitions(RAW).items() if ORDERS in files}
+    return {day for day in known - present if kept(day)}
+
+
+def scan(store: Store, landing: LocalLanding, kept: Callable[[datetime.date], bool]) -> LandingScan:
+    """Which landing files are new or changed (size and time first, the bytes' sha256 when those differ), and
+    which seen files must be read again for ``kept`` days whose raw partition went; LandingFileError names the
+    files such a day came from when they are no longer there."""
     index = store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}}
     known = index["files"]
     pending = []
-    for name, stat in landing.files():
+    listed = landing.files()
+    for name, stat in listed:
         entry = known.get(name)
         if _seen(entry, stat):
             continue
@@ -173,7 +192,21 @@ def scan(store: Store, landing: LocalLanding) -> LandingScan:
             entry["mtime_ns"] = stat.mtime_ns
             continue
         pending.append((name, stat, digest))
-    return LandingScan(pending, index)
+    gone = gone_days(store, index, kept)
+    rebuilding: dict[str, set[datetime.date]] = {}
+    for name, entry in known.items():
+        days = {day for day in gone if day.isoformat() in entry["days"]}
+        if days and name not in {pending_name for pending_name, _, _ in pending}:
+            rebuilding[name] = days
+    absent = sorted(set(rebuilding) - {name for name, _ in listed})
+    if absent:
+        days = sorted({day for name in absent for day in rebuilding[name]})
+        raise LandingFileError(
+            f"cannot rebuild the raw partition of {', '.join(map(str, days))}: it came from "
+            f"{', '.join(landing.describe(name) for name in absent)}, no longer in the landing directory; put them "
+            "back, or remove their entries from the ingest index to give up their rows"
+        )
+    return LandingScan(pending, index, rebuilding)
 
 
 def ingest(
@@ -193,8 +226,8 @@ def ingest(
     """
     with store.exclusive(INGEST_LOCK_KEY):
         finish_interrupted(store)
-        found = scan(store, landing)
-        if not found.pending:  # at most new times of files touched but unchanged
+        found = scan(store, landing, lambda day: day >= start_date and not too_late(day))
+        if not found.pending and not found.rebuilding:  # at most new times of files touched but unchanged
             store.write_json(INGEST_INDEX_KEY, found.index_with([]))
             return run_record([], [], set(), set())
         with DaySpill(store, INGEST_SPILL) as spill:
@@ -204,6 +237,12 @@ def ingest(
                 FileRows(name, stat, digest, (), number, found.run, position[number], landing.target(name))
                 for number, (name, stat, digest) in enumerate(found.pending)
             ]
+            stats = dict(landing.files())
+            for name, days in sorted(found.rebuilding.items()):
+                entry = found.index["files"][name]
+                run, place = entry.get("rank", [0, 0])  # an index of an earlier version: the oldest rank
+                files.append(FileRows(name, stats[name], entry["sha256"], (), len(files), run, place,
+                                      landing.target(name), frozenset(days)))  # fmt: skip
             with concurrent.futures.ThreadPoolExecutor(min(READING_THREADS, len(files))) as pool:
                 read = list(pool.map(lambda rows: read_file(landing, rows, settings, timezone, spill), files))
             touched = _touched_days(read, found.index)
@@ -471,6 +510,11 @@ def _set_aside(
     """Date and check orders made canonical (a batch of an export, or a file's line items gathered), and add them
     to the spill by day, and their versions by group. ``earlier`` are reasons found before (see refusals)."""
     orders, days = dated(orders, value_format)
+    if rows.rebuilding:  # only the days being rebuilt: the file's other rows stand where they are
+        wanted = pc.fill_null(pc.is_in(days, pa.array(sorted(rows.rebuilding), pa.date32())), False)
+        orders, days, line_numbers = orders.filter(wanted), days.filter(wanted), line_numbers[np.asarray(wanted)]
+        versions = versions[np.asarray(wanted)]
+        earlier = earlier.filter(wanted) if earlier is not None else None
     reasons = refusals(orders, days, plan, settings.max_quantity, settings.max_unit_price, earlier)
     usable = pc.is_null(reasons)
     if reasons.null_count < len(reasons):
@@ -550,6 +594,8 @@ def _touched_days(read: list[FileRows], index: dict) -> set[datetime.date]:
     touched: set[datetime.date] = set()
     for rows in read:
         touched |= set(rows.accepted) | set(rows.refused)
+        if rows.rebuilding:
+            continue
         touched |= {datetime.date.fromisoformat(day) for day in index["files"].get(rows.name, {}).get("days", {})}
     return touched
 

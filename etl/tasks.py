@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import ClassVar
 
 import luigi
@@ -148,10 +149,12 @@ class GenerateDailyData(DailyTask):
 
 def landing_state(settings: RunSettings) -> str:
     """A digest of the work waiting for the ingest: each landing file's name, size and time, the ingest index's
-    version and whether an ingest is half published. It changes when there is new work, and only then. A missing
-    landing directory is left for the ingest's ``complete()`` to report, as a scheduling error."""
+    version, whether an ingest is half published and the days whose raw partition went. It changes when there is
+    new work, and only then. A missing landing directory is left for the ingest's ``complete()`` to report, as a
+    scheduling error."""
     store = settings.store
     index = store.stat(INGEST_INDEX_KEY)
+    gone = landing.gone_days(store, store.read_json(INGEST_INDEX_KEY), kept_days(settings)) if index else set()
     try:
         files = [(name, stat.size, stat.mtime_ns) for name, stat in landing_area(settings).files()]
     except FileNotFoundError:
@@ -160,6 +163,7 @@ def landing_state(settings: RunSettings) -> str:
         "files": files,
         "index": None if index is None else (index.size, index.mtime_ns, index.version),
         "journal": store.exists(INGEST_JOURNAL_KEY),
+        "gone": sorted(day.isoformat() for day in gone),
     }
     return hashlib.sha256(json.dumps(waiting).encode()).hexdigest()[:16]
 
@@ -200,20 +204,27 @@ class IngestLandingFiles(FixedParams, luigi.Task):
 
     def complete(self) -> bool:
         settings = run_settings.current()
-        return landing.up_to_date(settings.store, landing_area(settings))
+        return landing.up_to_date(settings.store, landing_area(settings), kept_days(settings))
 
     def run(self) -> None:
         settings = run_settings.current()
-        store = settings.store
-        ledger = retired(store)
+        ledger = retired(settings.store)
         landing.ingest(
-            store,
+            settings.store,
             landing_area(settings),
             settings.landing,
             settings.timezone,
             settings.start_date,
             lambda day: too_late(day, ledger, settings.window_days, settings.start_date),
         )
+
+
+def kept_days(settings: RunSettings) -> Callable[[datetime.date], bool]:
+    """Whether a day's rows are still wanted: on or after start_date, and not too late for retention."""
+    ledger = retired(settings.store)
+    return lambda day: (
+        day >= settings.start_date and not too_late(day, ledger, settings.window_days, settings.start_date)
+    )
 
 
 class LandedDailyData(DailyTask):

@@ -17,6 +17,7 @@ import pytest
 from conftest import build, day_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_exports import failures_of
 
 from etl import DailyReport, IngestLandingFiles, RangeDaily, versions
 
@@ -219,3 +220,35 @@ def test_an_ingest_with_nothing_new_keeps_the_order_index(landing, base_dir):
     assert built_figures(base_dir) == figures_of({"#1": version("#1", DAYS[1], "6.00")})
     index = json.loads((base_dir / "ingest" / "index.json").read_text())
     assert index["order_index"] == {"bits": 0, "orders": 1} and index["run"] == 2
+
+
+def test_a_deleted_raw_partition_is_rebuilt_from_the_files_that_fed_it_and_refused_when_they_are_gone(
+    landing, base_dir
+):
+    directory = landing()
+    first = [version(f"#{n}", DAYS[n % 3], f"{10 + n}.00") for n in range(9)]
+    land(directory, "a.csv", first[:5], 1_000_000_000_000_000_000)
+    land(directory, "b.csv", first[5:], 1_000_000_000_000_000_001)
+    assert build(whole_range()).status == luigi.LuigiStatusCode.SUCCESS
+    correction = [version("#1", DAYS[2], "77.00")]  # #1 leaves the 2nd for the 3rd
+    land(directory, "c.csv", correction, 1_000_000_100_000_000_000)
+    assert build(whole_range()).status == luigi.LuigiStatusCode.SUCCESS
+    raw = day_dir(base_dir, "raw", DAYS[1])
+    before = (raw / "orders.csv").read_bytes()
+    shutil.rmtree(raw)
+
+    assert build(whole_range()).status == luigi.LuigiStatusCode.SUCCESS
+
+    assert (raw / "orders.csv").read_bytes() == before, "the same rows, without the order that left the day"
+    assert built_figures(base_dir) == figures_of({row["Order"]: row for row in first + correction})
+    record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
+    assert record["rebuilt_days"] == [DAYS[1].isoformat()], "no other day is touched"
+
+    shutil.rmtree(raw)
+    (directory / "b.csv").unlink()
+    message = str(failures_of(whole_range())[0])
+    assert message == (
+        f"cannot rebuild the raw partition of {DAYS[1]}: it came from {directory / 'b.csv'}, no longer in the landing "
+        "directory; put them back, or remove their entries from the ingest index to give up their rows"
+    )
+    assert not raw.exists(), "never an empty day in its place"
