@@ -186,6 +186,13 @@ def test_a_late_file_for_a_day_bucketed_in_other_zones_is_refused_naming_the_cha
     assert "[etl] timezone UTC and [landing] source_timezone UTC, now Europe/Berlin and Europe/Berlin" in message
     assert (day_dir(base_dir, "raw", D(2024, 1, 5)) / "orders.csv").read_bytes() == before
 
+    rebucketed = base_dir.parent / "rebucketed"  # README, Changing zones: a new base, every export read again
+    exports({"column_map": column_map}, {"timezone": "Asia/Tokyo", "base_dir": str(rebucketed)})
+    assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
+    manifest = json.loads((day_dir(rebucketed, "raw", D(2024, 1, 5)) / "manifest.json").read_text())
+    assert manifest["bucketed_with"] == {"timezone": "Asia/Tokyo", "source_timezone": "Asia/Tokyo"}
+    assert sum(entry["rows"] for entry in manifest["files"]) == 6
+
 
 def test_a_symlinked_export_is_read_and_its_target_named_and_a_gzip_bomb_refused_by_name(exports, base_dir, tmp_path):
     column_map = json.dumps({"Order": "order_id", "Customer": "customer_id", "Qty": "quantity",
