@@ -24,6 +24,7 @@ from etl.storage.layout import (
     DAILY_REPORT,
     DAILY_SUMMARY,
     LATEST_REPORT_KEY,
+    MANIFEST,
     METRICS,
     ORDERS,
     PROCESSED,
@@ -39,7 +40,14 @@ from etl.storage.layout import (
     partition_key,
 )
 from etl.transform import clean_orders, summarize_day
-from etl.validation import DataValidationError, failed_rules, rejected_share, unreadable, validate_orders
+from etl.validation import (
+    DataValidationError,
+    failed_rules,
+    rejected_share,
+    same_calendar,
+    unreadable,
+    validate_orders,
+)
 from etl.version import __version__
 
 logger = logging.getLogger("luigi-interface")
@@ -63,6 +71,10 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
         rows, results = 0, unreadable(error)
     else:
         rows, results = len(orders), validate_orders(orders, date, min_orders, timezone)
+    manifest_key = file_key(RAW, date, MANIFEST)
+    if store.exists(manifest_key):
+        calendar = same_calendar(store.read_json(manifest_key).get("bucketed_with"), timezone)
+        results[:0] = [calendar] if calendar is not None else []
     rejected_key = file_key(RAW, date, REJECTED_ROWS)
     if store.exists(rejected_key):
         reasons = read_text_csv(store, rejected_key).column("reason").to_pylist()

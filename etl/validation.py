@@ -86,6 +86,21 @@ def rejected_share(rejected: dict[str, int], accepted: int, max_share: float) ->
     )
 
 
+def same_calendar(bucketed_with: dict | None, timezone: str) -> RuleResult | None:
+    """A landed day was given its rows in the zone its manifest names: checked in another, every timestamp would
+    seem outside the day, so the day fails naming the change instead (None for a day without that record)."""
+    if bucketed_with is None:
+        return None
+    then = bucketed_with["timezone"]
+    return RuleResult(
+        "same_calendar",
+        then == timezone,
+        f"bucketed with [etl] timezone {then}"
+        + ("" if then == timezone else f", now {timezone}: re-bucket the history (README: Changing zones)"),
+        0,
+    )
+
+
 def failed_rules(results: list[RuleResult]) -> list[RuleResult]:
     """The rules that did not pass."""
     return [r for r in results if not r.passed]

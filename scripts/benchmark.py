@@ -78,6 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--base", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--late", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--corrections-of", default="", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -357,6 +358,11 @@ def landing_benchmark(args: argparse.Namespace, workdir: Path) -> dict:
     subprocess.run([sys.executable, __file__, "exports", f"--base={landing / 'late'}", f"--start={late_day}",
                     "--days=1", "--orders-per-day=100", "--landing=1", "--late"], check=True)  # fmt: skip
     late = run_measured([[*rest, *flags]])
+    moved_from = days[: len(days) // 2 + 1 : max(1, len(days) // 10)][:5]  # orders of up to five earlier days
+    subprocess.run([sys.executable, __file__, "exports", f"--base={landing / 'corrections'}",
+                    f"--start={days[len(days) // 2 + 1]}", "--days=1", "--orders-per-day=100", "--landing=1",
+                    f"--corrections-of={','.join(map(str, moved_from))}"], check=True)  # fmt: skip
+    corrections = run_measured([[*rest, *flags]])
     floor = landing_floor(landing, base, pacsv)
     first = ingest.seconds + pipeline.seconds
     return {
@@ -370,10 +376,14 @@ def landing_benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         "first_run_s": round(first, 3),
         "late_file_run_s": round(late.seconds, 3),
         "late_share_of_first": round(late.seconds / first, 3),
+        "corrections_run_s": round(corrections.seconds, 3),
+        "corrections_moved_from_days": len(moved_from),
+        "corrections_share_of_first": round(corrections.seconds / first, 3),
         "peak_rss_mb": {
             "ingest": round(ingest.peak_mb, 1),
             "pipeline": round(pipeline.peak_mb, 1),
             "late": round(late.peak_mb, 1),
+            "corrections": round(corrections.peak_mb, 1),
         },  # fmt: skip
     }
 
@@ -417,6 +427,10 @@ def write_landing(args: argparse.Namespace) -> int:
 
     days = [args.start + datetime.timedelta(days=i) for i in range(args.days)]
     table = export_table(days, args.orders_per_day, prefix="LATE" if args.late else "")
+    if args.corrections_of:  # the same orders again, corrected onto another day: ids of earlier days' orders
+        earlier = [datetime.date.fromisoformat(day) for day in args.corrections_of.split(",")]
+        ids = [f"ORD-{earlier[n % len(earlier)]:%Y%m%d}-{n // len(earlier) + 1:07d}" for n in range(table.num_rows)]
+        table = table.set_column(0, "OrderID", pa.array(ids))
     write_exports(table.take(pa.array(np.random.default_rng(7).permutation(table.num_rows))), args.base, args.landing)
     return 0
 

@@ -100,7 +100,11 @@ def test_landing_benchmark_reports_the_ingest_against_its_floor_and_the_late_fil
     assert figures["late_share_of_first"] == pytest.approx(
         figures["late_file_run_s"] / figures["first_run_s"], rel=0.02
     )
-    assert set(figures["peak_rss_mb"]) == {"ingest", "pipeline", "late"}
+    assert figures["corrections_share_of_first"] == pytest.approx(
+        figures["corrections_run_s"] / figures["first_run_s"], rel=0.02
+    )
+    assert figures["corrections_moved_from_days"] >= 1
+    assert set(figures["peak_rss_mb"]) == {"ingest", "pipeline", "late", "corrections"}
 
 
 @pytest.mark.slow

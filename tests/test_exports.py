@@ -291,3 +291,20 @@ def test_lines_that_disagree_on_the_order_total_refuse_the_order_and_line_totals
     assert [(r["order_id"], r["line"], r["reason"]) for r in refused] == [
         ("#2", "4", 'the lines of the order disagree on total_amount (column "Total")')
     ]
+
+
+def test_a_landed_day_checked_in_another_zone_than_it_was_bucketed_in_fails_naming_the_change(exports, base_dir):
+    column_map = json.dumps({"Order": "order_id", "Customer": "customer_id", "Qty": "quantity",
+                             "Created at": "order_timestamp", "Total": "total_amount"})  # fmt: skip
+    exports({"column_map": column_map}, {"start_date": "2024-01-05"})
+    rows = [{"Order": f"#{n}", "Customer": "c", "Qty": "1", "Created at": "2024-01-05T12:00:00", "Total": "5.00"}
+            for n in range(5)]  # fmt: skip
+    (exports.directory / "orders.csv").write_bytes(csv_bytes(rows, list(rows[0])))
+    assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
+
+    exports({"column_map": column_map}, {"start_date": "2024-01-05", "timezone": "Europe/Berlin"})
+    message = str(failures_of(RangeDaily(of=DailyReport, start=D(2024, 1, 5), stop=D(2024, 1, 6)))[0])
+
+    assert "same_calendar: bucketed with [etl] timezone UTC, now Europe/Berlin: re-bucket the history" in message
+    failed = json.loads((day_dir(base_dir, "raw", D(2024, 1, 5)) / "validation_failed.json").read_text())
+    assert [rule["rule"] for rule in failed["rules"] if not rule["passed"]] == ["same_calendar"]
