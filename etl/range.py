@@ -20,7 +20,7 @@ from etl import clock, run_settings
 from etl.chunks import FAILED, STAGES, DaysFailedError, Outcomes
 from etl.config import DayParameter
 from etl.day_ranges import ONE_DAY, blocks_covering
-from etl.tasks import IngestLandingFiles, LandingStateParameter
+from etl.tasks import IngestLandingFiles
 
 logger = logging.getLogger("luigi-interface")
 
@@ -41,13 +41,6 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         description="days in a block of the chunk grid (blocks aligned to a fixed Monday, so with 14 each is two ISO "
         "weeks): one Luigi task does a block's missing days per stage; 1 schedules each step of each day as its own "
         "task: most detail in the web view, slowest",
-    )
-
-    landing_state = LandingStateParameter(
-        default="",
-        positional=False,
-        description="digest of the landing files waiting (default: as found now): a run after new exports landed is "
-        "a new task for luigid, which ignores one it marked done moments ago",
     )
 
     def moving_start(self, now: datetime.datetime) -> datetime.datetime:

@@ -176,17 +176,10 @@ def landing_state_of_run(settings: RunSettings) -> str:
 
 
 class LandingStateParameter(luigi.Parameter):
-    """A landing state (:func:`landing_state`); empty, the default, stands for the run's own (none without the
-    landing source, or with settings that scheduling will refuse)."""
+    """A landing state (:func:`landing_state`); empty, the default, stands for the run's own."""
 
     def normalize(self, x: str) -> str:
-        if x:
-            return x
-        try:
-            settings = run_settings.current()
-        except SettingsError:
-            return ""
-        return landing_state_of_run(settings) if settings.source == "landing" else ""
+        return x or landing_state_of_run(run_settings.current())
 
 
 class IngestLandingFiles(FixedParams, luigi.Task):
