@@ -270,3 +270,175 @@ def test_a_shopify_orders_export_gives_each_days_figures(recipe, base_dir):
 
     assert moved >= 5, "evening orders in Los Angeles are the next day in New York"
     assert len(rows) > len(sales), "some orders have more than one line item"
+
+
+@pytest.mark.parametrize("prefix", ["", "wc-"], ids=["status", "wc-status"])
+def test_a_woocommerce_orders_export_gives_each_days_figures(recipe, base_dir, prefix):
+    """WooCommerce Customer/Order/Coupon Export (the extension sold on woocommerce.com), its built-in format
+    "Default CSV format - One row per line item": every row repeats the order's columns (order_id, order_number,
+    order_date "2024-04-05 14:03:22" in the shop's WordPress timezone, status, the totals with order_total,
+    refunded_total, payment_method, customer_id, billing_*) beside the item's (item_name, item_sku, item_quantity,
+    item_total, ...). Its status is written without the ``wc-`` prefix WordPress stores (``wc-completed``);
+    exporters that write the stored value have it, so the recipe lists both spellings, and the test runs both.
+
+    customer_id is the WordPress user id, 0 for every guest: the export's own column has the canonical name, so
+    billing_email cannot be mapped onto it (two columns would map to customer_id) and all guests are one customer.
+    The shop is in Sydney over the end of daylight saving time (7 April 2024); the business day is UTC's, so a
+    Sydney morning is the previous business day. Pending payment, cancelled, failed and refunded orders leave net
+    revenue; refunded_total (partial refunds) has no canonical column and is not subtracted.
+    """
+    days = [D(2024, 4, 5) + datetime.timedelta(days=n) for n in range(4)]
+    directory = recipe("woocommerce", days[0])
+    rng = random.Random(21 if prefix else 12)
+    shop = zoneinfo.ZoneInfo("Australia/Sydney")
+    header = [
+        "order_id", "order_number", "order_date", "status", "shipping_total", "shipping_tax_total", "fee_total",
+        "tax_total", "discount_total", "order_total", "refunded_total", "order_currency", "payment_method",
+        "shipping_method", "customer_id", "billing_first_name", "billing_last_name", "billing_email",
+        "billing_country", "item_id", "item_product_id", "item_name", "item_sku", "item_quantity", "item_subtotal",
+        "item_total", "item_refunded",
+    ]  # fmt: skip
+    statuses = ["completed"] * 8 + ["processing"] * 4 + ["on-hold", "pending", "cancelled", "failed", "refunded"]
+    products = [(31, "Flat White Beans 1kg", "FW-1K", 3900), (32, "Pour-over Kettle", "POK-1", 8950),
+                (33, "Ceramic Cup", "CC-2", 1450), (34, "Espresso Grinder", "EG-900", 109900)]  # fmt: skip
+    rows, sales, moved, item_id = [], [], 0, 900
+    for n, instant in enumerate(instants(rng, days, "UTC", per_day=20)):
+        order_id, status = 4100 + n, rng.choice(statuses)
+        user = rng.choice([0, 0, rng.randint(2, 40)])  # guests are user 0
+        lines = [(rng.choice(products), rng.randint(1, 4)) for _ in range(rng.choice([1, 1, 2, 3]))]
+        subtotal = sum(price * quantity for (_, _, _, price), quantity in lines)
+        shipping, tax = (0 if subtotal > 15000 else 1000), round(subtotal / 11)  # GST included in prices
+        total = subtotal + shipping
+        local = instant.astimezone(shop)
+        for (product_id, name, sku, price), quantity in lines:
+            item_id += 1
+            rows.append({
+                "order_id": str(order_id), "order_number": str(order_id), "order_date": f"{local:%Y-%m-%d %H:%M:%S}",
+                "status": prefix + status, "shipping_total": money(shipping), "shipping_tax_total": "0.00",
+                "fee_total": "0.00", "tax_total": money(tax), "discount_total": "0.00", "order_total": money(total),
+                "refunded_total": money(total if status == "refunded" else 0), "order_currency": "AUD",
+                "payment_method": rng.choice(["stripe", "ppcp-gateway", "bacs"]), "shipping_method": "Flat rate",
+                "customer_id": str(user), "billing_first_name": "Sam", "billing_last_name": "Nguyễn",
+                "billing_email": f"sam{n}@example.com.au", "billing_country": "AU", "item_id": str(item_id),
+                "item_product_id": str(product_id), "item_name": name, "item_sku": sku,
+                "item_quantity": str(quantity), "item_subtotal": money(price * quantity),
+                "item_total": money(price * quantity), "item_refunded": "0.00",
+            })  # fmt: skip
+        counted = status not in ("pending", "cancelled", "failed", "refunded")
+        sales.append(Sale(instant.date(), str(user), sum(q for _, q in lines), total, counted=counted))
+        moved += local.date() != instant.date()
+    rows.reverse()  # the newest order first, as the export lists them
+    (directory / "wc-order-export-2024-04-09.csv").write_text(csv_text(header, rows), encoding="utf-8")
+
+    run_and_compare(base_dir, sales, days)
+
+    assert moved >= 10, "Sydney mornings are the previous day in UTC"
+    assert len(rows) > len(sales), "some orders have more than one line item"
+
+
+def test_a_stripe_payments_export_gives_each_days_figures(recipe, base_dir):
+    """Stripe Dashboard > Payments > Export (unified_payments.csv), one row per payment: id (ch_... or py_...),
+    Description, Created date (UTC) "2024-01-08 03:12:45" (the export's times are UTC), Amount, Amount Refunded,
+    Currency, Captured, Fee, Status (Paid, Refunded, Failed), Customer ID (cus_...), Customer Email, Card Brand,
+    PaymentIntent ID, ... (the column list of the Dashboard's export dialog; older exports name the time column
+    "Created (UTC)"). Amounts of a thousand and more may carry a thousands comma; ``thousands = ,`` reads both.
+
+    A payment has no quantity (``defaults``: 1 each). The business day is New York's, so a payment before 05:00 UTC
+    belongs to the previous day. Failed and Refunded payments stay in total_orders and total_revenue (every order)
+    and leave net revenue (the default excluded_statuses). Amount Refunded has no canonical column: a partial refund
+    of a Paid payment is not subtracted, so net_revenue is the Paid payments' whole Amount (checked here as such).
+    Every payment here has a Customer ID: a blank one is a refused row (missing customer_id).
+    """
+    days = [D(2024, 1, 8) + datetime.timedelta(days=n) for n in range(4)]
+    directory = recipe("stripe", days[0])
+    rng = random.Random(5)
+    business = zoneinfo.ZoneInfo("America/New_York")
+    header = [
+        "id", "Description", "Seller Message", "Created date (UTC)", "Amount", "Amount Refunded", "Currency",
+        "Captured", "Converted Amount", "Converted Amount Refunded", "Fee", "Converted Currency", "Mode", "Status",
+        "Statement Descriptor", "Customer ID", "Customer Description", "Customer Email", "Card ID", "Card Last4",
+        "Card Brand", "Card Funding", "Invoice ID", "PaymentIntent ID",
+    ]  # fmt: skip
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    rows, sales, moved, partial = [], [], 0, 0
+    for n, instant in enumerate(instants(rng, days, "America/New_York", per_day=25)):
+        token = "".join(rng.choice(alphabet) for _ in range(24))
+        status = rng.choice(["Paid"] * 9 + ["Refunded", "Failed"])
+        prices = [rng.randint(500, 30000), rng.randint(100000, 450000)] if n % 6 == 0 else [2900, 4900, 9900]
+        cents = rng.choice(prices)
+        refunded = cents if status == "Refunded" else (cents // 4 if status == "Paid" and n % 9 == 0 else 0)
+        partial += refunded if status == "Paid" else 0
+        customer = f"cus_{''.join(rng.choice(alphabet) for _ in range(14))}" if n % 4 else "cus_RegularBuyer01"
+        fee = round(cents * 0.029) + 30 if status != "Failed" else 0
+        rows.append({
+            "id": f"{'ch' if n % 5 else 'py'}_{token}", "Description": f"Order {7000 + n}",
+            "Seller Message": "Payment complete." if status != "Failed" else "The bank declined the payment.",
+            "Created date (UTC)": f"{instant:%Y-%m-%d %H:%M:%S}", "Amount": money(cents, ","),
+            "Amount Refunded": money(refunded, ","), "Currency": "usd", "Captured": str(status != "Failed").lower(),
+            "Converted Amount": money(cents, ","), "Converted Amount Refunded": money(refunded, ","),
+            "Fee": money(fee, ","), "Converted Currency": "usd", "Mode": "Live", "Status": status,
+            "Statement Descriptor": "ACME STORE", "Customer ID": customer, "Customer Description": "",
+            "Customer Email": f"{customer[4:].lower()}@example.com", "Card ID": f"card_{token[:20]}",
+            "Card Last4": f"{rng.randint(0, 9999):04d}", "Card Funding": "credit",
+            "Card Brand": rng.choice(["Visa", "MasterCard", "American Express"]), "Invoice ID": "",
+            "PaymentIntent ID": f"pi_{token}",
+        })  # fmt: skip
+        sales.append(Sale(instant.astimezone(business).date(), customer, 1, cents, counted=status == "Paid"))
+        moved += instant.astimezone(business).date() != instant.date()
+    rows.reverse()  # the newest payment first
+    (directory / "unified_payments.csv").write_text(csv_text(header, rows), encoding="utf-8")
+
+    run_and_compare(base_dir, sales, days)
+
+    assert moved >= 10, "payments before 05:00 UTC are the previous day in New York"
+    assert any("," in row["Amount"] for row in rows), "thousands are tried"
+    assert partial > 0, "partial refunds are in the export (and, having no canonical column, not in net revenue)"
+
+
+def test_a_european_semicolon_decimal_comma_export_gives_each_days_figures(recipe, base_dir):
+    """A German shop system's order list as such systems (and Excel in a German locale) write it: cp1252 text,
+    ``;`` between fields, decimal comma and thousands dot (1.899,00), dates "29.03.2024 14:03" in Berlin time,
+    one row per order: Bestellnummer; Bestelldatum; Kundennummer; Kundenname; Artikelnummer; Artikel; Menge;
+    Einzelpreis; Gesamtbetrag; Zahlungsart; Status. This is a generic layout, not one vendor's exact export.
+
+    A credit note (Gutschrift) is a row of its own with a negative amount: a refund (negative_amounts = refund,
+    the landing default). Statuses Storniert, Zurückerstattet and Fehlgeschlagen (any case, umlaut included) leave
+    net revenue. The days span the start of summer time (31 March 2024); near-midnight times stay on their day.
+    """
+    days = [D(2024, 3, 29) + datetime.timedelta(days=n) for n in range(4)]
+    directory = recipe("european", days[0])
+    rng = random.Random(8)
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    header = ["Bestellnummer", "Bestelldatum", "Kundennummer", "Kundenname", "Artikelnummer", "Artikel", "Menge",
+              "Einzelpreis", "Gesamtbetrag", "Zahlungsart", "Status"]  # fmt: skip
+    names = ["Jürgen Müller", "Björn Weiß", "Zoë Schäfer", "Renée Köhler", "Ömer Öztürk", "Anja Groß"]
+    articles = [("A-100", "Kaffeemühle »Classic«", 4990), ("A-200", "Espressomaschine Größe L", 189900),
+                ("A-300", "Teeglas (6 Stück)", 1795), ("A-400", "Milchaufschäumer", 3450)]  # fmt: skip
+    statuses = ["Abgeschlossen"] * 6 + ["Versendet"] * 3 + ["In Bearbeitung", "Storniert", "Zurückerstattet",
+                                                            "Fehlgeschlagen"]  # fmt: skip
+    rows, sales = [], []
+    for n, instant in enumerate(instants(rng, days, "Europe/Berlin", per_day=22)):
+        local = instant.astimezone(berlin)
+        customer = f"K-{10000 + rng.randint(1, 45)}"
+        article, title, price = rng.choice(articles)
+        row = {"Bestelldatum": f"{local:%d.%m.%Y %H:%M}", "Kundennummer": customer, "Kundenname": rng.choice(names),
+               "Artikelnummer": article, "Artikel": title,
+               "Zahlungsart": rng.choice(["Überweisung", "PayPal", "Rechnung", "Lastschrift"])}  # fmt: skip
+        if n % 9 == 4:  # a credit note for an earlier order
+            refund = rng.randint(500, 5000)
+            rows.append(row | {"Bestellnummer": f"GS-{300 + n}", "Menge": "1", "Einzelpreis": money(-refund, ".", ","),
+                               "Gesamtbetrag": money(-refund, ".", ","), "Status": "Gutschrift"})  # fmt: skip
+            sales.append(Sale(local.date(), customer, 1, refund, refund=True))
+            continue
+        quantity, status = rng.randint(1, 3), rng.choice(statuses)
+        rows.append(row | {"Bestellnummer": f"{2024000 + n}", "Menge": str(quantity),
+                           "Einzelpreis": money(price, ".", ","), "Gesamtbetrag": money(price * quantity, ".", ","),
+                           "Status": status})  # fmt: skip
+        counted = status.lower() not in ("storniert", "zurückerstattet", "fehlgeschlagen")
+        sales.append(Sale(local.date(), customer, quantity, price * quantity, counted=counted))
+    (directory / "bestellungen.csv").write_bytes(csv_text(header, rows, delimiter=";").encode("cp1252"))
+
+    run_and_compare(base_dir, sales, days)
+
+    assert any(row["Gesamtbetrag"].count(".") for row in rows), "thousands are tried"
+    assert any(row["Bestelldatum"].endswith(("23:", "00:"), 0, 14) for row in rows), "times near midnight are tried"
