@@ -9,12 +9,14 @@ pipeline's output.
 
 from __future__ import annotations
 
+import configparser
 import csv
 import dataclasses
 import datetime
 import io
 import json
 import random
+import re
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import luigi
 import pytest
-from conftest import build, day_dir
+from conftest import REPO, build, day_dir
 
 from etl import DailyReport, RangeDaily
 
@@ -442,3 +444,35 @@ def test_a_european_semicolon_decimal_comma_export_gives_each_days_figures(recip
 
     assert any(row["Gesamtbetrag"].count(".") for row in rows), "thousands are tried"
     assert any(row["Bestelldatum"].endswith(("23:", "00:"), 0, 14) for row in rows), "times near midnight are tried"
+
+
+def readme_recipes() -> list[tuple[str, dict[str, dict[str, str]]]]:
+    """The README's Recipes subsection: each ini block, raw as a config file holds it, with the bold title
+    of the paragraph before it."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n### Recipes\n", 1)[1].split("\n## ", 1)[0]
+    blocks = []
+    for match in re.finditer(r"\*\*(.+?)\*\*(?:(?!```).)*?```ini\n(.*?)```", section, flags=re.DOTALL):
+        parser = configparser.RawConfigParser()
+        parser.read_string(match.group(2))
+        blocks.append((match.group(1), {name: dict(parser[name]) for name in parser.sections()}))
+    return blocks
+
+
+def test_the_readme_recipes_are_the_tested_settings():
+    """Every ini block of the README's Recipes is, option for option, the settings its recipe's test runs with
+    (JSON options compared as JSON; ``directory`` is the reader's own, and the tests use a temporary one)."""
+    titles = {"shopify": "Shopify", "woocommerce": "WooCommerce", "stripe": "Stripe",
+              "european": "European `;` / decimal-comma export"}  # fmt: skip
+    blocks = readme_recipes()
+    assert [title for title, _ in blocks] == [titles[name] for name in RECIPES]
+    for (title, block), settings in zip(blocks, RECIPES.values(), strict=True):
+        assert block["landing"].pop("directory").startswith("/srv/exports/"), title
+        readme = {
+            section: {
+                option: json.loads(value) if (section, option) in JSON_SETTINGS else value
+                for option, value in options.items()
+            }
+            for section, options in block.items()
+        }
+        assert readme == settings, title
