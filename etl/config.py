@@ -99,7 +99,7 @@ def _is_column_map(text: str) -> bool:
     except ValueError:
         return False
     return isinstance(mapping, dict) and all(
-        isinstance(k, str) and isinstance(v, str) and v in MAPPABLE_COLUMNS for k, v in mapping.items()
+        isinstance(k, str) and isinstance(v, str) and (v in MAPPABLE_COLUMNS or v == "") for k, v in mapping.items()
     )
 
 
@@ -315,7 +315,9 @@ class landing(Settings):  # noqa: N801
         default="*.csv,*.csv.gz", description="Comma-separated file name patterns; a name ending in .gz is gzip."
     )
     column_map = ColumnMapParameter(
-        default="{}", description='JSON object from export column name to canonical name, e.g. {"OrderID": "order_id"}.'
+        default="{}",
+        description='JSON object from export column name to canonical name, e.g. {"OrderID": "order_id"}; '
+        '"" drops a column whose own name is canonical.',
     )
     delimiter = DelimiterParameter(default=",", description="The field delimiter, one character (\\t for a tab).")
     encoding = EncodingParameter(default="utf-8", description="Text encoding; a UTF-8 byte-order mark is accepted.")
@@ -350,7 +352,7 @@ class landing(Settings):  # noqa: N801
     )
     defaults = ColumnDefaultsParameter(
         default="{}",
-        description='Values of canonical columns the export does not have, e.g. {"quantity": 1, "status": "paid"}.',
+        description='Values of canonical columns the export does not have or leaves blank, e.g. {"quantity": 1}.',
     )
 
 

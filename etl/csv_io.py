@@ -26,6 +26,8 @@ ORDER_COLUMNS = (
     "status",
     "payment_method",
 )
+REFUNDED_AMOUNT = "refunded_amount"  # an order's partial refunds: a landed column, absent from synthetic days
+LANDED_COLUMNS = (*ORDER_COLUMNS, REFUNDED_AMOUNT)
 _ORDER_TYPES = {
     "order_id": pa.string(),
     "customer_id": pa.string(),
@@ -37,6 +39,7 @@ _ORDER_TYPES = {
     "order_timestamp": pa.string(),
     "status": pa.string(),
     "payment_method": pa.string(),
+    REFUNDED_AMOUNT: pa.float64(),
 }
 
 

@@ -17,20 +17,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.csv_io import ORDER_COLUMNS
+from etl.csv_io import LANDED_COLUMNS, REFUNDED_AMOUNT
 from etl.validation import CANONICAL_TIME, DATE_ONLY, OFFSET, exact_strptime, order_timestamps
 
 REQUIRED = ("order_id", "customer_id", "quantity", "order_timestamp")
 AMOUNTS = ("unit_price", "total_amount")
 OPTIONAL = ("product_id", "category", "status", "payment_method")
 LINE_TOTAL = "line_total"  # a line item's amount: an input column only, summed into the order's total_amount
-MAPPABLE_COLUMNS = (*ORDER_COLUMNS, LINE_TOTAL)
+MAPPABLE_COLUMNS = (*LANDED_COLUMNS, LINE_TOTAL)
 EPOCH_FORMATS = ("epoch_s", "epoch_ms")
 _PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _EPOCH = datetime.date(1970, 1, 1)
 _NO_DAY = np.iinfo(np.int32).min
 _OTHER_DELIMITERS = re.compile(r"[;\t|]")
-NUMBER_COLUMNS = ("quantity", "unit_price", "total_amount", LINE_TOTAL)
+NUMBER_COLUMNS = ("quantity", "unit_price", "total_amount", REFUNDED_AMOUNT, LINE_TOTAL)
 _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%X", "%c", "%T", "%R", "%p")
 
 
@@ -74,7 +74,7 @@ class ColumnPlan:
 
     rename: dict[str, str]  # export column -> canonical column
     dropped: tuple[str, ...]  # export columns outside the canonical set
-    defaults: Mapping[str, str] = dataclasses.field(default_factory=dict)  # canonical columns the export lacks
+    defaults: Mapping[str, str] = dataclasses.field(default_factory=dict)  # for canonical columns absent or blank
     version: str = ""  # the export column whose largest value is an order's latest version ([landing] version_column)
 
     def source_of(self, canonical: str) -> str:
@@ -105,7 +105,7 @@ def plan_columns(
         raise ExportError(f"more than one column maps to {', '.join(repeated)}")
     if LINE_TOTAL in mapped and not line_items:
         raise ExportError(f"a column maps to {LINE_TOTAL}, which only a line-item export has ([landing] rows)")
-    defaults = {name: value for name, value in (defaults or {}).items() if name not in mapped}
+    defaults = dict(defaults or {})
     present = set(mapped) | set(defaults)
     missing = [name for name in REQUIRED if name not in present]
     amounts = (*AMOUNTS, LINE_TOTAL) if line_items else AMOUNTS
@@ -131,7 +131,8 @@ def plan_columns(
 
 
 def canonical_orders(batch: pa.Table, plan: ColumnPlan, value_format: ValueFormat = ValueFormat()) -> pa.Table:
-    """The canonical columns, in order, as text: absent columns take their [landing] default or are empty, numbers
+    """The canonical columns, in order, as text: absent or blank values take their [landing] default (absent
+    columns without one are empty), numbers
     spelled with other marks are written plainly, and when only one of unit_price and total_amount is there the
     other is derived (total = round(q x p, 2); price = total / q). A line-item export keeps its line_total."""
     columns = {canonical: batch.column(name) for name, canonical in plan.rename.items()}
@@ -140,7 +141,9 @@ def canonical_orders(batch: pa.Table, plan: ColumnPlan, value_format: ValueForma
             if name in columns:
                 columns[name] = plain_numbers(columns[name], value_format.decimal, value_format.thousands)
     for name, value in plan.defaults.items():
-        columns[name] = pa.repeat(pa.scalar(value, pa.string()), batch.num_rows)
+        given = columns.get(name)
+        blank = pa.repeat(pa.scalar(value, pa.string()), batch.num_rows)
+        columns[name] = blank if given is None else pc.fill_null(_text_of(given), pa.scalar(value, pa.string()))
     empty = pa.nulls(batch.num_rows, pa.string())
     if "total_amount" not in columns and "unit_price" not in columns:  # a line-item export's line_total alone
         columns["total_amount"] = columns["unit_price"] = empty
@@ -151,7 +154,7 @@ def canonical_orders(batch: pa.Table, plan: ColumnPlan, value_format: ValueForma
         quantity, total = _numbers(columns["quantity"]), _numbers(columns["total_amount"])
         with np.errstate(divide="ignore", invalid="ignore"):
             columns["unit_price"] = _text(total / quantity)
-    table = pa.table({name: columns.get(name, empty) for name in ORDER_COLUMNS})
+    table = pa.table({name: columns.get(name, empty) for name in LANDED_COLUMNS})
     return table.append_column(LINE_TOTAL, columns[LINE_TOTAL]) if LINE_TOTAL in columns else table
 
 
@@ -310,6 +313,12 @@ def refusals(
         if name in numbers:
             present = np.asarray(pc.is_valid(orders.column(name)), dtype=bool)
             checks.append((f"non-numeric or non-finite {plan.source_of(name)}", present & ~np.isfinite(numbers[name])))
+    if REFUNDED_AMOUNT in given:
+        refunded = _numbers(orders.column(REFUNDED_AMOUNT))
+        present = np.asarray(pc.is_valid(orders.column(REFUNDED_AMOUNT)), dtype=bool)
+        named = plan.source_of(REFUNDED_AMOUNT)
+        checks.append((f"non-numeric or non-finite {named}", present & ~np.isfinite(refunded)))
+        checks.append((f"negative {named}", present & np.isfinite(refunded) & (refunded < 0)))
     quantity = numbers["quantity"]
     finite = np.isfinite(quantity)
     checks.append(("fractional quantity", finite & (np.where(finite, quantity, 0) % 1 != 0)))

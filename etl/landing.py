@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.csv_io import ORDER_COLUMNS, ExportReadError, read_export, read_text_csv, write_table
+from etl.csv_io import LANDED_COLUMNS, ExportReadError, read_export, read_text_csv, write_table
 from etl.ingest import (
     ColumnPlan,
     ExportError,
@@ -61,7 +61,7 @@ from etl.versions import READ_SCHEMA, VERSIONS, Resolution, bits_for, by_group, 
 logger = logging.getLogger("luigi-interface")
 
 SOURCE_FILE, LINE, REASON = "source_file", "line", "reason"
-REFUSED_COLUMNS = (SOURCE_FILE, LINE, REASON, *ORDER_COLUMNS)
+REFUSED_COLUMNS = (SOURCE_FILE, LINE, REASON, *LANDED_COLUMNS)
 RECORD_RUNS_KEPT = 100
 UNDATED_ROWS_LISTED = 1000  # rows whose day cannot be told, listed in the record (all are counted)
 INGEST_LOCK_KEY = f"{INGEST}/lock/ingest"  # held for a whole ingest (ingest/ itself guards the index and record)
@@ -477,7 +477,7 @@ def stage_day(
         }
     names = sorted(entries)
     actions = []
-    refusals = [refused[n].select(list(REFUSED_COLUMNS)) for n in names if refused.get(n) is not None]
+    refusals = [_landed(refused[n], REFUSED_COLUMNS) for n in names if refused.get(n) is not None]
     if refusals:
         write_table(store, staged_key(keys[REJECTED_ROWS]), pa.concat_tables(refusals))
         actions.append(["move", staged_key(keys[REJECTED_ROWS]), keys[REJECTED_ROWS]])
@@ -485,7 +485,7 @@ def stage_day(
         actions.append(["remove", keys[REJECTED_ROWS]])
     manifest = {"execution_date": day.isoformat(), "files": [entries[n] for n in names], "bucketed_with": bucketing}
     store.write_json(staged_key(keys[MANIFEST]), manifest)
-    tables = [orders[n].select(list(ORDER_COLUMNS)) for n in names]
+    tables = [_landed(orders[n]) for n in names]
     write_table(store, staged_key(keys[ORDERS]), pa.concat_tables(tables) if tables else _no_orders())
     actions += [["move", staged_key(keys[name]), keys[name]] for name in (MANIFEST, ORDERS)]
     return actions
@@ -659,4 +659,10 @@ def _seen(entry: dict | None, stat: FileStat) -> bool:
 
 
 def _no_orders() -> pa.Table:
-    return pa.table({name: pa.array([], pa.string()) for name in ORDER_COLUMNS})
+    return pa.table({name: pa.array([], pa.string()) for name in LANDED_COLUMNS})
+
+
+def _landed(table: pa.Table, columns: tuple[str, ...] = LANDED_COLUMNS) -> pa.Table:
+    """``columns`` of a landed raw file's rows, in order (a file an earlier version wrote lacks refunded_amount)."""
+    empty = pa.nulls(table.num_rows, pa.string())
+    return pa.table({name: table.column(name) if name in table.column_names else empty for name in columns})

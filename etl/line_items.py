@@ -13,10 +13,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.csv_io import ORDER_COLUMNS
+from etl.csv_io import LANDED_COLUMNS, REFUNDED_AMOUNT
 from etl.ingest import LINE_TOTAL, ColumnPlan, _numbers, _text
 
-ORDER_FIELDS = ("customer_id", "product_id", "category", "order_timestamp", "status", "payment_method")
+ORDER_FIELDS = ("customer_id", "product_id", "category", "order_timestamp", "status", "payment_method", REFUNDED_AMOUNT)
 _SUMS = ("quantity", "amount")
 
 
@@ -58,7 +58,7 @@ class OrderLines:
         """One row per order (canonical text columns, in the order of each order's first line), with its first
         line's number, its largest version and why it cannot be used (null where it can)."""
         if not self._parts:
-            return pa.table({name: pa.array([], pa.string()) for name in ORDER_COLUMNS}), np.zeros(0, np.int64), (
+            return pa.table({name: pa.array([], pa.string()) for name in LANDED_COLUMNS}), np.zeros(0, np.int64), (
                 np.zeros(0)
             ), pa.array([], pa.string())  # fmt: skip
         gathered = _gathered(pa.concat_tables(self._parts), first=False).sort_by("line")
@@ -86,6 +86,7 @@ class OrderLines:
             "order_timestamp": gathered.column("order_timestamp"),
             "status": gathered.column("status"),
             "payment_method": gathered.column("payment_method"),
+            REFUNDED_AMOUNT: gathered.column(REFUNDED_AMOUNT),
         })  # fmt: skip
         return (
             orders,

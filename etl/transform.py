@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl.csv_io import REFUNDED_AMOUNT
 from etl.validation import order_timestamps
 
 UNKNOWN = "unknown"
@@ -51,6 +52,8 @@ def clean_orders(
     - nulls in category, status and payment_method become ``unknown``;
     - an order whose status, stripped and lower-cased, is in ``excluded_statuses`` stays an order but is
       counted in the stats as excluded from net revenue;
+    - an order's refunded_amount (a landed column: partial refunds the export states on the order) counts as
+      refunds when its status is not excluded (an excluded order already leaves net revenue whole);
     - derived: order_date, hour, day_of_week, is_weekend.
     """
     if negative_amounts not in NEGATIVE_AMOUNT_RULES:
@@ -81,13 +84,14 @@ def clean_orders(
         day_of_week=pd.array(DAY_NAMES.take(weekday), dtype="str"),
         is_weekend=weekday >= 5,
     )
+    partial = _refunded_amounts(cleaned) * ~excluded
     stats = CleaningStats(
         rows_in=len(orders),
         rows_out=len(cleaned),
         duplicates_removed=int(duplicated.sum()),
         negatives_fixed=int(negative.sum()),
-        refund_count=len(refund_amounts),
-        refund_amount=float(refund_amounts.sum()),
+        refund_count=len(refund_amounts) + int((partial > 0).sum()),
+        refund_amount=float(refund_amounts.sum() + partial.sum()),
         excluded_orders=int(excluded.sum()),
         excluded_revenue=float(total[excluded].sum()),
     )
@@ -114,6 +118,13 @@ def summarize_day(cleaned: pd.DataFrame, date: datetime.date, stats: CleaningSta
         "negatives_fixed": stats.negatives_fixed,
         **{f"by_{column}": _breakdown(cleaned, column) for column in BREAKDOWN_COLUMNS},
     }
+
+
+def _refunded_amounts(cleaned: pd.DataFrame) -> np.ndarray:
+    """Each order's refunded_amount, 0 where it has none (and on days without the column)."""
+    if REFUNDED_AMOUNT not in cleaned.columns:
+        return np.zeros(len(cleaned))
+    return np.nan_to_num(pd.to_numeric(cleaned[REFUNDED_AMOUNT]).to_numpy(dtype=np.float64, na_value=np.nan))
 
 
 def _has_negative_amount(orders: pd.DataFrame) -> np.ndarray:

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.csv_io import ORDER_COLUMNS
+from etl.csv_io import ORDER_COLUMNS, REFUNDED_AMOUNT
 
 CRITICAL_COLUMNS = ("order_id", "customer_id", "order_timestamp", "quantity", "unit_price", "total_amount")
 NUMERIC_COLUMNS = ("quantity", "unit_price", "total_amount")
@@ -151,8 +151,12 @@ def _critical_not_null(orders: pd.DataFrame) -> RuleResult:
 
 
 def _numeric_fields(orders: pd.DataFrame) -> RuleResult:
-    """Every present amount is a finite number (``nan``, ``inf`` and text fail) and every quantity whole."""
+    """Every present amount is a finite number (``nan``, ``inf`` and text fail), every quantity whole, and a landed
+    day's refunded_amount, where given, not negative."""
     bad = np.zeros(len(orders), dtype=bool)
+    if REFUNDED_AMOUNT in orders.columns:
+        refunded = pd.to_numeric(orders[REFUNDED_AMOUNT], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        bad |= orders[REFUNDED_AMOUNT].notna().to_numpy() & ~(np.isfinite(refunded) & (refunded >= 0))
     for column in NUMERIC_COLUMNS:
         values = orders[column]
         if pd.api.types.is_integer_dtype(values):

@@ -45,7 +45,7 @@ RECIPES: dict[str, dict[str, dict[str, object]]] = {
             "column_map": {
                 "Name": "order_id", "Email": "customer_id", "Financial Status": "status", "Total": "total_amount",
                 "Created at": "order_timestamp", "Lineitem quantity": "quantity", "Lineitem sku": "product_id",
-                "Payment Method": "payment_method",
+                "Payment Method": "payment_method", "Refunded Amount": "refunded_amount",
             },
             "timestamp_format": "%%Y-%%m-%%d %%H:%%M:%%S %%z",
         },
@@ -56,7 +56,8 @@ RECIPES: dict[str, dict[str, dict[str, object]]] = {
             "rows": "line_items",
             "column_map": {
                 "order_date": "order_timestamp", "order_total": "total_amount", "item_quantity": "quantity",
-                "item_sku": "product_id",
+                "item_sku": "product_id", "customer_id": "", "billing_email": "customer_id",
+                "refunded_total": "refunded_amount",
             },
             "source_timezone": "Australia/Sydney",
         },
@@ -72,11 +73,13 @@ RECIPES: dict[str, dict[str, dict[str, object]]] = {
             "column_map": {
                 "id": "order_id", "Created date (UTC)": "order_timestamp", "Amount": "total_amount",
                 "Customer ID": "customer_id", "Status": "status", "Card Brand": "payment_method",
+                "Amount Refunded": "refunded_amount",
             },
             "source_timezone": "UTC",
             "thousands": ",",
-            "defaults": {"quantity": 1},
+            "defaults": {"quantity": 1, "customer_id": "guest"},
         },
+        "revenue": {"excluded_statuses": ["failed"]},
     },
     "european": {
         "etl": {"source": "landing", "timezone": "Europe/Berlin"},
@@ -113,6 +116,7 @@ class Sale:
     cents: int
     counted: bool = True  # in net revenue: its status is not one this test calls excluded
     refund: bool = False
+    refunded: int = 0  # cents of it refunded, as the export states on the order
 
 
 def expected_figures(sales: Iterable[Sale]) -> dict[datetime.date, dict]:
@@ -124,6 +128,9 @@ def expected_figures(sales: Iterable[Sale]) -> dict[datetime.date, dict]:
     for day, day_sales in days.items():
         orders = [sale for sale in day_sales if not sale.refund]
         refunds = [sale.cents for sale in day_sales if sale.refund]
+        refunds += [
+            sale.refunded for sale in orders if sale.counted and sale.refunded
+        ]  # an excluded order leaves whole
         counted = sum(sale.cents for sale in orders if sale.counted)
         figures[day] = {
             "total_orders": len(orders),
@@ -220,8 +227,8 @@ def test_a_shopify_orders_export_gives_each_days_figures(recipe, base_dir):
     The order-level fields (Financial Status, the money columns, Payment Method, Id) stand on an order's first
     row only; Name, Email and Created at on every row. The shop is in Los Angeles and the business day is New
     York's, over the spring-forward weekend: evening orders land on the next business day. Financial Status
-    refunded and voided leave net revenue (the default excluded_statuses); pending and partially_refunded stay
-    (Shopify's Refunded Amount has no canonical column: a partial refund is not subtracted).
+    refunded and voided leave net revenue (the default excluded_statuses); pending and partially_refunded stay,
+    the latter less its Refunded Amount (refunded_amount).
     """
     days = [D(2024, 3, 8) + datetime.timedelta(days=n) for n in range(4)]
     directory = recipe("shopify", days[0])
@@ -258,12 +265,14 @@ def test_a_shopify_orders_export_gives_each_days_figures(recipe, base_dir):
                     "Total": money(total), "Discount Code": "WELCOME10" if discount else "",
                     "Discount Amount": money(discount), "Shipping Method": "Standard", "Billing Name": "Jo Doe",
                     "Billing City": "Los Angeles", "Payment Method": "Shopify Payments",
-                    "Refunded Amount": money(total // 2 if status == "partially_refunded" else 0),
+                    "Refunded Amount": money(total // 2 if status == "partially_refunded" else total
+                                             if status == "refunded" else 0),
                     "Id": str(5600000000 + n),
                 }  # fmt: skip
             rows.append(row)
+        refunded = total // 2 if status == "partially_refunded" else 0
         sales.append(Sale(instant.astimezone(business).date(), email, sum(q for _, q in lines), total,
-                          counted=status not in ("refunded", "voided")))  # fmt: skip
+                          counted=status not in ("refunded", "voided"), refunded=refunded))  # fmt: skip
         moved += instant.astimezone(business).date() != instant.astimezone(shop).date()
     rows.reverse()  # Shopify lists the newest order first
     (directory / "orders_export_1.csv").write_text(csv_text(header, rows), encoding="utf-8")
@@ -283,11 +292,10 @@ def test_a_woocommerce_orders_export_gives_each_days_figures(recipe, base_dir, p
     item_total, ...). Its status is written without the ``wc-`` prefix WordPress stores (``wc-completed``);
     exporters that write the stored value have it, so the recipe lists both spellings, and the test runs both.
 
-    customer_id is the WordPress user id, 0 for every guest: the export's own column has the canonical name, so
-    billing_email cannot be mapped onto it (two columns would map to customer_id) and all guests are one customer.
-    The shop is in Sydney over the end of daylight saving time (7 April 2024); the business day is UTC's, so a
-    Sydney morning is the previous business day. Pending payment, cancelled, failed and refunded orders leave net
-    revenue; refunded_total (partial refunds) has no canonical column and is not subtracted.
+    customer_id is the WordPress user id, 0 for every guest: the recipe drops it (``"customer_id": ""``) and takes
+    billing_email as the customer. The shop is in Sydney over the end of daylight saving time (7 April 2024); the
+    business day is UTC's, so a Sydney morning is the previous business day. Pending payment, cancelled, failed
+    and refunded orders leave net revenue; a partial refund (refunded_total of a completed order) is subtracted.
     """
     days = [D(2024, 4, 5) + datetime.timedelta(days=n) for n in range(4)]
     directory = recipe("woocommerce", days[0])
@@ -312,13 +320,14 @@ def test_a_woocommerce_orders_export_gives_each_days_figures(recipe, base_dir, p
         shipping, tax = (0 if subtotal > 15000 else 1000), round(subtotal / 11)  # GST included in prices
         total = subtotal + shipping
         local = instant.astimezone(shop)
+        refunded = total if status == "refunded" else (total // 5 if status == "completed" and n % 4 == 0 else 0)
         for (product_id, name, sku, price), quantity in lines:
             item_id += 1
             rows.append({
                 "order_id": str(order_id), "order_number": str(order_id), "order_date": f"{local:%Y-%m-%d %H:%M:%S}",
                 "status": prefix + status, "shipping_total": money(shipping), "shipping_tax_total": "0.00",
                 "fee_total": "0.00", "tax_total": money(tax), "discount_total": "0.00", "order_total": money(total),
-                "refunded_total": money(total if status == "refunded" else 0), "order_currency": "AUD",
+                "refunded_total": money(refunded), "order_currency": "AUD",
                 "payment_method": rng.choice(["stripe", "ppcp-gateway", "bacs"]), "shipping_method": "Flat rate",
                 "customer_id": str(user), "billing_first_name": "Sam", "billing_last_name": "Nguyễn",
                 "billing_email": f"sam{n}@example.com.au", "billing_country": "AU", "item_id": str(item_id),
@@ -327,7 +336,8 @@ def test_a_woocommerce_orders_export_gives_each_days_figures(recipe, base_dir, p
                 "item_total": money(price * quantity), "item_refunded": "0.00",
             })  # fmt: skip
         counted = status not in ("pending", "cancelled", "failed", "refunded")
-        sales.append(Sale(instant.date(), str(user), sum(q for _, q in lines), total, counted=counted))
+        sales.append(Sale(instant.date(), f"sam{n}@example.com.au", sum(q for _, q in lines), total, counted=counted,
+                          refunded=refunded))  # fmt: skip
         moved += local.date() != instant.date()
     rows.reverse()  # the newest order first, as the export lists them
     (directory / "wc-order-export-2024-04-09.csv").write_text(csv_text(header, rows), encoding="utf-8")
@@ -345,11 +355,10 @@ def test_a_stripe_payments_export_gives_each_days_figures(recipe, base_dir):
     PaymentIntent ID, ... (the column list of the Dashboard's export dialog; older exports name the time column
     "Created (UTC)"). Amounts of a thousand and more may carry a thousands comma; ``thousands = ,`` reads both.
 
-    A payment has no quantity (``defaults``: 1 each). The business day is New York's, so a payment before 05:00 UTC
-    belongs to the previous day. Failed and Refunded payments stay in total_orders and total_revenue (every order)
-    and leave net revenue (the default excluded_statuses). Amount Refunded has no canonical column: a partial refund
-    of a Paid payment is not subtracted, so net_revenue is the Paid payments' whole Amount (checked here as such).
-    Every payment here has a Customer ID: a blank one is a refused row (missing customer_id).
+    A payment has no quantity (``defaults``: 1 each), and a guest's has no Customer ID (``defaults``: "guest").
+    The business day is New York's, so a payment before 05:00 UTC belongs to the previous day. Amount Refunded is
+    refunded_amount: a refunded payment (whole) and a partial refund are subtracted from net revenue, so only
+    Failed is an excluded status; every payment stays in total_orders and total_revenue.
     """
     days = [D(2024, 1, 8) + datetime.timedelta(days=n) for n in range(4)]
     directory = recipe("stripe", days[0])
@@ -371,6 +380,7 @@ def test_a_stripe_payments_export_gives_each_days_figures(recipe, base_dir):
         refunded = cents if status == "Refunded" else (cents // 4 if status == "Paid" and n % 9 == 0 else 0)
         partial += refunded if status == "Paid" else 0
         customer = f"cus_{''.join(rng.choice(alphabet) for _ in range(14))}" if n % 4 else "cus_RegularBuyer01"
+        customer = "" if n % 7 == 3 else customer  # a guest checkout
         fee = round(cents * 0.029) + 30 if status != "Failed" else 0
         rows.append({
             "id": f"{'ch' if n % 5 else 'py'}_{token}", "Description": f"Order {7000 + n}",
@@ -380,12 +390,13 @@ def test_a_stripe_payments_export_gives_each_days_figures(recipe, base_dir):
             "Converted Amount": money(cents, ","), "Converted Amount Refunded": money(refunded, ","),
             "Fee": money(fee, ","), "Converted Currency": "usd", "Mode": "Live", "Status": status,
             "Statement Descriptor": "ACME STORE", "Customer ID": customer, "Customer Description": "",
-            "Customer Email": f"{customer[4:].lower()}@example.com", "Card ID": f"card_{token[:20]}",
+            "Customer Email": f"{customer[4:].lower() or 'guest'}@example.com", "Card ID": f"card_{token[:20]}",
             "Card Last4": f"{rng.randint(0, 9999):04d}", "Card Funding": "credit",
             "Card Brand": rng.choice(["Visa", "MasterCard", "American Express"]), "Invoice ID": "",
             "PaymentIntent ID": f"pi_{token}",
         })  # fmt: skip
-        sales.append(Sale(instant.astimezone(business).date(), customer, 1, cents, counted=status == "Paid"))
+        sales.append(Sale(instant.astimezone(business).date(), customer or "guest", 1, cents,
+                          counted=status != "Failed", refunded=refunded))  # fmt: skip
         moved += instant.astimezone(business).date() != instant.date()
     rows.reverse()  # the newest payment first
     (directory / "unified_payments.csv").write_text(csv_text(header, rows), encoding="utf-8")
@@ -394,7 +405,8 @@ def test_a_stripe_payments_export_gives_each_days_figures(recipe, base_dir):
 
     assert moved >= 10, "payments before 05:00 UTC are the previous day in New York"
     assert any("," in row["Amount"] for row in rows), "thousands are tried"
-    assert partial > 0, "partial refunds are in the export (and, having no canonical column, not in net revenue)"
+    assert partial > 0, "partial refunds are in the export"
+    assert any(not row["Customer ID"] for row in rows), "guests are in the export"
 
 
 def test_a_european_semicolon_decimal_comma_export_gives_each_days_figures(recipe, base_dir):

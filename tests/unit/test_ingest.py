@@ -348,18 +348,19 @@ def test_a_timestamp_not_in_the_configured_format_has_no_business_day(value_form
     assert orders.column("order_timestamp").to_pylist() == [value], "kept as it was, for the refused row"
 
 
-def test_defaults_stand_in_for_columns_the_export_lacks():
-    export = text_table(id=["ch_1"], customer=["cus_1"], created=["2024-01-05"], amount=["20.00"])
-    column_map = {"id": "order_id", "customer": "customer_id", "created": "order_timestamp", "amount": "total_amount"}
+def test_defaults_stand_in_for_columns_the_export_lacks_or_leaves_blank_and_an_empty_target_drops_a_column():
+    export = text_table(id=["ch_1", "ch_2"], customer=["cus_1", None], created=["2024-01-05"] * 2,
+                        amount=["20.00", "5.00"], customer_id=["0", "0"])  # fmt: skip
+    column_map = {"id": "order_id", "customer": "customer_id", "created": "order_timestamp", "amount": "total_amount",
+                  "customer_id": ""}  # fmt: skip
     with pytest.raises(ExportError, match="required columns missing after \\[landing\\] column_map: quantity"):
         plan_columns(list(export.column_names), column_map)
 
-    plan = plan_columns(list(export.column_names), column_map, {"quantity": "1", "status": "paid", "order_id": "x"})
+    plan = plan_columns(list(export.column_names), column_map, {"quantity": "1", "customer_id": "guest"})
     orders = canonical_orders(export, plan)
 
-    assert plan.defaults == {"quantity": "1", "status": "paid"}, "the export's own column wins"
-    assert orders.to_pylist()[0] | {} == {
-        "order_id": "ch_1", "customer_id": "cus_1", "product_id": None, "category": None, "quantity": "1",
-        "unit_price": "20", "total_amount": "20.00", "order_timestamp": "2024-01-05", "status": "paid",
-        "payment_method": None,
-    }  # fmt: skip
+    assert plan.dropped == ("customer_id",), "the export's own customer_id is dropped, not mapped"
+    assert orders.column("customer_id").to_pylist() == ["cus_1", "guest"], "a blank takes the default"
+    assert orders.column("quantity").to_pylist() == ["1", "1"]
+    assert orders.column("unit_price").to_pylist() == ["20", "5"]
+    assert orders.column("refunded_amount").null_count == 2, "a landed column, empty when the export has none"

@@ -457,3 +457,20 @@ def test_a_refund_only_day_has_no_orders_and_negative_net_revenue():
 def test_an_unknown_negative_amounts_rule_is_refused():
     with pytest.raises(ValueError, match="negative_amounts"):
         clean_orders(crafted(), "UTC", "refunds")
+
+
+def test_an_orders_refunded_amount_comes_off_net_revenue_unless_its_status_is_excluded():
+    orders = pd.DataFrame({
+        "order_id": ["A", "B", "C", "D"], "customer_id": ["c"] * 4, "product_id": [None] * 4,
+        "category": [None] * 4, "quantity": [1, 1, 1, 1], "unit_price": [100.0, 50.0, 80.0, 30.0],
+        "total_amount": [100.0, 50.0, 80.0, 30.0], "order_timestamp": ["2024-01-05T10:00:00"] * 4,
+        "status": ["paid", "paid", "refunded", "paid"], "payment_method": [None] * 4,
+        "refunded_amount": [25.0, None, 80.0, 0.0],
+    })  # fmt: skip
+
+    cleaned, stats = clean_orders(orders, "UTC", "refund", ("refunded",))
+    summary = summarize_day(cleaned, datetime.date(2024, 1, 5), stats)
+
+    assert summary["total_revenue"] == 260.0, "every order, refunded or not"
+    assert summary["net_revenue"] == 100 - 25 + 50 + 30, "C leaves whole by its status, A less its refund"
+    assert (summary["refunds"], summary["refund_count"], summary["excluded_orders"]) == (25.0, 1, 1)
