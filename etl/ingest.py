@@ -288,6 +288,12 @@ def rows_by_day(table: pa.Table, days: pa.Array) -> Iterator[tuple[datetime.date
         yield day, table.slice(start, stop - start)
 
 
+def first_reasons(*reasons: pa.Array | None) -> pa.Array | None:
+    """Each row's first reason among several lists of them (None where no list was made)."""
+    made = [array for array in reasons if array is not None]
+    return pc.coalesce(*made) if len(made) > 1 else (made[0] if made else None)
+
+
 def refusals(
     orders: pa.Table, days: pa.Array, plan: ColumnPlan, max_quantity: int, max_unit_price: float,
     earlier: pa.Array | None = None,

@@ -32,6 +32,7 @@ from etl.ingest import (
     ValueFormat,
     canonical_orders,
     dated,
+    first_reasons,
     plan_columns,
     refund_rows,
     refusals,
@@ -254,9 +255,8 @@ def ingest(
             staging = staged_keys(bits_for(order_index["orders"] + read_count, order_index["bits"]))
             store.write_json(INGEST_JOURNAL_KEY, {"staging": staging})
             resolution = resolve_run(store, spill, unused, order_index["bits"], order_index["orders"], read_count)
-            displaced = {day for day in resolution.displaced if day >= start_date and too_late(day)}
             touched |= set(resolution.displaced)
-            unused |= displaced
+            unused |= {day for day in resolution.displaced if day < start_date or too_late(day)}
             late = {day for day in unused if day >= start_date}
             rebuilt = sorted(touched - unused)
             store.write_json(INGEST_JOURNAL_KEY, {"staging": staging + [staged_key(k) for k in _raw_keys(rebuilt)]})
@@ -375,7 +375,7 @@ def read_file(
         if batch.num_rows:
             unfit = unfit_numbers(batch, plan, value_format)
             versions, unreadable = version_values(batch, plan)
-            earlier = unfit if unreadable is None else (unreadable if unfit is None else pc.coalesce(unfit, unreadable))
+            earlier = first_reasons(unfit, unreadable)
             orders = canonical_orders(batch, plan, value_format)
             lines = np.arange(first_line, first_line + batch.num_rows)
             if order_lines is None:
@@ -392,7 +392,7 @@ def read_file(
         raise _file_error(landing, name, ExportError("it holds no orders (a header only)"), settings.encoding)
     for reason, count in rows.unreadable.items():
         if count > settings.max_rejected_share * rows.row_count:
-            column, hint = _settings_behind(plan, settings.value_format(timezone))[reason]
+            _, hint = _settings_behind(plan, value_format)[reason]
             problem = (
                 f"{count} of {rows.row_count} rows refused as {reason}, e.g. {rows.examples[reason]!r}; {hint} "
                 f"(at most [validation] max_rejected_share {settings.max_rejected_share:.2%} of a file's rows may be "
@@ -455,16 +455,11 @@ def stage_day(
         if not rows.gave(day):
             continue
         part = {kind: spill.read(f"{kind}-{rows.number}", day) for kind in (_ACCEPTED, _REFUSED)}
-        accepted = (
-            part[_ACCEPTED]
-            if part[_ACCEPTED] is not None
-            else _no_orders().append_column(LINE, pa.array([], pa.int64()))
-        )
-        dropped = resolution.dropped.get((rows.number, day))
+        accepted = part[_ACCEPTED] if part[_ACCEPTED] is not None else _no_orders()
+        dropped = resolution.dropped.get((rows.number, day))  # lines of versions that lost: never of no rows
         if dropped:
-            accepted = accepted.filter(
-                pc.invert(pc.is_in(accepted.column(LINE), pa.array(sorted(dropped), pa.int64())))
-            )
+            lost = pc.is_in(accepted.column(LINE), pa.array(sorted(dropped), pa.int64()))
+            accepted = accepted.filter(pc.invert(lost))
         orders[rows.name] = accepted
         refused[rows.name] = part[_REFUSED]
         entries[rows.name] = {
