@@ -148,37 +148,43 @@ def test_a_refund_sharing_its_orders_id_is_a_version_of_its_own(landing, base_di
 
 
 @pytest.mark.slow
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_any_arrival_order_and_file_names_give_the_figures_of_the_latest_versions(landing, base_dir, data):
-    """Versions with distinct update stamps, cut into files of random names that arrive in random runs: the
-    figures are those of each order's latest version."""
-    directory = landing(version_column="Updated")
+def test_any_arrival_order_and_file_names_give_the_figures_of_the_latest_versions(landing, base_dir, monkeypatch, data):
+    """Versions cut into files of random names that arrive in random runs, at random times: the figures are
+    those of each order's latest version, by its update stamp with a version column, else by arrival (run, then
+    file time, then line), whether the index holds them in one shard or splits as it grows."""
+    by_stamp = data.draw(st.booleans(), label="version column")
+    monkeypatch.setattr(versions, "SHARD_ORDERS", data.draw(st.sampled_from([2, 8192]), label="shard size"))
+    directory = landing(version_column="Updated" if by_stamp else "")
     shutil.rmtree(directory)
     directory.mkdir()
     shutil.rmtree(base_dir, ignore_errors=True)
     rng = random.Random(data.draw(st.integers(0, 2**32)))
     orders = data.draw(st.integers(1, 6))
     stamps = rng.sample(range(1, 1000), orders * 3)
-    versions = [
+    sent = [
         version(f"#{n % orders}", rng.choice(DAYS), f"{rng.randint(100, 9999) / 100:.2f}", updated=stamp)
         for n, stamp in enumerate(stamps)
     ]
-    rng.shuffle(versions)
-    files = min(data.draw(st.integers(1, 4)), len(versions))
+    rng.shuffle(sent)
+    files = min(data.draw(st.integers(1, 4)), len(sent))
     names = rng.sample(["a.csv", "b.csv", "m/c.csv", "x.csv", "z.csv"], files)
     (directory / "m").mkdir(exist_ok=True)
-    runs = sorted(rng.randint(0, 2) for _ in names)
+    runs = [rng.randint(0, 2) for _ in names]
+    times = rng.sample(range(1, 10**6), files)
+    arrival = []  # the versions in the order they arrive: run, then file time, then line
     for run in sorted(set(runs)):
-        for name, arrives in zip(names, runs, strict=True):
-            if arrives == run:
-                land(directory, name, versions[names.index(name) :: files], rng.randint(1, 10**18))
+        for _, name in sorted((times[n], name) for n, name in enumerate(names) if runs[n] == run):
+            rows = sent[names.index(name) :: files]
+            land(directory, name, rows, 10**18 + times[names.index(name)] * 10**9)
+            arrival += rows
         assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
 
     assert build(whole_range()).status == luigi.LuigiStatusCode.SUCCESS
 
     latest = {}
-    for row in sorted(versions, key=lambda row: int(row["Updated"])):
+    for row in sorted(arrival, key=lambda row: int(row["Updated"])) if by_stamp else arrival:
         latest[row["Order"]] = row
     assert built_figures(base_dir) == figures_of(latest)
 
