@@ -15,6 +15,7 @@ are reported as too late, not used.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime
 import logging
@@ -231,7 +232,8 @@ def ingest(
         if not found.pending and not found.rebuilding:  # at most new times of files touched but unchanged
             store.write_json(INGEST_INDEX_KEY, found.index_with([]))
             return run_record([], [], set(), set())
-        with DaySpill(store, INGEST_SPILL) as spill:
+        with contextlib.ExitStack() as stack:
+            spill = stack.enter_context(DaySpill(store, INGEST_SPILL))
             arrival = sorted(range(len(found.pending)), key=lambda n: (found.pending[n][1].mtime_ns, n))
             position = {number: place for place, number in enumerate(arrival)}  # pending is by name
             files = [
@@ -244,8 +246,8 @@ def ingest(
                 run, place = entry.get("rank", [0, 0])  # an index of an earlier version: the oldest rank
                 files.append(FileRows(name, stats[name], entry["sha256"], (), len(files), run, place,
                                       landing.target(name), frozenset(days)))  # fmt: skip
-            with concurrent.futures.ThreadPoolExecutor(min(READING_THREADS, len(files))) as pool:
-                read = list(pool.map(lambda rows: read_file(landing, rows, settings, timezone, spill), files))
+            pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(READING_THREADS))
+            read = list(pool.map(lambda rows: read_file(landing, rows, settings, timezone, spill), files))
             touched = _touched_days(read, found.index)
             unused = {day for day in touched if day < start_date or too_late(day)}
             bucketing = {"timezone": timezone, "source_timezone": settings.source_timezone}
@@ -254,15 +256,18 @@ def ingest(
             read_count = sum(rows.accepted.total() for rows in read)
             staging = staged_keys(bits_for(order_index["orders"] + read_count, order_index["bits"]))
             store.write_json(INGEST_JOURNAL_KEY, {"staging": staging})
-            resolution = resolve_run(store, spill, unused, order_index["bits"], order_index["orders"], read_count)
+            resolution = resolve_run(store, spill, unused, order_index["bits"], order_index["orders"], read_count, pool)
             touched |= set(resolution.displaced)
             unused |= {day for day in resolution.displaced if day < start_date or too_late(day)}
             late = {day for day in unused if day >= start_date}
             rebuilt = sorted(touched - unused)
             store.write_json(INGEST_JOURNAL_KEY, {"staging": staging + [staged_key(k) for k in _raw_keys(rebuilt)]})
             actions = list(resolution.actions)
-            for day in rebuilt:
-                actions += stage_day(store, day, read, spill, bucketing, resolution, settings.negative_amounts)
+            for staged in pool.map(
+                lambda day: stage_day(store, day, read, spill, bucketing, resolution, settings.negative_amounts),
+                rebuilt,
+            ):
+                actions += staged
         record = run_record(read, rebuilt, late, unused - late) | {"superseded_versions": resolution.superseded}
         index = found.index_with(read) | {"order_index": {"bits": resolution.bits, "orders": resolution.orders}}
         journal = {"actions": actions, "index": index, "record": record}

@@ -18,7 +18,7 @@ import pyarrow as pa
 from etl.storage import Store
 
 Part = datetime.date | int  # what rows are set aside by: their business day, or a group of index shards
-MAX_OPEN_STREAMS = 128  # beyond this many (kind, part) streams open at once, the least recent one is closed
+MAX_OPEN_STREAMS = 256  # beyond this many (kind, part) streams open at once, the least recent one is closed
 MEMORY_BUDGET = 256 << 20  # bytes of rows held in memory before the spill goes to disk
 
 

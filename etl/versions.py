@@ -11,6 +11,7 @@ of orders at a time, never the whole history.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import math
@@ -25,11 +26,12 @@ from etl.spill import DaySpill
 from etl.storage import Store
 from etl.storage.layout import INGEST, staged_key
 
-SHARD_ORDERS = 8192  # entries a shard of the index holds at most on average: what a late row costs to look up
+SHARD_ORDERS = 16384  # entries a shard of the index holds at most on average: what a late row costs to look up
 GROUPS = 16  # an ingest sets the versions it reads aside by hash % GROUPS, and resolves a group at a time
 MAX_BITS = 24
 INDEX_DIR = f"{INGEST}/orders"
 VERSIONS = "versions"  # the spill's kind of the versions read in a run
+HASH = "hash"  # a version set aside carries its order_id's hash
 INDEX_SCHEMA = pa.schema([
     ("order_id", pa.string()), ("refund", pa.bool_()), ("day", pa.date32()), ("version", pa.float64()),
     ("run", pa.int64()), ("position", pa.int64()), ("line", pa.int64()),
@@ -92,54 +94,90 @@ def order_hashes(order_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def by_group(records: pa.Table) -> Iterator[tuple[int, pa.Table]]:
-    """``records`` (READ_SCHEMA) split by group, each group's rows in their order."""
-    groups = order_hashes(records.column("order_id")) % np.uint64(GROUPS)
-    for group in np.unique(groups):
-        yield int(group), records.filter(pa.array(groups == group))
+    """``records`` (READ_SCHEMA) split by group, each group's rows in their order, with their order_id's hash
+    (``HASH``, kept for resolving them)."""
+    hashes = order_hashes(records.column("order_id"))
+    return _split(records.append_column(HASH, pa.array(hashes)), hashes % np.uint64(GROUPS))
 
 
 def resolve(earlier: pa.Table | None, read: pa.Table) -> tuple[pa.Table, pa.Table]:
     """The winning version of each order among the index's (``earlier``, INDEX_SCHEMA) and the versions just read
-    (``read``, READ_SCHEMA), and the versions that lost (READ_SCHEMA; file -1 for the index's)."""
+    (``read``, READ_SCHEMA), and the versions that lost (READ_SCHEMA; file -1 for the index's). Only the rows of
+    an order_id seen more than once are sorted: most orders have one version."""
     if earlier is not None:
         earlier = earlier.append_column("file", pa.repeat(pa.scalar(-1, pa.int64()), earlier.num_rows))
-    both = pa.concat_tables([earlier, read] if earlier is not None else [read]).sort_by(_ORDER)
-    ids, refunds = both.column("order_id").combine_chunks(), both.column("refund").combine_chunks()
-    last = np.ones(both.num_rows, dtype=bool)
-    if both.num_rows > 1:
-        same_id = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))
-        same_kind = pc.equal(refunds.slice(1), refunds.slice(0, len(refunds) - 1))
-        last[:-1] = ~np.asarray(pc.and_(same_id, same_kind), dtype=bool)
-    winners = both.filter(pa.array(last)).drop_columns(["file"])
-    return winners, both.filter(pa.array(~last))
+    both = pa.concat_tables([earlier, read] if earlier is not None else [read]).combine_chunks()
+    ids = both.column("order_id")
+    counts = pc.value_counts(ids)
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if not len(repeated):
+        return both.drop_columns(["file"]), READ_SCHEMA.empty_table()
+    several = pc.is_in(ids, value_set=repeated)
+    alone, contested = both.filter(pc.invert(several)), both.filter(several).sort_by(_ORDER)
+    ids, refunds = contested.column("order_id").combine_chunks(), contested.column("refund").combine_chunks()
+    last = np.ones(contested.num_rows, dtype=bool)
+    same_id = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+    same_kind = pc.equal(refunds.slice(1), refunds.slice(0, len(refunds) - 1))
+    last[:-1] = ~np.asarray(pc.and_(same_id, same_kind), dtype=bool)
+    winners = pa.concat_tables([alone, contested.filter(pa.array(last))]).drop_columns(["file"])
+    return winners, contested.filter(pa.array(~last))
 
 
 def resolve_run(
-    store: Store, spill: DaySpill, unused: set[datetime.date], bits: int, orders: int, read_count: int
+    store: Store,
+    spill: DaySpill,
+    unused: set[datetime.date],
+    bits: int,
+    orders: int,
+    read_count: int,
+    pool: concurrent.futures.Executor,
 ) -> Resolution:
     """Resolve every version a run set aside (``unused`` days' left out) against the index of ``2**bits`` shards
-    and ``orders`` entries; each changed shard is written beside the current one, to be published with the raw
-    partitions. When the index outgrows its shards, every shard is split (its entries rewritten once)."""
+    and ``orders`` entries, a group of shards per task of ``pool``; each changed shard is written beside the
+    current one, to be published with the raw partitions. When the index outgrows its shards, every shard is
+    split (its entries rewritten once)."""
     resolution = Resolution(bits=bits_for(orders + read_count, bits), orders=orders)
-    span, earlier_span = 2**resolution.bits, 2**bits
-    for groups in _units(span):
+    span = 2**resolution.bits
+
+    def resolve_unit(groups: list[int]) -> Resolution:
+        unit = Resolution(bits=resolution.bits)
         parts = [part for group in groups if (part := spill.read(VERSIONS, group)) is not None]
-        read = pa.concat_tables(parts) if parts else READ_SCHEMA.empty_table()
+        read = pa.concat_tables(parts) if parts else READ_SCHEMA.append(pa.field(HASH, pa.uint64())).empty_table()
         if unused and read.num_rows:
             read = read.filter(pc.invert(pc.is_in(read.column("day"), pa.array(sorted(unused), pa.date32()))))
-        shards = order_hashes(read.column("order_id")) % np.uint64(span)
-        wanted = sorted(set(_shards_of(groups, span)) if span != earlier_span else set(np.unique(shards).tolist()))
-        for shard in wanted:
-            earlier = _earlier_entries(store, bits, shard % earlier_span, span, shard)
-            winners, lost = resolve(earlier, read.filter(pa.array(shards == shard)))
-            _note_losers(lost, resolution)
-            resolution.orders += winners.num_rows - (earlier.num_rows if earlier is not None else 0)
+        hashes = read.column(HASH).to_numpy()
+        by_shard = {shard: part.drop_columns([HASH]) for shard, part in _split(read, hashes % np.uint64(span))}
+        for shard in sorted(set(_shards_of(groups, span)) if span != 2**bits else set(by_shard)):
+            earlier = _earlier_entries(store, bits, shard % 2**bits, span, shard)
+            winners, lost = resolve(earlier, by_shard.get(shard, READ_SCHEMA.empty_table()))
+            _note_losers(lost, unit)
+            unit.orders += winners.num_rows - (earlier.num_rows if earlier is not None else 0)
             key = shard_key(resolution.bits, shard)
             _write(store, staged_key(key), winners)
-            resolution.actions.append(["move", staged_key(key), key])
-    if span != earlier_span:
-        resolution.actions += [["remove", shard_key(bits, shard)] for shard in range(earlier_span)]
+            unit.actions.append(["move", staged_key(key), key])
+        return unit
+
+    for unit in pool.map(resolve_unit, _units(span)):
+        resolution.orders += unit.orders
+        resolution.actions += unit.actions
+        for lines, lost in unit.dropped.items():
+            resolution.dropped[lines] |= lost
+        for day, lost in unit.displaced.items():
+            resolution.displaced[day] |= lost
+    if span != 2**bits:
+        resolution.actions += [["remove", shard_key(bits, shard)] for shard in range(2**bits)]
     return resolution
+
+
+def _split(table: pa.Table, shards: np.ndarray) -> Iterator[tuple[int, pa.Table]]:
+    """``table``'s rows by shard, each shard's in their order: one stable sort, then slices."""
+    if not table.num_rows:
+        return
+    order = np.argsort(shards, kind="stable")
+    ordered, table = shards[order], table.take(pa.array(order))
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    for start, stop in zip(starts, np.r_[starts[1:], len(ordered)], strict=True):
+        yield int(ordered[start]), table.slice(start, stop - start)
 
 
 def _units(span: int) -> list[list[int]]:
@@ -179,4 +217,4 @@ def _note_losers(lost: pa.Table, resolution: Resolution) -> None:
 
 def _write(store: Store, key: str, table: pa.Table) -> None:
     with store.atomic_output(key) as sink, pa.ipc.new_stream(sink, INDEX_SCHEMA) as writer:
-        writer.write_table(table.select(INDEX_SCHEMA.names).cast(INDEX_SCHEMA))
+        writer.write_table(table if table.schema.equals(INDEX_SCHEMA) else table.cast(INDEX_SCHEMA))

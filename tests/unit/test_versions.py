@@ -7,6 +7,7 @@ import datetime
 import numpy as np
 import pyarrow as pa
 
+from etl import versions
 from etl.versions import INDEX_SCHEMA, READ_SCHEMA, bits_for, order_hashes, resolve
 
 D = datetime.date
@@ -24,7 +25,8 @@ def test_an_order_ids_hash_depends_on_the_id_alone_and_ids_spread_over_shards():
 
 
 def test_the_shards_split_as_the_index_grows_and_never_merge():
-    assert [bits_for(orders, 0) for orders in (0, 8192, 8193, 100_000, 6_000_000)] == [0, 0, 1, 4, 10]
+    size = versions.SHARD_ORDERS
+    assert [bits_for(orders, 0) for orders in (0, size, size + 1, 16 * size, 16 * size + 1)] == [0, 0, 1, 4, 5]
     assert bits_for(10, 5) == 5
 
 
