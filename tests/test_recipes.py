@@ -24,7 +24,7 @@ from pathlib import Path
 
 import luigi
 import pytest
-from conftest import REPO, build, day_dir
+from conftest import REPO, build, day_dir, run_luigi
 
 from etl import DailyReport, RangeDaily
 
@@ -184,13 +184,19 @@ def money(cents: int, thousands: str = "", decimal: str = ".") -> str:
     return f"{'-' if cents < 0 else ''}{digits}{decimal}{rest:02d}"
 
 
-@pytest.fixture
-def recipe(configure, base_dir, tmp_path):
-    """Configure one recipe's settings (those of the README), with a landing directory in tmp_path."""
+@pytest.fixture(params=["build", pytest.param("luigi command", marks=pytest.mark.slow)])
+def recipe(request, configure, base_dir, tmp_path):
+    """Configure one recipe's settings (those of the README), with a landing directory in tmp_path: in this
+    process for ``luigi.build``, or as the README's own ini block in a ``luigi.cfg`` for the real command."""
     directory = tmp_path / "exports"
     directory.mkdir()
 
     def apply(name: str, first_day: datetime.date) -> Path:
+        apply.command = [
+            f"--etl-base-dir={base_dir}", f"--etl-start-date={first_day}", f"--landing-directory={directory}",
+            "--validation-min-orders=1",
+        ]  # fmt: skip
+        (tmp_path / "luigi.cfg").write_text(readme_block(name), encoding="utf-8")
         sections: dict[str, dict[str, object]] = {
             section: {option: config_text(section, option, value) for option, value in options.items()}
             for section, options in RECIPES[name].items()
@@ -201,13 +207,21 @@ def recipe(configure, base_dir, tmp_path):
         configure(sections)
         return directory
 
+    apply.via, apply.cwd = request.param, tmp_path
     return apply
 
 
-def run_and_compare(base_dir: Path, sales: list[Sale], days: list[datetime.date]) -> dict[datetime.date, dict]:
-    """Run the range over ``days`` and check every day's summary against the sales; the summaries."""
-    result = build(RangeDaily(of=DailyReport, start=days[0], stop=days[-1] + datetime.timedelta(days=1)))
-    assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
+def run_and_compare(recipe, base_dir: Path, sales: list[Sale], days: list[datetime.date]) -> dict[datetime.date, dict]:
+    """Run the range over ``days`` (by ``luigi.build`` or the real command, as ``recipe`` says) and check every
+    day's summary against the sales; the summaries."""
+    stop = days[-1] + datetime.timedelta(days=1)
+    if recipe.via == "build":
+        result = build(RangeDaily(of=DailyReport, start=days[0], stop=stop))
+        assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
+    else:
+        run = run_luigi("RangeDaily", "--of", "DailyReport", f"--start={days[0]}", f"--stop={stop}",
+                        *recipe.command, cwd=recipe.cwd)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
     figures = expected_figures(sales)
     assert sorted(figures) == days, "every day has sales"
     summaries = {day: json.loads((day_dir(base_dir, "processed", day) / "daily_summary.json").read_text())
@@ -277,7 +291,7 @@ def test_a_shopify_orders_export_gives_each_days_figures(recipe, base_dir):
     rows.reverse()  # Shopify lists the newest order first
     (directory / "orders_export_1.csv").write_text(csv_text(header, rows), encoding="utf-8")
 
-    run_and_compare(base_dir, sales, days)
+    run_and_compare(recipe, base_dir, sales, days)
 
     assert moved >= 5, "evening orders in Los Angeles are the next day in New York"
     assert len(rows) > len(sales), "some orders have more than one line item"
@@ -342,7 +356,7 @@ def test_a_woocommerce_orders_export_gives_each_days_figures(recipe, base_dir, p
     rows.reverse()  # the newest order first, as the export lists them
     (directory / "wc-order-export-2024-04-09.csv").write_text(csv_text(header, rows), encoding="utf-8")
 
-    run_and_compare(base_dir, sales, days)
+    run_and_compare(recipe, base_dir, sales, days)
 
     assert moved >= 10, "Sydney mornings are the previous day in UTC"
     assert len(rows) > len(sales), "some orders have more than one line item"
@@ -401,7 +415,7 @@ def test_a_stripe_payments_export_gives_each_days_figures(recipe, base_dir):
     rows.reverse()  # the newest payment first
     (directory / "unified_payments.csv").write_text(csv_text(header, rows), encoding="utf-8")
 
-    run_and_compare(base_dir, sales, days)
+    run_and_compare(recipe, base_dir, sales, days)
 
     assert moved >= 10, "payments before 05:00 UTC are the previous day in New York"
     assert any("," in row["Amount"] for row in rows), "thousands are tried"
@@ -452,32 +466,43 @@ def test_a_european_semicolon_decimal_comma_export_gives_each_days_figures(recip
         sales.append(Sale(local.date(), customer, quantity, price * quantity, counted=counted))
     (directory / "bestellungen.csv").write_bytes(csv_text(header, rows, delimiter=";").encode("cp1252"))
 
-    run_and_compare(base_dir, sales, days)
+    run_and_compare(recipe, base_dir, sales, days)
 
     assert any(row["Gesamtbetrag"].count(".") for row in rows), "thousands are tried"
     assert any(row["Bestelldatum"].endswith(("23:", "00:"), 0, 14) for row in rows), "times near midnight are tried"
 
 
-def readme_recipes() -> list[tuple[str, dict[str, dict[str, str]]]]:
-    """The README's Recipes subsection: each ini block, raw as a config file holds it, with the bold title
-    of the paragraph before it."""
+TITLES = {"shopify": "Shopify", "woocommerce": "WooCommerce", "stripe": "Stripe",
+          "european": "European `;` / decimal-comma export"}  # fmt: skip
+
+
+def readme_blocks() -> list[tuple[str, str]]:
+    """The README's Recipes subsection: each ini block's text, with the bold title of the paragraph before it."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("\n### Recipes\n", 1)[1].split("\n## ", 1)[0]
+    pattern = r"\*\*(.+?)\*\*(?:(?!```).)*?```ini\n(.*?)```"
+    return [(match.group(1), match.group(2)) for match in re.finditer(pattern, section, flags=re.DOTALL)]
+
+
+def readme_block(name: str) -> str:
+    return dict(readme_blocks())[TITLES[name]]
+
+
+def readme_recipes() -> list[tuple[str, dict[str, dict[str, str]]]]:
+    """Each README recipe, raw as a config file holds it, with its title."""
     blocks = []
-    for match in re.finditer(r"\*\*(.+?)\*\*(?:(?!```).)*?```ini\n(.*?)```", section, flags=re.DOTALL):
+    for title, text in readme_blocks():
         parser = configparser.RawConfigParser()
-        parser.read_string(match.group(2))
-        blocks.append((match.group(1), {name: dict(parser[name]) for name in parser.sections()}))
+        parser.read_string(text)
+        blocks.append((title, {name: dict(parser[name]) for name in parser.sections()}))
     return blocks
 
 
 def test_the_readme_recipes_are_the_tested_settings():
     """Every ini block of the README's Recipes is, option for option, the settings its recipe's test runs with
     (JSON options compared as JSON; ``directory`` is the reader's own, and the tests use a temporary one)."""
-    titles = {"shopify": "Shopify", "woocommerce": "WooCommerce", "stripe": "Stripe",
-              "european": "European `;` / decimal-comma export"}  # fmt: skip
     blocks = readme_recipes()
-    assert [title for title, _ in blocks] == [titles[name] for name in RECIPES]
+    assert [title for title, _ in blocks] == [TITLES[name] for name in RECIPES]
     for (title, block), settings in zip(blocks, RECIPES.values(), strict=True):
         assert block["landing"].pop("directory").startswith("/srv/exports/"), title
         readme = {
