@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import resource
 import threading
 from collections import defaultdict
 
@@ -18,7 +19,16 @@ import pyarrow as pa
 from etl.storage import Store
 
 Part = datetime.date | int  # what rows are set aside by: their business day, or a group of index shards
-MAX_OPEN_STREAMS = 256  # beyond this many (kind, part) streams open at once, the least recent one is closed
+
+
+def _stream_bound() -> int:
+    """Streams kept open at once: a reader's days of every file being read, and the version groups, without
+    reopening (each reopening starts a new part file); a quarter of the process's open-file limit at most."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(64, min(1024, soft // 4 if soft != resource.RLIM_INFINITY else 1024))
+
+
+MAX_OPEN_STREAMS = _stream_bound()  # beyond this many (kind, part) streams open at once, the least recent is closed
 MEMORY_BUDGET = 256 << 20  # bytes of rows held in memory before the spill goes to disk
 
 
