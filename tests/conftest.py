@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import socket
 import subprocess
@@ -82,6 +83,25 @@ def fast_day_args() -> list[str]:
 def day_dir(base: Path, layer: str, day: datetime.date) -> Path:
     """A day partition's directory, spelled out here independently of the package's layout code."""
     return base / layer / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}"
+
+
+def landing_source(configure, directory: Path, column_map: dict[str, str], **sections: dict[str, str]) -> Path:
+    """Configure the landing source for one test: ``directory`` (made) with ``column_map``, days of one order
+    valid, and any other ``sections``; returns the directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    landing = {"directory": str(directory), "column_map": json.dumps(column_map), **sections.pop("landing", {})}
+    configure({
+        "etl": {"source": "landing", **sections.pop("etl", {})},
+        "landing": landing,
+        "validation": {"min_orders": "1", **sections.pop("validation", {})},
+        **sections,
+    })  # fmt: skip
+    return directory
+
+
+def summary(base: Path, day: datetime.date) -> dict:
+    """A day's daily summary, read from its processed partition."""
+    return json.loads((day_dir(base, "processed", day) / "daily_summary.json").read_text())
 
 
 def build(*tasks: luigi.Task, workers: int = 1) -> luigi.execution_summary.LuigiRunResult:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import json
 import os
 import random
@@ -14,10 +12,11 @@ from pathlib import Path
 import luigi
 import pyarrow as pa
 import pytest
-from conftest import build, day_dir
+from conftest import build, day_dir, landing_source, summary
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_exports import failures_of
+from test_landing import csv_bytes as export_csv
 
 from etl import DailyReport, IngestLandingFiles, RangeDaily, versions
 
@@ -34,11 +33,7 @@ def version(order: str, day: datetime.date, total: str, updated: int = 0, status
 
 
 def csv_bytes(rows: list[dict]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=HEADER, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
+    return export_csv(rows, HEADER)
 
 
 def land(directory: Path, name: str, rows: list[dict], at_ns: int) -> None:
@@ -57,10 +52,6 @@ def figures_of(latest: dict[str, dict]) -> dict[datetime.date, tuple[int, float]
     return {day: (count, round(revenue, 2)) for day, (count, revenue) in days.items()}
 
 
-def summary(base: Path, day: datetime.date) -> dict:
-    return json.loads((day_dir(base, "processed", day) / "daily_summary.json").read_text())
-
-
 def built_figures(base: Path) -> dict[datetime.date, tuple[int, float]]:
     return {day: (summary(base, day)["total_orders"], summary(base, day)["total_revenue"]) for day in DAYS}
 
@@ -71,17 +62,11 @@ def whole_range() -> RangeDaily:
 
 @pytest.fixture
 def landing(configure, base_dir, tmp_path):
-    directory = tmp_path / "landing"
-    directory.mkdir()
-
     def configure_with(**landing_settings: str) -> Path:
-        configure({
-            "etl": {"source": "landing", "start_date": DAYS[0].isoformat()},
-            "landing": {"directory": str(directory), "column_map": json.dumps(COLUMN_MAP), "version_column": "",
-                        **landing_settings},
-            "validation": {"min_orders": "0"},
-        })  # fmt: skip
-        return directory
+        return landing_source(
+            configure, tmp_path / "landing", COLUMN_MAP, etl={"start_date": DAYS[0].isoformat()},
+            landing={"version_column": "", **landing_settings}, validation={"min_orders": "0"},
+        )  # fmt: skip
 
     return configure_with
 

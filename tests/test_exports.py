@@ -13,8 +13,8 @@ from collections import defaultdict
 
 import luigi
 import pytest
-from conftest import build, day_dir
-from test_landing import csv_bytes, summary
+from conftest import build, day_dir, summary
+from test_landing import csv_bytes
 
 from etl import IngestLandingFiles, RangeDaily
 from etl.tasks import DailyReport

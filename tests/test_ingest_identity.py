@@ -10,7 +10,7 @@ from pathlib import Path
 
 import luigi
 import pytest
-from conftest import build, day_dir, run_luigi
+from conftest import build, day_dir, landing_source, run_luigi
 from test_landing import COLUMN_MAP, WEEK, csv_bytes, expected_days, export_rows
 
 from etl import IngestLandingFiles, run_settings
@@ -22,14 +22,7 @@ WHOLE_WEEK = ("--start", "2024-01-01", "--stop", "2024-01-08")
 
 @pytest.fixture
 def landing(configure, tmp_path) -> Path:
-    directory = tmp_path / "landing"
-    directory.mkdir()
-    configure({
-        "etl": {"source": "landing"},
-        "landing": {"directory": str(directory), "column_map": json.dumps(COLUMN_MAP)},
-        "validation": {"min_orders": "1"},
-    })  # fmt: skip
-    return directory
+    return landing_source(configure, tmp_path / "landing", COLUMN_MAP)
 
 
 def write_landing_config(tmp_path: Path) -> Path:

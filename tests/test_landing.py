@@ -16,7 +16,7 @@ from pathlib import Path
 
 import luigi
 import pytest
-from conftest import build, day_dir
+from conftest import build, day_dir, landing_source, summary
 
 from etl import DailyPipeline, DailyReport, IngestLandingFiles, RangeDaily
 
@@ -71,18 +71,9 @@ def expected_days(rows: list[dict]) -> dict[datetime.date, tuple[int, float]]:
 
 @pytest.fixture
 def landing(configure, base_dir, tmp_path) -> Path:
-    directory = tmp_path / "landing"
-    (directory / "2024").mkdir(parents=True)
-    configure({
-        "etl": {"source": "landing"},
-        "landing": {"directory": str(directory), "column_map": json.dumps(COLUMN_MAP)},
-        "validation": {"min_orders": "1"},
-    })  # fmt: skip
+    directory = landing_source(configure, tmp_path / "landing", COLUMN_MAP)
+    (directory / "2024").mkdir()
     return directory
-
-
-def summary(base: Path, day: datetime.date) -> dict:
-    return json.loads((day_dir(base, "processed", day) / "daily_summary.json").read_text())
 
 
 def mtimes(base: Path) -> dict[str, int]:

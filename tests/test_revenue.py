@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import datetime
-import io
 import json
 import random
 from pathlib import Path
 
 import luigi
 import pytest
-from conftest import build, day_dir
+from conftest import build, day_dir, landing_source, summary
+from test_landing import csv_bytes as export_csv
 
 from etl import DailyReport, RangeDaily
 
@@ -54,11 +54,7 @@ def export_rows(seed: int) -> list[dict]:
 
 
 def csv_bytes(rows: list[dict]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=HEADER, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
+    return export_csv(rows, HEADER)
 
 
 def expected_figures(rows: list[dict], excluded: set[str], refunds_are_sales: bool = False) -> dict[D, dict]:
@@ -90,18 +86,7 @@ def expected_figures(rows: list[dict], excluded: set[str], refunds_are_sales: bo
 
 @pytest.fixture
 def landing(configure, base_dir, tmp_path) -> Path:
-    directory = tmp_path / "landing"
-    directory.mkdir()
-    configure({
-        "etl": {"source": "landing"},
-        "landing": {"directory": str(directory), "column_map": json.dumps(COLUMN_MAP)},
-        "validation": {"min_orders": "1"},
-    })  # fmt: skip
-    return directory
-
-
-def summary(base: Path, day: datetime.date) -> dict:
-    return json.loads((day_dir(base, "processed", day) / "daily_summary.json").read_text())
+    return landing_source(configure, tmp_path / "landing", COLUMN_MAP)
 
 
 def processed_ids(base: Path, day: datetime.date) -> set[str]:
