@@ -123,28 +123,32 @@ def state_of(store: Store, step: DailyStep) -> DayState:
     return StoreView(store).state(step)
 
 
-_ADOPTION_CHECKED: set[Store] = set()
+_DERIVED: dict[Store, dict | None] = {}  # per store and process: the ledger a store without one implies
 _LEDGER: dict[Store, tuple[FileStat | None, dict[str, frozenset[datetime.date]]]] = {}
 
 
 def retired(store: Store) -> dict[str, frozenset[datetime.date]]:
-    """The days retention retired, per layer (read again only when the ledger changed)."""
+    """The days retention retired, per layer (read again only when the ledger changed). Reading never writes: a
+    store without a ledger is read with the one its cleanup records imply, which the next cleanup writes."""
     stat = store.stat(RETIRED_DAYS_KEY)
-    if stat is None and store not in _ADOPTION_CHECKED:  # once per store and process: not on every state query
-        _ADOPTION_CHECKED.add(store)
-        if store.list_partitions(CLEANUP):
-            stat = adopt_earlier_cleanup_records(store)
     kept = _LEDGER.get(store)
     if kept is None or kept[0] != stat:
-        ledger = store.read_json(RETIRED_DAYS_KEY) if stat is not None else None
+        if stat is not None:
+            ledger = store.read_json(RETIRED_DAYS_KEY)
+        else:
+            if store not in _DERIVED:  # once per store and process: not on every state query
+                _DERIVED[store] = derived_ledger(store)
+            ledger = _DERIVED[store]
         kept = _LEDGER[store] = (stat, retired_days(ledger))
     return kept[1]
 
 
-def adopt_earlier_cleanup_records(store: Store) -> FileStat | None:
-    """A store cleaned by an earlier version has audit records but no ledger (and a lost ledger can be
-    rebuilt the same way): the ledger is built from them once, so that the days they removed stay retired
-    instead of being rebuilt as missing."""
+def derived_ledger(store: Store) -> dict | None:
+    """The ledger a store's cleanup audit records imply (None without records): a store cleaned by an earlier
+    version has records but no ledger, and a lost ledger is rebuilt the same way, so that the days they removed
+    stay retired instead of being rebuilt as missing."""
+    if not store.list_partitions(CLEANUP):
+        return None
     removed: dict[str, list[datetime.date]] = {}
     for day, files in store.list_partitions(CLEANUP).items():
         if CLEANUP_REPORT in files:
@@ -154,8 +158,7 @@ def adopt_earlier_cleanup_records(store: Store) -> FileStat | None:
                 found = partition_of_key(key)
                 if found is not None:
                     removed.setdefault(found[0], []).append(found[1])
-    store.update_json(RETIRED_DAYS_KEY, lambda ledger: ledger_with(ledger, removed) if ledger is None else None)
-    return store.stat(RETIRED_DAYS_KEY)
+    return ledger_with(None, removed)
 
 
 def _flatten(structure: object) -> list:

@@ -17,6 +17,7 @@ from etl.metrics import rolling_metrics
 from etl.report import build_daily_report, is_newer_report
 from etl.retention import RetentionPolicy, cleanup_as_of, ledger_with, plan_cleanup, retention_cutoff
 from etl.sources import OrderSource
+from etl.state import derived_ledger
 from etl.storage import Store
 from etl.storage.layout import (
     CLEANUP,
@@ -151,7 +152,9 @@ def cleanup(
     plan = plan_cleanup(date, policy, removable)
     if not any(plan.values()):
         return plan
-    store.update_json(RETIRED_DAYS_KEY, lambda ledger: ledger_with(ledger, plan))
+    store.update_json(
+        RETIRED_DAYS_KEY, lambda ledger: ledger_with(ledger if ledger is not None else derived_ledger(store), plan)
+    )
     as_of = cleanup_as_of(date, policy)
     run = {
         "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

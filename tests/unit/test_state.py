@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from etl.retention import ledger_with
+from etl import steps
+from etl.retention import RetentionPolicy, ledger_with
 from etl.state import DayState, Outputs, StoreView, day_state, retired, state_of
 from etl.storage import FileStat, LocalStore
 
@@ -258,5 +259,36 @@ def test_a_store_cleaned_by_an_earlier_version_gets_its_ledger_from_the_audit_re
         "processed": {D(2024, 2, 7), D(2024, 2, 8)},
         "metrics": frozenset(),
     }
-    assert (tmp_path / LEDGER).exists(), "written once"
+    assert not (tmp_path / LEDGER).exists(), "a read never writes"
     assert state_of(store, Step(PROCESS, D(2024, 2, 8))) is DayState.EXPIRED
+
+
+class ReadOnlyStore(LocalStore):
+    """A local store whose every write verb fails the test: what reading the state may use."""
+
+    def _wrote(self, *args, **kwargs):
+        raise AssertionError(f"a read wrote: {args}")
+
+    atomic_output = remove = move = remove_tree = remove_partition = exclusive = _wrote
+
+
+def test_reading_the_state_of_a_store_without_a_ledger_writes_nothing_and_the_next_cleanup_keeps_its_days(tmp_path):
+    """An earlier version's store: audit records, no ledger. Its states are read through a store that refuses
+    every write; then a real cleanup writes a ledger with the days the records imply and the ones it removes."""
+    LocalStore(tmp_path).write_json(
+        "cleanup/year=2024/month=03/day=09/cleanup_report.json",
+        {"execution_date": "2024-03-09", "removed": {"processed": ["processed/year=2024/month=02/day=07"]}},
+    )
+    write(tmp_path, "processed", D(2024, 2, 20), "orders_processed.csv")
+    write(tmp_path, "processed", D(2024, 2, 20), "daily_summary.json")
+    reading = ReadOnlyStore(tmp_path)
+
+    assert StoreView(reading).state(Step(PROCESS, D(2024, 2, 7))) is DayState.EXPIRED
+    assert retired(reading)["processed"] == {D(2024, 2, 7)}
+
+    store = LocalStore(tmp_path)
+    policy = RetentionPolicy(raw_days=7, processed_days=7, metrics_days=7, weekdays=frozenset(range(7)))
+    steps.cleanup(store, D(2024, 3, 20), policy, {"processed": [D(2024, 2, 20)]})
+
+    assert retired(store)["processed"] == {D(2024, 2, 7), D(2024, 2, 20)}, "the implied day and the removed one"
+    assert not (tmp_path / "processed" / "year=2024" / "month=02" / "day=20").exists()
