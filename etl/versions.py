@@ -216,5 +216,10 @@ def _note_losers(lost: pa.Table, resolution: Resolution) -> None:
 
 
 def _write(store: Store, key: str, table: pa.Table) -> None:
+    """A shard's entries in arrival order (run, file, line: one version each), so that the same entries give the
+    same bytes however the reading threads interleaved."""
+    table = table.sort_by(
+        [("run", "ascending"), ("position", "ascending"), ("line", "ascending"), ("refund", "ascending")]
+    )
     with store.atomic_output(key) as sink, pa.ipc.new_stream(sink, INDEX_SCHEMA) as writer:
         writer.write_table(table if table.schema.equals(INDEX_SCHEMA) else table.cast(INDEX_SCHEMA))
