@@ -294,9 +294,15 @@ def first_reasons(*reasons: pa.Array | None) -> pa.Array | None:
     return pc.coalesce(*made) if len(made) > 1 else (made[0] if made else None)
 
 
+def amounts(orders: pa.Table) -> dict[str, np.ndarray]:
+    """Quantity, unit price and total of each row as numbers (NaN where one is none): parsed once, for the
+    refusal rules and the refund rule."""
+    return {name: _numbers(orders.column(name)) for name in ("quantity", *AMOUNTS)}
+
+
 def refusals(
     orders: pa.Table, days: pa.Array, plan: ColumnPlan, max_quantity: int, max_unit_price: float,
-    earlier: pa.Array | None = None,
+    earlier: pa.Array | None = None, numbers: dict[str, np.ndarray] | None = None,
 ) -> pa.Array:  # fmt: skip
     """Why each row cannot be used (null for a row that can): the first rule it breaks.
 
@@ -312,7 +318,7 @@ def refusals(
         for reason in pc.unique(earlier.drop_null()).to_pylist():
             checks.append((reason, np.asarray(pc.fill_null(pc.equal(earlier, reason), False), dtype=bool)))
     checks.append((f"unparseable {plan.source_of('order_timestamp')}", np.asarray(pc.is_null(days), dtype=bool)))
-    numbers = {name: _numbers(orders.column(name)) for name in ("quantity", *AMOUNTS)}
+    numbers = numbers if numbers is not None else amounts(orders)
     columns = [*REQUIRED, *sorted(AMOUNTS, key=lambda name: name not in given)]
     for name in columns:
         checks.append((f"missing {plan.source_of(name)}", np.asarray(pc.is_null(orders.column(name)), dtype=bool)))
@@ -339,14 +345,14 @@ def refusals(
     return pa.array(reasons, type=pa.string())
 
 
-def refund_rows(orders: pa.Table, negative_amounts: str) -> np.ndarray:
+def refund_rows(orders: pa.Table, negative_amounts: str, numbers: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Which rows are refunds: with ``negative_amounts = refund``, those with a negative quantity, unit price or
-    total (the same rule processing applies); with ``sign_error`` none is."""
+    total (the same rule processing applies); with ``sign_error`` none is. ``numbers``: see :func:`amounts`."""
     refunds = np.zeros(orders.num_rows, dtype=bool)
     if negative_amounts == "refund":
-        for name in ("quantity", *AMOUNTS):
+        for values in (numbers if numbers is not None else amounts(orders)).values():
             with np.errstate(invalid="ignore"):
-                refunds |= _numbers(orders.column(name)) < 0
+                refunds |= values < 0
     return refunds
 
 

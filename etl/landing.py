@@ -31,6 +31,7 @@ from etl.ingest import (
     ColumnPlan,
     ExportError,
     ValueFormat,
+    amounts,
     canonical_orders,
     dated,
     first_reasons,
@@ -515,8 +516,10 @@ def _set_aside(
         orders, days, line_numbers = orders.filter(wanted), days.filter(wanted), line_numbers[np.asarray(wanted)]
         versions = versions[np.asarray(wanted)]
         earlier = earlier.filter(wanted) if earlier is not None else None
-    reasons = refusals(orders, days, plan, settings.max_quantity, settings.max_unit_price, earlier)
+    numbers = amounts(orders)
+    reasons = refusals(orders, days, plan, settings.max_quantity, settings.max_unit_price, earlier, numbers)
     usable = pc.is_null(reasons)
+    refunds = refund_rows(orders, settings.negative_amounts, numbers)
     if reasons.null_count < len(reasons):
         _count_unreadable(orders, reasons, plan, value_format, rows)
         refused = orders.filter(pc.invert(usable))
@@ -532,9 +535,8 @@ def _set_aside(
                 continue
             spill.add(f"{_REFUSED}-{rows.number}", day, part)
             rows.refused[day] += part.num_rows
-        orders, days = orders.filter(usable), days.filter(usable)
+        orders, days, refunds = orders.filter(usable), days.filter(usable), refunds[np.asarray(usable)]
     lines = pa.array(line_numbers, pa.int64()).filter(usable)
-    refunds = refund_rows(orders, settings.negative_amounts)
     records = pa.table(
         [orders.column("order_id"), pa.array(refunds), days, pa.array(versions[np.asarray(usable)]),
          pa.repeat(pa.scalar(rows.run, pa.int64()), orders.num_rows),
