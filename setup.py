@@ -13,6 +13,7 @@ setup(
     description="Date-partitioned daily ETL pipeline for e-commerce orders, on Luigi",
     packages=find_packages(include=["etl", "etl.*"]),
     package_data={"etl": ["luigi_defaults.cfg"]},
+    entry_points={"console_scripts": ["etl = etl.__main__:command"]},
     python_requires=">=3.11",
     install_requires=[
         "luigi==3.8.1",

@@ -1,8 +1,8 @@
-"""Command-line helpers.
+"""The ``etl`` command (installed by setup.py; ``python -m etl`` is the same command).
 
 ``python -m etl yesterday [--etl-timezone TZ]`` prints the last complete business day (for scripts);
-``python -m etl backfill [--start A] [--stop B | --through C] [--of DailyReport] [luigi args]`` runs RangeDaily,
-by default from ``[etl] start_date`` through yesterday (see :mod:`etl.backfill`);
+``python -m etl backfill [--start A] [--stop B | --through C | --end C] [--of DailyReport] [luigi args]`` runs
+RangeDaily, by default from ``[etl] start_date`` through yesterday (see :mod:`etl.backfill`);
 ``python -m etl cleanup [--as-of DAY] [--dry-run] [luigi args]`` applies retention, or lists what it would remove.
 """
 
@@ -22,8 +22,13 @@ from etl.run_settings import RunSettings
 from etl.tasks import cleanup_plan
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m etl")
+def command() -> int:
+    """The ``etl`` console script."""
+    return main(prog="etl")
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="Operate the daily orders pipeline.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
         "yesterday", help="the last complete business day in [etl] timezone (YYYY-MM-DD); takes --etl-* settings"
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         type=datetime.date.fromisoformat,
         help="last day, EXCLUSIVE as in RangeDaily (default: today in [etl] timezone, so through yesterday)",
     )
-    end.add_argument("--through", type=datetime.date.fromisoformat, help="last day, inclusive")
+    end.add_argument("--through", "--end", type=datetime.date.fromisoformat, help="last day, inclusive")
     cleanup = commands.add_parser(
         "cleanup",
         help="apply the retention policy as of a day (CleanupOldPartitions); other arguments go to luigi",
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 start = args.start or settings.start_date
                 stop = args.through + ONE_DAY if args.through else args.stop or clock.today(settings.timezone)
     except SettingsError as error:
-        print(f"python -m etl: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return retcode().scheduling_error
     except SystemExit as refused:  # argparse's one-line error on a bad --section-option value
         return int(refused.code or 0)

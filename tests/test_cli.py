@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -171,3 +174,27 @@ def test_user_luigi_cfg_in_the_working_directory_overrides_package_defaults(tmp_
 
     assert result.returncode == 3
     assert (day_dir(tmp_path / "from-cfg", "raw", datetime.date(2024, 1, 2)) / "validation_failed.json").exists()
+
+
+def test_the_etl_command_backfills_inclusive_days_and_names_itself_in_errors(tmp_path):
+    etl = str(Path(sys.executable).with_name("etl"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LUIGI_", "ETL_"))}
+    base = tmp_path / "base"
+
+    built = subprocess.run(
+        [etl, "backfill", "--start=2024-01-01", "--end=2024-01-03", "--local-scheduler", f"--etl-base-dir={base}",
+         *fast_day_args()],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    refused = subprocess.run(
+        [etl, "backfill", "--local-scheduler", f"--etl-base-dir={tmp_path / 'other'}",
+         "--retention-cleanup-weekdays=funday"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert sorted(p.name for p in (base / "metrics" / "year=2024" / "month=01").iterdir()) == [
+        "day=01", "day=02", "day=03"
+    ], "--end is inclusive"  # fmt: skip
+    assert refused.returncode == 2
+    assert "etl: error: argument --retention-cleanup-weekdays: 'funday' is not" in refused.stderr
