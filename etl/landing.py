@@ -89,14 +89,14 @@ class LandingSettings:
     max_quantity: int
     max_unit_price: float
     max_rejected_share: float  # a file with a larger share of rows refused for one reason is refused whole
-    rows: str = "orders"  # or "line_items": rows that share an order_id are one order
-    negative_amounts: str = "refund"  # a refund is a version of its own, beside its order's
-    version_column: str = ""  # the export column whose largest value is an order's latest version
-    source_timezone: str = "UTC"  # the zone of naive timestamps
-    timestamp_format: str = ""  # ISO 8601, a strptime pattern, or epoch_s / epoch_ms
-    decimal: str = "."
-    thousands: str = ""
-    defaults: dict[str, str] = dataclasses.field(default_factory=dict)  # values of canonical columns not exported
+    rows: str  # orders, or line_items: rows that share an order_id are one order
+    negative_amounts: str  # refund (a version of its own, beside its order's) or sign_error (a version of it)
+    version_column: str  # the export column whose largest value is an order's latest version
+    source_timezone: str  # the zone of naive timestamps
+    timestamp_format: str  # ISO 8601 (empty), a strptime pattern, or epoch_s / epoch_ms
+    decimal: str
+    thousands: str
+    defaults: dict[str, str]  # values of canonical columns the export lacks or leaves blank
 
     def value_format(self, timezone: str) -> ValueFormat:
         return ValueFormat(timezone, self.source_timezone, self.timestamp_format, self.decimal, self.thousands)

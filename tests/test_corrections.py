@@ -243,3 +243,16 @@ def test_a_deleted_raw_partition_is_rebuilt_from_the_files_that_fed_it_and_refus
         "directory; put them back, or remove their entries from the ingest index to give up their rows"
     )
     assert not raw.exists(), "never an empty day in its place"
+
+
+def test_with_the_sign_error_rule_a_negative_row_is_a_version_of_its_order_not_a_refund(landing, base_dir):
+    directory = landing(negative_amounts="sign_error")
+    rows = [version("#1", DAYS[0], "40.00"), version("#1", DAYS[0], "-40.00")]  # re-sent with a sign error
+    land(directory, "orders.csv", rows, 1_000_000_000_000_000_000)
+
+    assert build(whole_range()).status == luigi.LuigiStatusCode.SUCCESS
+
+    day = summary(base_dir, DAYS[0])
+    assert (day["total_orders"], day["total_revenue"], day["refunds"], day["negatives_fixed"]) == (1, 40.0, 0.0, 1), (
+        "one order: its later version, sign-fixed"
+    )
