@@ -134,7 +134,8 @@ class LandingScan:
 
     pending: list[tuple[str, FileStat, str]]  # files whose bytes the index has not seen: (name, stat, sha256)
     index: dict  # the index, with the new times of files touched but unchanged
-    rebuilding: dict[str, set[datetime.date]] = dataclasses.field(default_factory=dict)  # seen files to read again
+    # seen files to read again for days whose raw partition went: their listing and those days
+    rebuilding: dict[str, tuple[FileStat, set[datetime.date]]] = dataclasses.field(default_factory=dict)
 
     @property
     def run(self) -> int:
@@ -185,8 +186,8 @@ def scan(store: Store, landing: LocalLanding, kept: Callable[[datetime.date], bo
     index = store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}}
     known = index["files"]
     pending = []
-    listed = landing.files()
-    for name, stat in listed:
+    listed = dict(landing.files())
+    for name, stat in listed.items():
         entry = known.get(name)
         if _seen(entry, stat):
             continue
@@ -196,12 +197,13 @@ def scan(store: Store, landing: LocalLanding, kept: Callable[[datetime.date], bo
             continue
         pending.append((name, stat, digest))
     gone = gone_days(store, index, kept)
+    read_anyway = {name for name, _, _ in pending}
     rebuilding: dict[str, set[datetime.date]] = {}
     for name, entry in known.items():
         days = {day for day in gone if day.isoformat() in entry["days"]}
-        if days and name not in {pending_name for pending_name, _, _ in pending}:
+        if days and name not in read_anyway:
             rebuilding[name] = days
-    absent = sorted(set(rebuilding) - {name for name, _ in listed})
+    absent = sorted(set(rebuilding) - set(listed))
     if absent:
         days = sorted({day for name in absent for day in rebuilding[name]})
         raise LandingFileError(
@@ -209,7 +211,7 @@ def scan(store: Store, landing: LocalLanding, kept: Callable[[datetime.date], bo
             f"{', '.join(landing.describe(name) for name in absent)}, no longer in the landing directory; put them "
             "back, or remove their entries from the ingest index to give up their rows"
         )
-    return LandingScan(pending, index, rebuilding)
+    return LandingScan(pending, index, {name: (listed[name], days) for name, days in rebuilding.items()})
 
 
 def ingest(
@@ -218,18 +220,18 @@ def ingest(
     settings: LandingSettings,
     timezone: str,
     start_date: datetime.date,
-    too_late: Callable[[datetime.date], bool],
+    kept: Callable[[datetime.date], bool],
 ) -> dict:
     """Ingest every new or changed landing file; returns the run's record (also kept under ``ingest/``).
 
     Every file is read and checked before any partition is written: LandingFileError names a broken one.
-    Rows of a day before ``start_date`` or ``too_late`` (retention retired what its rebuild needs) are counted,
-    not used.
+    Rows of a day not ``kept`` (before ``start_date``, or too late: retention retired what its rebuild needs)
+    are counted, not used.
     Ingests exclude each other (cron and a manual backfill at once): the second scans after the first is done.
     """
     with store.exclusive(INGEST_LOCK_KEY):
         finish_interrupted(store)
-        found = scan(store, landing, lambda day: day >= start_date and not too_late(day))
+        found = scan(store, landing, kept)
         if not found.pending and not found.rebuilding:  # at most new times of files touched but unchanged
             store.write_json(INGEST_INDEX_KEY, found.index_with([]))
             return run_record([], [], set(), set())
@@ -241,16 +243,15 @@ def ingest(
                 FileRows(name, stat, digest, (), number, found.run, position[number], landing.target(name))
                 for number, (name, stat, digest) in enumerate(found.pending)
             ]
-            stats = dict(landing.files())
-            for name, days in sorted(found.rebuilding.items()):
+            for name, (stat, days) in sorted(found.rebuilding.items()):
                 entry = found.index["files"][name]
                 run, place = entry.get("rank", [0, 0])  # an index of an earlier version: the oldest rank
-                files.append(FileRows(name, stats[name], entry["sha256"], (), len(files), run, place,
+                files.append(FileRows(name, stat, entry["sha256"], (), len(files), run, place,
                                       landing.target(name), frozenset(days)))  # fmt: skip
             pool = stack.enter_context(concurrent.futures.ThreadPoolExecutor(READING_THREADS))
             read = list(pool.map(lambda rows: read_file(landing, rows, settings, timezone, spill), files))
             touched = _touched_days(read, found.index)
-            unused = {day for day in touched if day < start_date or too_late(day)}
+            unused = {day for day in touched if not kept(day)}
             bucketing = {"timezone": timezone, "source_timezone": settings.source_timezone}
             check_bucketing(store, landing, sorted(touched - unused), read, bucketing)
             order_index = found.index.get("order_index", {"bits": 0, "orders": 0})
@@ -259,7 +260,7 @@ def ingest(
             store.write_json(INGEST_JOURNAL_KEY, {"staging": staging})
             resolution = resolve_run(store, spill, unused, order_index["bits"], order_index["orders"], read_count, pool)
             touched |= set(resolution.displaced)
-            unused |= {day for day in resolution.displaced if day < start_date or too_late(day)}
+            unused |= {day for day in resolution.displaced if not kept(day)}
             late = {day for day in unused if day >= start_date}
             rebuilt = sorted(touched - unused)
             store.write_json(INGEST_JOURNAL_KEY, {"staging": staging + [staged_key(k) for k in _raw_keys(rebuilt)]})

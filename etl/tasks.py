@@ -201,14 +201,13 @@ class IngestLandingFiles(FixedParams, luigi.Task):
 
     def run(self) -> None:
         settings = run_settings.current()
-        ledger = retired(settings.store)
         landing.ingest(
             settings.store,
             landing_area(settings),
             settings.landing,
             settings.timezone,
             settings.start_date,
-            lambda day: too_late(day, ledger, settings.window_days, settings.start_date),
+            kept_days(settings),
         )
 
 
