@@ -132,9 +132,9 @@ def plan_columns(
 
 def canonical_orders(batch: pa.Table, plan: ColumnPlan, value_format: ValueFormat = ValueFormat()) -> pa.Table:
     """The canonical columns, in order, as text: absent or blank values take their [landing] default (absent
-    columns without one are empty), numbers
-    spelled with other marks are written plainly, and when only one of unit_price and total_amount is there the
-    other is derived (total = round(q x p, 2); price = total / q). A line-item export keeps its line_total."""
+    columns without one are empty), numbers spelled with other marks are written plainly, and when only one of
+    unit_price and total_amount is there the other is derived (total = round(q x p, 2); price = total / q). A
+    line-item export keeps its line_total."""
     columns = {canonical: batch.column(name) for name, canonical in plan.rename.items()}
     if not value_format.plain_numbers:
         for name in NUMBER_COLUMNS:

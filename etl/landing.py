@@ -629,12 +629,13 @@ def _earlier_orders(store: Store, day: datetime.date, listed: list[dict]) -> dic
 
 def _without(table: pa.Table, orders: set[tuple[str, bool]], negative_amounts: str) -> pa.Table:
     """``table``'s rows but for the given orders (order_id, refund)."""
-    refunds = refund_rows(table, negative_amounts)
+    refunds = pa.array(refund_rows(table, negative_amounts))
+    ids = table.column("order_id")
     gone = [
-        (order_id, refund) in orders
-        for order_id, refund in zip(table.column("order_id").to_pylist(), refunds, strict=True)
+        pc.and_(pc.is_in(ids, pa.array([i for i, r in orders if r == refund], pa.string())), kind)
+        for refund, kind in ((False, pc.invert(refunds)), (True, refunds))
     ]
-    return table.filter(pc.invert(pa.array(gone, pa.bool_())))
+    return table.filter(pc.invert(pc.fill_null(pc.or_(*gone), False)))
 
 
 def _earlier_refusals(store: Store, day: datetime.date) -> dict[str, pa.Table]:

@@ -147,10 +147,11 @@ def derived_ledger(store: Store) -> dict | None:
     """The ledger a store's cleanup audit records imply (None without records): a store cleaned by an earlier
     version has records but no ledger, and a lost ledger is rebuilt the same way, so that the days they removed
     stay retired instead of being rebuilt as missing."""
-    if not store.list_partitions(CLEANUP):
+    records = store.list_partitions(CLEANUP)
+    if not records:
         return None
     removed: dict[str, list[datetime.date]] = {}
-    for day, files in store.list_partitions(CLEANUP).items():
+    for day, files in records.items():
         if CLEANUP_REPORT in files:
             record = store.read_json(file_key(CLEANUP, day, CLEANUP_REPORT))
             runs = [record, *record.get("runs", [])]  # an earlier version's record, or this one's runs

@@ -256,3 +256,16 @@ def test_with_the_sign_error_rule_a_negative_row_is_a_version_of_its_order_not_a
     assert (day["total_orders"], day["total_revenue"], day["refunds"], day["negatives_fixed"]) == (1, 40.0, 0.0, 1), (
         "one order: its later version, sign-fixed"
     )
+
+
+def test_a_refund_corrected_in_a_later_file_replaces_the_earlier_one_and_leaves_its_sale(landing, base_dir):
+    directory = landing()
+    land(directory, "a.csv", [version("#1", DAYS[0], "40.00"), version("#1", DAYS[0], "-15.00")], 10**18)
+    assert build(whole_range()).status == luigi.LuigiStatusCode.SUCCESS
+    land(directory, "b.csv", [version("#1", DAYS[1], "-12.00")], 10**18 + 10**11)  # the refund, corrected
+
+    assert build(whole_range()).status == luigi.LuigiStatusCode.SUCCESS
+
+    first, second = summary(base_dir, DAYS[0]), summary(base_dir, DAYS[1])
+    assert (first["total_revenue"], first["refunds"], first["net_revenue"]) == (40.0, 0.0, 40.0), "the sale stays"
+    assert (second["refunds"], second["net_revenue"]) == (12.0, -12.0), "only the corrected refund counts"
