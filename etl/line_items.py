@@ -58,9 +58,8 @@ class OrderLines:
         """One row per order (canonical text columns, in the order of each order's first line), with its first
         line's number, its largest version and why it cannot be used (null where it can)."""
         if not self._parts:
-            return pa.table({name: pa.array([], pa.string()) for name in LANDED_COLUMNS}), np.zeros(0, np.int64), (
-                np.zeros(0)
-            ), pa.array([], pa.string())  # fmt: skip
+            no_orders = pa.table({name: pa.array([], pa.string()) for name in LANDED_COLUMNS})
+            return no_orders, np.zeros(0, np.int64), np.zeros(0), pa.array([], pa.string())
         gathered = _gathered(pa.concat_tables(self._parts), first=False).sort_by("line")
         quantity = gathered.column("quantity").to_numpy(zero_copy_only=False)
         lines_total = gathered.column("amount").to_numpy(zero_copy_only=False)
