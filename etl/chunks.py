@@ -31,7 +31,7 @@ import luigi.task
 from etl import run_settings
 from etl.config import DayParameter, FixedParams
 from etl.day_ranges import ONE_DAY, block_containing, days_between
-from etl.state import StoreView
+from etl.state import DayState, StoreView, blocked_by
 from etl.tasks import (
     CleanupOldPartitions,
     ComputeRollingMetrics,
@@ -41,13 +41,11 @@ from etl.tasks import (
     LandedDailyData,
     ProcessDailyData,
     ValidateDailyData,
+    full_view,
     oldest_first,
     per_settings,
 )
 from etl.validation import DataValidationError
-
-DONE, FAILED, PENDING = "done", "failed", "pending"
-HELD_BACK = "held back: "
 
 
 class DaysFailedError(RuntimeError):
@@ -106,18 +104,19 @@ class DayRange(FixedParams, luigi.Task):
 
     def complete(self) -> bool:
         """Every day is done, or failed on an input that has not changed, or held back by such a day."""
-        outcomes = Outcomes()
-        return all(outcomes.of(task) != PENDING for task in self.day_tasks())
+        view = full_view(run_settings.current())
+        return all(view.state(task).settled for task in self.day_tasks())
 
     def run(self) -> None:
         tasks = self.day_tasks()
+        view = full_view(run_settings.current())
         failed: dict[luigi.Task, str] = {}
         refused: list[str] = []
         errors: list[str] = []
         completed: set[luigi.Task] = set()
         for number, task in enumerate(tasks, 1):
             try:
-                complete_in_process(task, type(self), failed, completed)
+                complete_in_process(task, type(self), view, failed, completed)
             except (DataValidationError, BlockedError) as error:
                 refused.append(f"{task.date}: {error}")
             except Exception as error:
@@ -185,87 +184,44 @@ def stage_of(task: luigi.Task) -> type[DayRange] | None:
     return STAGES.get(type(task))
 
 
-class Outcomes:
-    """DONE (complete), FAILED (its input was refused, or a task it needs was) or PENDING (work is left), for
-    any number of tasks from one look at the store: each partition is listed once, each task judged once."""
-
-    def __init__(self) -> None:
-        self.view = StoreView(run_settings.current().store)
-        self.known: dict[luigi.Task, str] = {}
-
-    def of(self, task: luigi.Task) -> str:
-        if task not in self.known:
-            done = self.view.state(task).finished if hasattr(task, "outputs") else task.complete()
-            if done:
-                result = DONE
-            elif refused(task) or any(self.of(needed) == FAILED for needed in luigi.task.flatten(task.requires())):
-                result = FAILED
-            else:
-                result = PENDING
-            self.known[task] = result
-        return self.known[task]
-
-    def reason(self, task: luigi.Task) -> str:
-        """Why a FAILED task failed: its own refusal (day, file and rule), or the first failed task it needs."""
-        own = refusal_of(task)
-        if own is not None:
-            return own
-        for needed in luigi.task.flatten(task.requires()):
-            if self.of(needed) == FAILED:
-                return blocked_by(task, needed, self.reason(needed))
-        return "failed"
-
-
-def refusal_of(task: luigi.Task) -> str | None:
-    """Why the step refused ``task``'s input, unchanged since (None for steps that never refuse input)."""
-    failure = getattr(task, "failure", None)
-    return failure() if failure is not None else None
-
-
-def refused(task: luigi.Task) -> bool:
-    return refusal_of(task) is not None
-
-
-def blocked_by(task: luigi.Task, needed: luigi.Task, reason: str) -> str:
-    """Why ``task`` was not built when ``needed`` failed for ``reason``: the same reason for a step of the
-    same day, "held back" by another day's failure otherwise."""
-    if needed.date == task.date or reason.startswith(HELD_BACK):
-        return reason
-    return f"{HELD_BACK}{reason}"
-
-
 def complete_in_process(
-    task: luigi.Task, stage: type[DayRange], failed: dict[luigi.Task, str], done: set[luigi.Task]
+    task: luigi.Task,
+    stage: type[DayRange],
+    view: StoreView,
+    failed: dict[luigi.Task, str],
+    done: set[luigi.Task],
 ) -> None:
     """Run ``task`` after its incomplete requirements of ``stage``, in this process, as a one-worker Luigi run would.
 
     Requirements of other stages were completed by the chunks this one requires: one that failed blocks
-    the task. ``failed`` records each task that failed here, so that a later day needing it is blocked at
-    once; a day whose input was already refused, unchanged since, is not run again. ``done`` holds the
-    tasks found complete in this run, which stay so: a window's days are checked once, not once a day.
+    the task. ``view`` is the chunk's one look at the store, told of each partition written here. ``failed``
+    records each task that failed here, so that a later day needing it is blocked at once; a day whose input
+    was already refused, unchanged since, is not run again. ``done`` holds the tasks found complete in this
+    run, which stay so: a window's days are checked once, not once a day.
     """
     if task in done:
         return
     if task in failed:
         raise BlockedError(failed[task])
-    if task.complete():
+    status = view.status(task)
+    if status.state.finished:
         done.add(task)
         return
     try:
-        refusal = refusal_of(task)
-        if refusal is not None:
-            raise DataValidationError(refusal)
+        if status.state is DayState.FAILED:
+            raise DataValidationError(status.reason)
         first_error = None
         for requirement in luigi.task.flatten(task.requires()):
             try:
                 if stage_of(requirement) is stage:
                     try:
-                        complete_in_process(requirement, stage, failed, done)
+                        complete_in_process(requirement, stage, view, failed, done)
                     except BlockedError as error:
                         raise BlockedError(blocked_by(task, requirement, str(error))) from None
                 elif requirement not in done:
-                    if not requirement.complete():
-                        raise BlockedError(blocked_by(task, requirement, Outcomes().reason(requirement)))
+                    needed = view.status(requirement)
+                    if not needed.state.finished:
+                        raise BlockedError(needed.reason or f"{requirement} is {needed.state.value}")
                     done.add(requirement)
             except Exception as error:
                 first_error = first_error or error
@@ -276,7 +232,17 @@ def complete_in_process(
         except DataValidationError as error:
             task.trigger_event(luigi.Event.FAILURE, task, error)
             raise
+        finally:
+            wrote(view, task)
         done.add(task)
     except Exception as error:
         failed.setdefault(task, str(error))
         raise
+
+
+def wrote(view: StoreView, task: luigi.Task) -> None:
+    """Tell the chunk's view what ``task`` may have written: its day partition, or (a cleanup) anything."""
+    if hasattr(task, "outputs"):
+        view.forget(task.outputs.layer, task.date)
+    else:
+        view.renew()

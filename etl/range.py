@@ -17,12 +17,14 @@ import luigi.tools.range
 from luigi.parameter import ParameterException
 
 from etl import clock, run_settings
-from etl.chunks import FAILED, STAGES, DaysFailedError, Outcomes
+from etl.chunks import STAGES, DaysFailedError
 from etl.config import DayParameter
 from etl.day_ranges import ONE_DAY, blocks_covering
-from etl.tasks import IngestLandingFiles
+from etl.state import DayState
+from etl.tasks import IngestLandingFiles, full_view
 
 logger = logging.getLogger("luigi-interface")
+FAILED_OR_HELD_BACK = (DayState.FAILED, DayState.HELD_BACK)
 
 
 class RangeDaily(luigi.tools.range.RangeDaily):
@@ -128,9 +130,8 @@ class RangeDaily(luigi.tools.range.RangeDaily):
 
     def failed_days(self) -> dict[datetime.date, str]:
         """Each missing day whose outcome is settled as failed, with the day, file and rule that failed."""
-        outcomes = Outcomes()
+        view = full_view(run_settings.current())
+        statuses = {getattr(task, self._param_name): view.status(task) for task in self.day_tasks()}
         return {
-            getattr(task, self._param_name): outcomes.reason(task)
-            for task in self.day_tasks()
-            if outcomes.of(task) == FAILED
+            day: status.reason for day, status in statuses.items() if status.state.settled and not status.state.finished
         }

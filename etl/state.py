@@ -1,4 +1,4 @@
-"""The one definition of a day's state in a layer: done, stale, missing, failed or expired.
+"""The one definition of a day's state in a layer (done, stale, missing, failed, held back or expired) and why.
 
 ``complete()``, ``bulk_complete()``, range planning, retention and (later) ``etl status`` all read it
 here, from listings of the store and the retention ledger, never from a file read per day.
@@ -14,25 +14,42 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from etl.retention import ledger_with, retired_days
 from etl.storage import FileStat, Partitions, Store
 from etl.storage.layout import CLEANUP, CLEANUP_REPORT, RETIRED_DAYS_KEY, file_key, partition_of_key
+from etl.validation import refusal
 
 
 class DayState(enum.Enum):
     DONE = "done"  # every output file is there, newer than its inputs
     STALE = "stale"  # built, but an input changed, went missing or is stale since: the next run rebuilds it
     MISSING = "missing"  # not built yet (or deleted by hand): the next run builds it
-    FAILED = "failed"  # the step refused this input, and the input has not changed since
+    FAILED = "failed"  # the step refused this input under these settings, and neither has changed since
+    HELD_BACK = "held back"  # a step it needs failed (or is held back): built once that is fixed
     EXPIRED = "expired"  # retired by retention: counts as done, never rebuilt unless asked
 
     @property
     def finished(self) -> bool:
         """Nothing is left to do: the outputs exist and are current, or were retired on purpose."""
         return self in (DayState.DONE, DayState.EXPIRED)
+
+    @property
+    def settled(self) -> bool:
+        """No run can change it until an input or a setting does: finished, or failed, or held back by a failure."""
+        return self not in (DayState.STALE, DayState.MISSING)
+
+
+@dataclasses.dataclass(frozen=True)
+class DayStatus:
+    """A day's state in one step, with why: what a person reads in a failure, in ``etl status`` or in a log."""
+
+    state: DayState
+    reason: str | None = None  # in full: the failed rule and its file, what holds it back, what changed
+    brief: str | None = None  # the same in a few words, for summaries: a rule's name, "by 2024-03-10"
+    failed_day: datetime.date | None = None  # the day whose refusal this is, or holds this back
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,12 +68,15 @@ class Outputs:
 
 
 class DailyStep(Protocol):
-    """A step of one day: what it writes, and the steps whose outputs it reads."""
+    """A step of one day: what it writes, the steps whose outputs it reads, and (for a step that may refuse its
+    input) the settings its outcome holds for."""
 
     outputs: Outputs
     date: datetime.date
 
     def requires(self) -> object: ...
+
+    def checked_with(self) -> dict: ...
 
 
 def day_state(outputs: Outputs, files: dict[str, FileStat], retired: bool) -> DayState:
@@ -72,9 +92,10 @@ def day_state(outputs: Outputs, files: dict[str, FileStat], retired: bool) -> Da
 
 
 class StoreView:
-    """Listings of one store taken once and kept for one question (a ``complete()``, a range's planning).
+    """Listings of one store taken once and kept for one question (a ``complete()``, a range's planning, a chunk).
 
     ``listed`` layers are read whole in one pass each; any other partition is listed when first asked for.
+    A writer that keeps a view says what it wrote (:meth:`forget`), and only that is listed again.
     """
 
     def __init__(self, store: Store, listed: Iterable[str] = ()) -> None:
@@ -82,7 +103,14 @@ class StoreView:
         self.ledger = retired(store)
         self.layers: dict[str, Partitions] = {layer: store.list_partitions(layer) for layer in listed}
         self.partitions: dict[tuple[str, datetime.date], dict[str, FileStat]] = {}
-        self.states: dict[object, DayState] = {}
+        self.statuses: dict[object, DayStatus] = {}
+        self.derived: dict[str, object] = {}
+
+    def layer(self, layer: str) -> Partitions:
+        """Every partition of ``layer``, listed in one pass the first time it is asked for."""
+        if layer not in self.layers:
+            self.layers[layer] = self.store.list_partitions(layer)
+        return self.layers[layer]
 
     def files(self, layer: str, date: datetime.date) -> dict[str, FileStat]:
         if layer in self.layers:
@@ -92,30 +120,106 @@ class StoreView:
             self.partitions[key] = self.store.list_partition(layer, date)
         return self.partitions[key]
 
-    def state(self, step: DailyStep) -> DayState:
-        """The day's state of ``step``, its inputs' states and times included."""
-        if step not in self.states:
-            self.states[step] = self._state(step)
-        return self.states[step]
+    def forget(self, layer: str, date: datetime.date) -> None:
+        """A partition was written or removed since: list it again, and judge every step anew."""
+        if layer in self.layers:
+            found = self.store.list_partition(layer, date)
+            if found:
+                self.layers[layer][date] = found
+            else:
+                self.layers[layer].pop(date, None)
+        self.partitions.pop((layer, date), None)
+        self.statuses.clear()
+        self.derived.clear()
 
-    def _state(self, step: DailyStep) -> DayState:
+    def renew(self) -> None:
+        """Anything may have changed (a cleanup removed partitions and wrote the ledger): look again."""
+        self.ledger = retired(self.store)
+        self.layers = {layer: self.store.list_partitions(layer) for layer in self.layers}
+        self.partitions.clear()
+        self.statuses.clear()
+        self.derived.clear()
+
+    def memo(self, name: str, compute: Callable[[], object]) -> object:
+        """A fact derived from the whole view (what retention may remove), computed once per view."""
+        if name not in self.derived:
+            self.derived[name] = compute()
+        return self.derived[name]
+
+    def status(self, step: object) -> DayStatus:
+        """The day's state of ``step`` and why, its inputs' states and times included. A task of no single day's
+        partition judges itself on the view (``status_in``), or is done when complete."""
+        if step not in self.statuses:
+            if hasattr(step, "outputs"):
+                self.statuses[step] = self._status(step)
+            elif hasattr(step, "status_in"):
+                self.statuses[step] = step.status_in(self)
+            else:
+                self.statuses[step] = DayStatus(DayState.DONE if step.complete() else DayState.MISSING)
+        return self.statuses[step]
+
+    def state(self, step: DailyStep) -> DayState:
+        return self.status(step).state
+
+    def _status(self, step: DailyStep) -> DayStatus:
         outputs = step.outputs
         files = self.files(outputs.layer, step.date)
         own = day_state(outputs, files, step.date in self.ledger[outputs.layer])
-        if own is not DayState.DONE:
-            return own
-        mark = files[outputs.mark].mtime_ns
+        if own is DayState.FAILED:
+            return self._refusal(step)
+        if own is DayState.EXPIRED:
+            return DayStatus(own, "retired by retention")
+        stale = None if own is DayState.DONE else DayStatus(own)
         for needed in _flatten(step.requires()):
             if not hasattr(needed, "outputs"):
                 continue  # a step of no single day (the landing ingest): it rewrites days' inputs itself
-            needed_state = self.state(needed)
-            if needed_state is DayState.EXPIRED:
+            found = self.status(needed)
+            if found.state in (DayState.FAILED, DayState.HELD_BACK):
+                return held_back(step, needed, found)
+            if stale is not None or found.state is DayState.EXPIRED:
                 continue
-            if needed_state is not DayState.DONE:
-                return DayState.STALE
-            if self.files(needed.outputs.layer, needed.date)[needed.outputs.mark].mtime_ns > mark:
-                return DayState.STALE
-        return DayState.DONE
+            if found.state is not DayState.DONE:
+                stale = DayStatus(DayState.STALE, f"its input {_name(needed)} is {found.state.value}")
+            elif self.files(needed.outputs.layer, needed.date)[needed.outputs.mark].mtime_ns > (
+                files[outputs.mark].mtime_ns
+            ):
+                stale = DayStatus(DayState.STALE, f"its input {_name(needed)} changed since it was built")
+        return stale or DayStatus(DayState.DONE)
+
+    def _refusal(self, step: DailyStep) -> DayStatus:
+        """FAILED while the refusal's settings are today's; otherwise the day is tried again."""
+        record = self.store.read_json(file_key(step.outputs.layer, step.date, step.outputs.failure_marker))
+        then, now = record.get("checked_with") or {}, step.checked_with()
+        if then != now:
+            changed = {name for name in then.keys() | now.keys() if then.get(name) != now.get(name)}
+            were = ", ".join(f"{name}={then.get(name)}" for name in sorted(changed))
+            are = ", ".join(f"{name}={now.get(name)}" for name in sorted(changed))
+            return DayStatus(DayState.MISSING, f"refused with {were}, now {are}: to be tried again", "settings changed")
+        rules = record["rules"]
+        brief = ", ".join(rule["rule"] for rule in rules if not rule["passed"])
+        reason = refusal(step.date, self.store.describe(record["file"]), rules)
+        return DayStatus(DayState.FAILED, reason, brief, step.date)
+
+
+def held_back(step: DailyStep, needed: DailyStep, found: DayStatus) -> DayStatus:
+    """``step`` waits on ``needed``, which failed or is held back."""
+    brief = found.brief if found.failed_day == step.date else f"by {found.failed_day}"
+    return DayStatus(DayState.HELD_BACK, blocked_by(step, needed, found.reason or ""), brief, found.failed_day)
+
+
+def blocked_by(step: DailyStep, needed: DailyStep, reason: str) -> str:
+    """Why ``step`` was not built when ``needed`` failed for ``reason``: the same reason for a step of the same
+    day (the day itself failed), "held back" by another day's failure otherwise."""
+    if needed.date == step.date or reason.startswith(HELD_BACK):
+        return reason
+    return f"{HELD_BACK}{reason}"
+
+
+HELD_BACK = "held back: "
+
+
+def _name(step: DailyStep) -> str:
+    return f"{type(step).__name__} {step.date}"
 
 
 def state_of(store: Store, step: DailyStep) -> DayState:

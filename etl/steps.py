@@ -43,7 +43,9 @@ from etl.storage.layout import (
 from etl.transform import clean_orders, summarize_day
 from etl.validation import (
     DataValidationError,
+    checked_with,
     failed_rules,
+    refusal,
     rejected_share,
     same_calendar,
     unreadable,
@@ -87,16 +89,14 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
         "rows": rows,
         "passed": not failures,
         "rules": [r.as_dict() for r in results],
-        "checked_with": {"min_orders": min_orders, "timezone": timezone, "max_rejected_share": max_rejected_share},
+        "checked_with": checked_with(min_orders, timezone, max_rejected_share),
     }
     failed_key = file_key(RAW, date, VALIDATION_FAILED)
     if failures:
         store.remove(file_key(RAW, date, VALIDATION_REPORT))  # a report of an earlier input no longer holds
         store.write_json(failed_key, payload)
-        rules = "; ".join(f"{r.rule}: {r.detail}" for r in failures)
         raise DataValidationError(
-            f"validation failed for {date} in {store.describe(orders_key)}: {rules} "
-            f"(details in {store.describe(failed_key)})"
+            f"{refusal(date, store.describe(orders_key), payload['rules'])} (details in {store.describe(failed_key)})"
         )
     store.write_json(file_key(RAW, date, VALIDATION_REPORT), payload)
     store.remove(failed_key)

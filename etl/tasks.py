@@ -23,7 +23,7 @@ from etl.metrics import window_dates
 from etl.retention import Holdings, is_cleanup_due, plan_cleanup, removable, too_late
 from etl.run_settings import RunSettings
 from etl.sources import order_source
-from etl.state import DayState, Outputs, StoreView, retired, state_of
+from etl.state import DayState, DayStatus, Outputs, StoreView, retired
 from etl.storage.landing import LocalLanding
 from etl.storage.layout import (
     DAILY_REPORT,
@@ -42,6 +42,7 @@ from etl.storage.layout import (
     file_key,
 )
 from etl.targets import StoreTarget
+from etl.validation import checked_with
 
 PRIORITY_EPOCH = datetime.date(2200, 1, 1)
 logger = logging.getLogger("luigi-interface")
@@ -108,13 +109,13 @@ class DailyTask(FixedParams, luigi.Task):
             name: StoreTarget(store, file_key(self.outputs.layer, self.date, name)) for name in self.outputs.filenames
         }
 
-    def state(self) -> DayState:
+    def status(self) -> DayStatus:
         settings = run_settings.current()
         check_day(self.date, settings)
-        return state_of(settings.store, self)
+        return StoreView(settings.store).status(self)
 
     def complete(self) -> bool:
-        return self.state().finished
+        return self.status().state.finished
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
@@ -122,9 +123,9 @@ class DailyTask(FixedParams, luigi.Task):
         view = full_view(run_settings.current())
         return [date for date in parameter_tuples if view.state(cls(date=date)).finished]
 
-    def failure(self) -> str | None:
-        """Why the step refused this day's input, while that input is unchanged (None otherwise)."""
-        return None
+    def checked_with(self) -> dict:
+        """The settings a refusal of this day's input holds for (steps that never refuse have none)."""
+        return {}
 
     def run(self) -> None:
         settings = run_settings.current()
@@ -253,22 +254,10 @@ class ValidateDailyData(DailyTask):
     def requires(self) -> DailyTask:
         return raw_day(self.date)
 
-    def failure(self) -> str | None:
-        """The refusal stands while the raw file and the settings it was checked with are unchanged."""
-        if self.state() is not DayState.FAILED:
-            return None
+    def checked_with(self) -> dict:
+        """A refusal stands while the raw file and these settings are unchanged."""
         settings = run_settings.current()
-        store = settings.store
-        found = store.read_json(file_key(RAW, self.date, VALIDATION_FAILED))
-        checked_with = {
-            "min_orders": settings.min_orders,
-            "timezone": settings.timezone,
-            "max_rejected_share": settings.max_rejected_share,
-        }
-        if found.get("checked_with") != checked_with:
-            return None
-        rules = "; ".join(f"{r['rule']}: {r['detail']}" for r in found["rules"] if not r["passed"])
-        return f"validation failed for {self.date} in {store.describe(found['file'])}: {rules}"
+        return checked_with(settings.min_orders, settings.timezone, settings.max_rejected_share)
 
     def run_day(self, settings: RunSettings) -> None:
         steps.validate_day(
@@ -337,7 +326,13 @@ class CleanupOldPartitions(FixedParams, luigi.Task):
     priority = 0  # after every day's steps that are ready to run
 
     def complete(self) -> bool:
-        return not cleanup_due(self.date)
+        return StoreView(run_settings.current().store).status(self).state.finished
+
+    def status_in(self, view: StoreView) -> DayStatus:
+        """Done when a cleanup as of the day would remove nothing now."""
+        if cleanup_due(view, self.date):
+            return DayStatus(DayState.MISSING, f"a cleanup as of {self.date} is due")
+        return DayStatus(DayState.DONE)
 
     def run(self) -> None:
         run_cleanup(self.date)
@@ -357,42 +352,46 @@ class DailyPipeline(FixedParams, luigi.Task):
         return DailyReport(date=self.date)
 
     def complete(self) -> bool:
-        return DailyReport(date=self.date).complete() and not cleanup_due(self.date)
+        return StoreView(run_settings.current().store).status(self).state.finished
+
+    def status_in(self, view: StoreView) -> DayStatus:
+        """The report's status, once it is finished and no cleanup is due as of the day."""
+        report = view.status(DailyReport(date=self.date))
+        if report.state.finished and cleanup_due(view, self.date):
+            return DayStatus(DayState.MISSING, f"a cleanup as of {self.date} is due")
+        return report
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
-        settings = run_settings.current()
-        view = full_view(settings)
-        removable_days = removable(holdings(settings, view))
-        return [
-            date
-            for date in parameter_tuples
-            if view.state(DailyReport(date=date)).finished
-            and not is_cleanup_due(date, settings.retention, removable_days)
-        ]
+        view = full_view(run_settings.current())
+        return [date for date in parameter_tuples if view.state(cls(date=date)).finished]
 
     def run(self) -> None:
         run_cleanup(self.date)
 
 
-def cleanup_due(date: datetime.date) -> bool:
-    """Whether a cleanup as of ``date`` would remove anything now."""
+def cleanup_due(view: StoreView, date: datetime.date) -> bool:
+    """Whether a cleanup as of ``date`` would remove anything now (what may go, judged once per view)."""
     settings = run_settings.current()
     check_day(date, settings)
-    return is_cleanup_due(date, settings.retention, removable(holdings(settings)))
+    return is_cleanup_due(date, settings.retention, removable_now(settings, view))
+
+
+def removable_now(settings: RunSettings, view: StoreView) -> dict[str, list[datetime.date]]:
+    return view.memo("removable", lambda: removable(holdings(settings, view)))
 
 
 def cleanup_plan(settings: RunSettings, date: datetime.date) -> dict[str, list[datetime.date]]:
     """The days a cleanup as of ``date`` would remove now, per layer."""
     check_day(date, settings)
-    return plan_cleanup(date, settings.retention, removable(holdings(settings)))
+    return plan_cleanup(date, settings.retention, removable_now(settings, full_view(settings)))
 
 
 def run_cleanup(date: datetime.date) -> None:
     """Retention as of ``date``, with what is removable now."""
     settings = run_settings.current()
     check_day(date, settings)
-    steps.cleanup(settings.store, date, settings.retention, removable(holdings(settings)))
+    steps.cleanup(settings.store, date, settings.retention, removable_now(settings, full_view(settings)))
 
 
 def full_view(settings: RunSettings) -> StoreView:
@@ -406,11 +405,11 @@ def holdings(settings: RunSettings, view: StoreView | None = None) -> Holdings:
 
     def finished(task_cls: type[DailyTask]) -> set[datetime.date]:
         layer = task_cls.outputs.layer
-        known = view.layers[layer].keys() | view.ledger[layer]
+        known = view.layer(layer).keys() | view.ledger[layer]
         return {day for day in known if view.state(task_cls(date=day)).finished}
 
     return Holdings(
-        present={layer: set(view.layers[layer]) for layer in RETAINED_LAYERS},
+        present={layer: set(view.layer(layer)) for layer in RETAINED_LAYERS},
         processed_done=finished(ProcessDailyData),
         reports_done=finished(DailyReport),
         start_date=settings.start_date,

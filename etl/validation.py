@@ -106,6 +106,17 @@ def failed_rules(results: list[RuleResult]) -> list[RuleResult]:
     return [r for r in results if not r.passed]
 
 
+def refusal(date: datetime.date, location: str, rules: list[dict]) -> str:
+    """Why a day was refused, as the error and the day's state both say it: the day, the file, each failed rule."""
+    failed = "; ".join(f"{rule['rule']}: {rule['detail']}" for rule in rules if not rule["passed"])
+    return f"validation failed for {date} in {location}: {failed}"
+
+
+def checked_with(min_orders: int, timezone: str, max_rejected_share: float) -> dict[str, object]:
+    """The settings a validation outcome holds for: a refusal under other ones is tried again."""
+    return {"min_orders": min_orders, "timezone": timezone, "max_rejected_share": max_rejected_share}
+
+
 def order_timestamps(orders: pd.DataFrame, timezone: str = "UTC") -> pd.Series:
     """Parse ``order_timestamp`` (ISO 8601) as naive business-day times; unparseable values become NaT.
 

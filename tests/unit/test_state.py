@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import os
 
 import pytest
+from stores import ReadOnlyStore
 
 from etl import steps
 from etl.retention import RetentionPolicy, ledger_with
@@ -26,10 +28,10 @@ def listing(*entries: tuple[str, int]) -> dict[str, FileStat]:
     return {name: FileStat(10, mtime) for name, mtime in entries}
 
 
-def write(base, layer: str, date: datetime.date, name: str, mtime_s: int | None = None) -> None:
+def write(base, layer: str, date: datetime.date, name: str, mtime_s: int | None = None, text: str = "x") -> None:
     path = base / layer / f"year={date.year:04d}" / f"month={date.month:02d}" / f"day={date.day:02d}" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("x")
+    path.write_text(text)
     if mtime_s is not None:
         os.utime(path, (mtime_s, mtime_s))
 
@@ -39,7 +41,8 @@ def write(base, layer: str, date: datetime.date, name: str, mtime_s: int | None 
 
 def test_finished_means_done_or_expired():
     assert {state for state in DayState if state.finished} == {DayState.DONE, DayState.EXPIRED}
-    assert [state.value for state in DayState] == ["done", "stale", "missing", "failed", "expired"]
+    assert [state.value for state in DayState] == ["done", "stale", "missing", "failed", "held back", "expired"]
+    assert {state for state in DayState if not state.settled} == {DayState.STALE, DayState.MISSING}
 
 
 # day_state ------------------------------------------------------------------------------------------------
@@ -105,9 +108,23 @@ class Step:
     outputs: Outputs
     date: datetime.date
     needs: tuple = ()
+    settings: tuple = (("min_orders", 50),)
 
     def requires(self) -> list:
         return list(self.needs)
+
+    def checked_with(self) -> dict:
+        return dict(self.settings)
+
+
+def refused(date: datetime.date, min_orders: int = 50) -> str:
+    """A failure record as validation writes one: min_orders failed under ``min_orders``."""
+    return json.dumps({
+        "file": f"raw/year={date:%Y}/month={date:%m}/day={date:%d}/orders.csv",
+        "rules": [{"rule": "min_orders", "passed": False, "detail": "12 orders, at least 50 required"},
+                  {"rule": "critical_not_null", "passed": True, "detail": "ok"}],
+        "checked_with": {"min_orders": min_orders},
+    })  # fmt: skip
 
 
 GENERATE = Outputs("raw", ("orders.csv",))
@@ -123,7 +140,7 @@ def test_state_of_reads_the_day_partition(tmp_path):
     validate = Step(VALIDATE, DAY, (Step(GENERATE, DAY),))
     assert state_of(store, validate) is DayState.MISSING
     write(tmp_path, "raw", DAY, "orders.csv", mtime_s=1_700_000_000)
-    write(tmp_path, "raw", DAY, "validation_failed.json", mtime_s=1_700_000_100)
+    write(tmp_path, "raw", DAY, "validation_failed.json", mtime_s=1_700_000_100, text=refused(DAY))
     assert state_of(store, validate) is DayState.FAILED
     write(tmp_path, "raw", DAY, "orders.csv", mtime_s=1_700_000_200)  # the input is replaced: retried
     assert state_of(store, validate) is DayState.MISSING
@@ -263,15 +280,6 @@ def test_a_store_cleaned_by_an_earlier_version_gets_its_ledger_from_the_audit_re
     assert state_of(store, Step(PROCESS, D(2024, 2, 8))) is DayState.EXPIRED
 
 
-class ReadOnlyStore(LocalStore):
-    """A local store whose every write verb fails the test: what reading the state may use."""
-
-    def _wrote(self, *args, **kwargs):
-        raise AssertionError(f"a read wrote: {args}")
-
-    atomic_output = remove = move = remove_tree = remove_partition = exclusive = _wrote
-
-
 def test_reading_the_state_of_a_store_without_a_ledger_writes_nothing_and_the_next_cleanup_keeps_its_days(tmp_path):
     """An earlier version's store: audit records, no ledger. Its states are read through a store that refuses
     every write; then a real cleanup writes a ledger with the days the records imply and the ones it removes."""
@@ -292,3 +300,37 @@ def test_reading_the_state_of_a_store_without_a_ledger_writes_nothing_and_the_ne
 
     assert retired(store)["processed"] == {D(2024, 2, 7), D(2024, 2, 20)}, "the implied day and the removed one"
     assert not (tmp_path / "processed" / "year=2024" / "month=02" / "day=20").exists()
+
+
+def test_a_refusal_names_day_file_and_rule_and_holds_back_later_days_by_that_day(tmp_path):
+    store = LocalStore(tmp_path)
+    write(tmp_path, "raw", DAY, "orders.csv", mtime_s=1_700_000_000)
+    write(tmp_path, "raw", DAY, "validation_failed.json", mtime_s=1_700_000_100, text=refused(DAY))
+    validate = Step(VALIDATE, DAY, (Step(GENERATE, DAY),))
+    process = Step(PROCESS, DAY, (validate,))
+    next_day = Step(PROCESS, DAY + datetime.timedelta(days=1), (process,))  # a window reaching back a day
+    view = StoreView(store)
+
+    failed = view.status(validate)
+    assert failed.state is DayState.FAILED and failed.brief == "min_orders" and failed.failed_day == DAY
+    assert failed.reason == (
+        f"validation failed for {DAY} in {tmp_path / 'raw/year=2024/month=03/day=09/orders.csv'}: "
+        "min_orders: 12 orders, at least 50 required"
+    )
+    same_day = view.status(process)
+    assert (same_day.state, same_day.reason, same_day.brief) == (DayState.HELD_BACK, failed.reason, "min_orders")
+    later = view.status(next_day)
+    assert later.state is DayState.HELD_BACK and later.reason == f"held back: {failed.reason}"
+    assert later.brief == f"by {DAY}" and later.failed_day == DAY
+
+
+def test_a_refusal_under_other_settings_is_tried_again_and_says_what_changed(tmp_path):
+    store = LocalStore(tmp_path)
+    write(tmp_path, "raw", DAY, "orders.csv", mtime_s=1_700_000_000)
+    write(tmp_path, "raw", DAY, "validation_failed.json", mtime_s=1_700_000_100, text=refused(DAY, min_orders=50))
+    lowered = Step(VALIDATE, DAY, (Step(GENERATE, DAY),), settings=(("min_orders", 10),))
+
+    status = StoreView(store).status(lowered)
+
+    assert status.state is DayState.MISSING
+    assert status.reason == "refused with min_orders=50, now min_orders=10: to be tried again"
