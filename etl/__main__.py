@@ -3,7 +3,10 @@
 ``python -m etl yesterday [--etl-timezone TZ]`` prints the last complete business day (for scripts);
 ``python -m etl backfill [--start A] [--stop B | --through C | --end C] [--of DailyReport] [luigi args]`` runs
 RangeDaily, by default from ``[etl] start_date`` through yesterday (see :mod:`etl.backfill`);
-``python -m etl cleanup [--as-of DAY] [--dry-run] [luigi args]`` applies retention, or lists what it would remove.
+``python -m etl cleanup [--as-of DAY] [--dry-run] [luigi args]`` applies retention, or lists what it would remove;
+``etl status [--start D1] [--end D2] [--json]`` shows every day's state in every step, and why;
+``etl check-deadline [--day D]`` exits 0 when the day's report is done, else names the first step not done and
+alerts through Luigi's ``[email]`` settings, as a failed run does.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import datetime
 import sys
 
+import luigi.notifications
 from luigi.retcodes import retcode
 
 from etl import clock
@@ -19,6 +23,8 @@ from etl.backfill import run_backfill, run_luigi, settings_with
 from etl.config import SettingsError
 from etl.day_ranges import ONE_DAY
 from etl.run_settings import RunSettings
+from etl.status import STEPS, day_rows, first_not_done
+from etl.status_view import exit_code, render
 from etl.tasks import cleanup_plan
 
 
@@ -59,6 +65,26 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
     cleanup.add_argument(
         "--dry-run", action="store_true", help="list what would be removed, remove nothing; exit 1 if anything would go"
     )
+    status = commands.add_parser(
+        "status",
+        help="every day's state in every step, and why; exit 0 when every day is done or expired, else 1; "
+        "takes --section-option settings",
+    )
+    status.add_argument(
+        "--start", type=datetime.date.fromisoformat, help="first day, inclusive (default: [etl] start_date)"
+    )
+    status.add_argument(
+        "--end", type=datetime.date.fromisoformat, help="last day, inclusive (default: yesterday in [etl] timezone)"
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object a day, for scripts")
+    deadline = commands.add_parser(
+        "check-deadline",
+        help="exit 0 when the day's report is done; else 1, naming the first step not done and why, and mail it "
+        "through Luigi's [email] settings",
+    )
+    deadline.add_argument(
+        "--day", type=datetime.date.fromisoformat, help="the business day (default: yesterday in [etl] timezone)"
+    )
     args, luigi_args = parser.parse_known_args(argv)
     if args.command == "yesterday" and any(not arg.startswith("--etl-") for arg in luigi_args[::2]):
         parser.error(f"unrecognized arguments: {' '.join(luigi_args)}")
@@ -67,6 +93,18 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
             if args.command == "yesterday":
                 print(clock.last_complete_day(settings.timezone).isoformat())
                 return 0
+            if args.command == "status":
+                start = args.start or settings.start_date
+                end = args.end or clock.last_complete_day(settings.timezone)
+                if start < settings.start_date or end < start:
+                    parser.error(
+                        f"--start {start} --end {end}: need [etl] start_date {settings.start_date} <= start <= end"
+                    )
+                rows = day_rows(settings, start, end + ONE_DAY)
+                print(render(rows, list(STEPS), args.json))
+                return exit_code(rows)
+            if args.command == "check-deadline":
+                return check_deadline(settings, args.day or clock.last_complete_day(settings.timezone))
             if args.command == "cleanup":
                 as_of = args.as_of or clock.last_complete_day(settings.timezone)
                 if args.dry_run:
@@ -83,6 +121,24 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
     if args.command == "cleanup":
         return run_luigi(command)
     return run_backfill(args.of, start, stop, luigi_args)
+
+
+def check_deadline(settings: RunSettings, day: datetime.date) -> int:
+    """0 when ``day``'s report is done (silent unless on a terminal); else 1, with one line naming the first step not done and why, mailed as
+    a failure is (Luigi's ``[email]`` settings; nothing is sent when none are set)."""
+    (row,) = day_rows(settings, day, day + ONE_DAY)
+    late = first_not_done(row)
+    if late is None:
+        if sys.stdout.isatty():  # a person asking; under cron, output would be mailed every morning
+            print(f"etl check-deadline: the report of {day} is done")
+        return 0
+    step, status = late
+    line = f"etl check-deadline: the report of {day} is not done: {step} is {status.state}" + (
+        f": {status.reason}" if status.reason else ""
+    )
+    print(line)
+    luigi.notifications.send_error_email(f"Luigi: etl: the report of {day} is not done", line)
+    return 1
 
 
 def print_cleanup_plan(settings: RunSettings, as_of: datetime.date) -> int:

@@ -30,6 +30,7 @@ class DayState(enum.Enum):
     FAILED = "failed"  # the step refused this input under these settings, and neither has changed since
     HELD_BACK = "held back"  # a step it needs failed (or is held back): built once that is fixed
     EXPIRED = "expired"  # retired by retention: counts as done, never rebuilt unless asked
+    NOT_DUE = "not due"  # the day is not over yet in [etl] timezone: nothing may be built
 
     @property
     def finished(self) -> bool:
@@ -39,7 +40,7 @@ class DayState(enum.Enum):
     @property
     def settled(self) -> bool:
         """No run can change it until an input or a setting does: finished, or failed, or held back by a failure."""
-        return self not in (DayState.STALE, DayState.MISSING)
+        return self not in (DayState.STALE, DayState.MISSING, DayState.NOT_DUE)
 
 
 @dataclasses.dataclass(frozen=True)
