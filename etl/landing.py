@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl import clock
 from etl.csv_io import LANDED_COLUMNS, ExportReadError, read_export, read_text_csv, write_table
 from etl.ingest import (
     ColumnPlan,
@@ -328,7 +329,7 @@ def run_record(
         return sum(rows.accepted[day] for rows in read)
 
     return {
-        "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "at": clock.now().isoformat(timespec="seconds"),
         "files": [
             {
                 "file": rows.name,

@@ -48,9 +48,10 @@ class RangeDaily(luigi.tools.range.RangeDaily):
     def moving_start(self, now: datetime.datetime) -> datetime.datetime:
         if self.start is not None:
             return self.parameter_to_datetime(self.start)
-        return super().moving_start(now)
+        return super().moving_start(self.pipeline_now(now))
 
     def moving_stop(self, now: datetime.datetime) -> datetime.datetime:
+        now = self.pipeline_now(now)
         timezone = run_settings.current().timezone
         today = clock.today(timezone, now)
         first_open_day = datetime.datetime.combine(today, datetime.time())
@@ -59,6 +60,13 @@ class RangeDaily(luigi.tools.range.RangeDaily):
                 "RangeDaily: days from %s on are not over in %s yet; they are left for a later run", today, timezone
             )
         return min(super().moving_stop(now), first_open_day)
+
+    def pipeline_now(self, luigi_now: datetime.datetime) -> datetime.datetime:
+        """The range's "now", naive UTC as Luigi passes it: ``--now`` when given, else :func:`etl.clock.now`
+        rather than Luigi's own ``time.time()``, so that ``ETL_NOW`` moves the range as it moves the rest."""
+        if self.now is not None:
+            return luigi_now
+        return clock.now().replace(tzinfo=None)
 
     def missing_datetimes(self, finite_datetimes):
         start_date = run_settings.current().start_date

@@ -12,6 +12,7 @@ from collections import Counter
 
 import pyarrow as pa
 
+from etl import clock
 from etl.csv_io import read_orders, read_text_csv, write_orders
 from etl.metrics import rolling_metrics
 from etl.report import build_daily_report, is_newer_report
@@ -123,7 +124,7 @@ def report_day(store: Store, date: datetime.date, config: dict, trend_threshold:
     first, so that a run killed in between leaves the day incomplete and the pointer is set again."""
     daily = build_daily_report(
         date=date,
-        generated_at=datetime.datetime.now(datetime.UTC),
+        generated_at=clock.now(),
         version=__version__,
         config=config,
         validation_report=store.read_json(file_key(RAW, date, VALIDATION_REPORT)),
@@ -157,7 +158,7 @@ def cleanup(
     )
     as_of = cleanup_as_of(date, policy)
     run = {
-        "at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "at": clock.now().isoformat(timespec="seconds"),
         "as_of": as_of.isoformat(),
         "cutoffs": {layer: retention_cutoff(as_of, policy.days(layer)).isoformat() for layer in RETAINED_LAYERS},
         "removed": {layer: [partition_key(layer, day) for day in days] for layer, days in plan.items()},

@@ -8,7 +8,9 @@
 #
 # Environment: ETL_BASE_DIR (base directory), LUIGI_CONFIG_PATH (default: this repo's luigi.cfg),
 # ETL_SCHEDULER_URL (a luigid, e.g. http://127.0.0.1:8082; default: local scheduler),
-# ETL_LOG_DIR (default: <repo>/logs), ETL_LOCK_FILE (default: $ETL_LOG_DIR/run_daily.lock).
+# ETL_LOG_DIR (default: <repo>/logs), ETL_LOCK_FILE (default: $ETL_LOG_DIR/run_daily.lock),
+# ETL_NOW (an ISO timestamp the pipeline takes for now: which day is yesterday, the times it records;
+# this script's own stamps in the log stay the wall clock, when the run really happened).
 # Exit status: luigi's (see [retcode] in etl/luigi_defaults.cfg); 10 when already running.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -25,6 +25,12 @@ LUIGI = Path(sys.executable).with_name("luigi")
 FAST_DAYS = {"generation": {"mean_orders_per_day": "80"}, "validation": {"min_orders": "20"}}
 
 
+@pytest.fixture(autouse=True)
+def real_clock(monkeypatch) -> None:
+    """Tests run on the real clock unless they set ETL_NOW themselves, whatever the shell running them set."""
+    monkeypatch.delenv("ETL_NOW", raising=False)
+
+
 @pytest.fixture
 def base_dir(tmp_path: Path) -> Path:
     return tmp_path / "base"

@@ -377,3 +377,14 @@ def test_rows_around_daylight_saving_changes_and_a_leap_day_land_in_their_local_
         for day in (start + datetime.timedelta(days=i) for i in range((stop - start).days)):
             assert summary(base_dir, day)["total_orders"] == expected.get(day, 0), day
     assert expected[D(2024, 2, 29)] == 3 and expected[D(2024, 3, 10)] == 6 and expected[D(2024, 11, 3)] == 4
+
+
+def test_the_ingest_record_is_stamped_with_etl_now(landing, base_dir, monkeypatch):
+    monkeypatch.setenv("ETL_NOW", "2024-01-08T03:00:00+01:00")
+    (landing / "orders.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=5, seed=3)))
+
+    result = build(IngestLandingFiles())
+
+    assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
+    record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
+    assert record["at"] == "2024-01-08T02:00:00+00:00", "the simulated moment, recorded in UTC"

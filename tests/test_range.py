@@ -67,3 +67,13 @@ def test_a_report_range_schedules_reports_whose_files_are_missing(configure, bas
     days = scheduled(of=DailyReport, start=D(2024, 1, 1), stop=D(2024, 1, 5))
 
     assert days == [D(2024, 1, 1), D(2024, 1, 2), D(2024, 1, 4)], "only the 3rd's report exists"
+
+
+def test_etl_now_moves_the_range_and_an_explicit_now_still_wins(configure, monkeypatch):
+    monkeypatch.setenv("ETL_NOW", "2024-01-10T02:00:00+00:00")
+
+    days = scheduled(of=GenerateDailyData, start=D(2024, 1, 1), stop=D(2024, 2, 1))
+    assert days == [D(2024, 1, 1) + datetime.timedelta(days=i) for i in range(9)], "through the simulated yesterday"
+
+    pinned = scheduled(of=GenerateDailyData, start=D(2024, 1, 1), stop=D(2024, 2, 1), now=epoch("2024-01-06T12:00"))
+    assert pinned[-1] == D(2024, 1, 5), "--now pins the range's clock over ETL_NOW"

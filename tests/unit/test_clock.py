@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 
-from etl.clock import is_day_over, last_complete_day, today
+from etl.clock import is_day_over, last_complete_day, now, today
+from etl.config import SettingsError
 
 D = datetime.date
 UTC = datetime.UTC
@@ -111,6 +113,43 @@ def test_without_now_the_real_clock_is_used():
     assert got in {before, after}
     assert last_complete_day("Asia/Tokyo") in {before - datetime.timedelta(days=1), after - datetime.timedelta(days=1)}
     assert not is_day_over(after + datetime.timedelta(days=1), "Asia/Tokyo")
+
+
+def test_etl_now_with_an_offset_is_that_instant(monkeypatch, local_time_in_tokyo):
+    monkeypatch.setenv("ETL_NOW", "2024-03-10T00:30:00+01:00")  # 23:30 UTC on the 9th, whatever the machine's zone
+
+    assert now() == datetime.datetime(2024, 3, 9, 23, 30, tzinfo=UTC)
+    assert now().utcoffset() == datetime.timedelta(0), "recorded times are in UTC"
+    assert today("UTC") == D(2024, 3, 9)
+    assert last_complete_day("Europe/Berlin") == D(2024, 3, 9)
+    assert is_day_over(D(2024, 3, 9), "Asia/Tokyo") and not is_day_over(D(2024, 3, 9), "UTC")
+    monkeypatch.setenv("ETL_NOW", "2024-03-10T02:00:00Z")
+    assert now() == datetime.datetime(2024, 3, 10, 2, 0, tzinfo=UTC)
+
+
+def test_etl_now_without_an_offset_is_the_machines_local_time(monkeypatch, local_time_in_tokyo):
+    monkeypatch.setenv("ETL_NOW", "2024-03-10T02:00:00")  # 02:00 in Tokyo (UTC+9) is 17:00 UTC on the 9th
+
+    assert now() == datetime.datetime(2024, 3, 9, 17, 0, tzinfo=UTC)
+    assert last_complete_day("Asia/Tokyo") == D(2024, 3, 9), "the 02:00 cron run of the night after the 9th"
+    assert today("UTC") == D(2024, 3, 9)
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2024-13-01T02:00:00", "10/03/2024 02:00", "2024-03-10T25:00"])
+def test_a_bad_etl_now_is_a_settings_error_naming_it_and_the_expected_form(monkeypatch, value):
+    monkeypatch.setenv("ETL_NOW", value)
+
+    with pytest.raises(SettingsError, match=re.escape(f"ETL_NOW={value!r} is not an ISO timestamp: YYYY-MM-DDTHH:MM")):
+        now()
+    with pytest.raises(SettingsError):
+        last_complete_day("UTC")
+
+
+def test_an_empty_etl_now_is_the_real_clock(monkeypatch):
+    monkeypatch.setenv("ETL_NOW", "")
+    before = datetime.datetime.now(UTC)
+    got = now()
+    assert before <= got <= datetime.datetime.now(UTC)
 
 
 def test_unknown_timezone_is_an_error():
