@@ -3,7 +3,8 @@
 On a terminal, Luigi's log lines scroll past faster than anyone reads them; the question is how far the range
 is. So the run goes to a child process (the ``luigi`` command, with its own exit codes) whose output is appended
 to a log file, while this process reads the range's day states once a second, read-only, and shows one line.
-Under cron (no terminal) or with ``--log-level``, the caller runs Luigi in-process as before: plain log lines.
+Under cron (no terminal), with ``--log-level`` or ``ETL_PROGRESS=0``, the caller runs Luigi in-process as before:
+plain log lines.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ BAR_FORMAT = "{desc} |{bar}| {percentage:3.0f}% [{elapsed}<{remaining}]"
 
 
 def wanted(luigi_args: list[str]) -> bool:
-    """Progress mode: stderr is a terminal and no ``--log-level`` asks for Luigi's log lines there."""
+    """Progress mode: stderr is a terminal, and neither ``--log-level`` nor ``ETL_PROGRESS=0`` asks for Luigi's log
+    lines there (the test suite sets it: its in-process runs use config that a child process would not see)."""
     asked_for_log = any(arg == "--log-level" or arg.startswith("--log-level=") for arg in luigi_args)
-    return sys.stderr.isatty() and not asked_for_log
+    return sys.stderr.isatty() and not asked_for_log and os.environ.get("ETL_PROGRESS") != "0"
 
 
 def range_progress(of_cls: type[luigi.Task], days: list[datetime.date]) -> tuple[int, int]:
