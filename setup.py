@@ -24,6 +24,8 @@ setup(
         # tzdata: the IANA timezone database for zoneinfo where the system has none (slim images, Windows),
         # so [etl] timezone means the same everywhere.
         "tzdata>=2024.1",
+        # tqdm: the live progress line of etl backfill on a terminal (time left, redrawn in place, any width).
+        "tqdm>=4.66.3",
     ],
     # aiosmtpd: a real SMTP server on a loopback port, so tests read the failure mails Luigi sends;
     # hypothesis: random partition trees and policies for the retention properties.

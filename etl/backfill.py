@@ -1,8 +1,9 @@
-"""``python -m etl backfill``: RangeDaily over ``[start, stop)`` with the pipeline's defaults, in this process.
+"""``python -m etl backfill``: RangeDaily over ``[start, stop)`` with the pipeline's defaults.
 
 The range itself is cut into chunks by :class:`etl.range.RangeDaily`; this adds the defaults a cron job
 wants (from ``[etl] start_date`` through yesterday, read with the command's own ``--etl-*`` flags) and
-exits through Luigi's own exit-code logic (``luigi.retcodes.run_with_retcodes``), as ``luigi`` does.
+exits through Luigi's own exit-code logic (``luigi.retcodes.run_with_retcodes``), as ``luigi`` does: in this
+process, or on a terminal in a child process under a progress line (:mod:`etl.progress`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,24 @@ from collections.abc import Iterator
 
 import luigi.retcodes
 from luigi.cmdline_parser import CmdlineParser
+from luigi.task_register import Register
 
-from etl import run_settings
+from etl import clock, progress, run_settings
+from etl.day_ranges import days_between
 from etl.run_settings import RunSettings
 
 
 def run_backfill(of: str, start: datetime.date, stop: datetime.date, luigi_args: list[str]) -> int:
-    """Complete ``of`` for every day of ``[start, stop)``; returns the exit code of the whole backfill."""
-    return run_luigi(["RangeDaily", "--of", of, f"--start={start}", f"--stop={stop}", *luigi_args])
+    """Complete ``of`` for every day of ``[start, stop)``; returns the exit code of the whole backfill.
+
+    On a terminal it runs under a progress line over the days the range can hold; an unknown ``of`` runs
+    in-process, where luigi names it as it always did."""
+    command = ["RangeDaily", "--of", of, f"--start={start}", f"--stop={stop}", *luigi_args]
+    if not progress.wanted(luigi_args) or of not in Register.task_names():
+        return run_luigi(command)
+    with settings_with(luigi_args) as settings:
+        days = days_between(max(start, settings.start_date), min(stop, clock.today(settings.timezone)))
+        return progress.run_with_progress("backfill", command, Register.get_task_cls(of), days)
 
 
 def run_luigi(command: list[str]) -> int:

@@ -19,6 +19,10 @@ from luigi.task_register import Register
 
 import etl  # noqa: F401 - installs the package's Luigi defaults, as the luigi command does
 
+# In-process runs (main(), run_backfill()) use config the tests set in this process, which the child process of
+# the progress line would not see: keep them in-process under `pytest -s` on a terminal too. Commands the tests
+# start get a clean environment (run_luigi, and test_progress's terminal) and decide for themselves.
+os.environ["ETL_PROGRESS"] = "0"
 REPO = Path(__file__).resolve().parents[1]
 LUIGI = Path(sys.executable).with_name("luigi")
 # Small days keep the suite fast; validation's minimum is lowered to match.
