@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
 
 
 def check_deadline(settings: RunSettings, day: datetime.date) -> int:
-    """0 when ``day``'s report is done (silent unless on a terminal); else 1, with one line naming the first step not done and why, mailed as
-    a failure is (Luigi's ``[email]`` settings; nothing is sent when none are set)."""
+    """0 when ``day``'s report is done (silent unless on a terminal); else 1, with one line naming the first step
+    not done and why, mailed as a failure is (Luigi's ``[email]`` settings; nothing is sent when none are set)."""
     (row,) = day_rows(settings, day, day + ONE_DAY)
     late = first_not_done(row)
     if late is None:

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import luigi
 import luigi.retcodes
-from luigi.task import BulkCompleteNotImplementedError
 from tqdm import tqdm
 
-from etl.chunks import DONE, FAILED, Outcomes
+from etl import run_settings
+from etl.tasks import full_view
 
 POLL_SECONDS = 1.0
 INTERRUPTED = 130  # a shell's code for a command stopped by Ctrl-C
@@ -42,17 +42,10 @@ def wanted(luigi_args: list[str]) -> bool:
 
 def range_progress(of_cls: type[luigi.Task], days: list[datetime.date]) -> tuple[int, int]:
     """How many of ``days`` are done and how many failed (refused, or held back by a failed day) for ``of_cls``,
-    under the settings in force. Reads only: the run in the child is the writer.
-
-    Done days come from ``bulk_complete``, one view of the store for the whole range as planning reads it (a
-    ``DailyPipeline`` day's own ``complete()`` lists every retained layer); the rest are judged by ``Outcomes``."""
-    outcomes = Outcomes()
-    try:
-        done = set(of_cls.bulk_complete(days))
-    except BulkCompleteNotImplementedError:
-        done = {day for day in days if outcomes.of(of_cls(date=day)) == DONE}
-    failed = sum(outcomes.of(of_cls(date=day)) == FAILED for day in days if day not in done)
-    return len(done), failed
+    under the settings in force, from one view of the store. Reads only: the run in the child is the writer."""
+    view = full_view(run_settings.current())
+    states = [view.state(of_cls(date=day)) for day in days]
+    return sum(state.finished for state in states), sum(state.settled and not state.finished for state in states)
 
 
 def run_with_progress(name: str, command: list[str], of_cls: type[luigi.Task], days: list[datetime.date]) -> int:
