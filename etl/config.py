@@ -48,6 +48,14 @@ class FixedParams:
             cls._fixed_params = super().get_params()
         return cls._fixed_params
 
+    @classmethod
+    def get_param_values(cls, params, args, kwargs):
+        """Luigi's answer, fast when every parameter is given by name (how the pipeline makes its tasks): Luigi's
+        instance cache asks this on every instantiation, and its general answer scans the config each time."""
+        if not args and len(kwargs) == len(params) and all(name in kwargs for name, _ in params):
+            return [(name, param.normalize(kwargs[name])) for name, param in params]
+        return super().get_param_values(params, args, kwargs)
+
 
 class Checked:
     """Mixin for a Luigi parameter: its value is checked when parsed, with a message saying what is allowed.

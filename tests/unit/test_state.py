@@ -41,8 +41,8 @@ def write(base, layer: str, date: datetime.date, name: str, mtime_s: int | None 
 
 def test_finished_means_done_or_expired():
     assert {state for state in DayState if state.finished} == {DayState.DONE, DayState.EXPIRED}
-    assert [state.value for state in DayState] == ["done", "stale", "missing", "failed", "held back", "expired"]
-    assert {state for state in DayState if not state.settled} == {DayState.STALE, DayState.MISSING}
+    assert [state.value for state in DayState] == ["done", "stale", "missing", "failed", "held back", "expired", "not due"]
+    assert {state for state in DayState if not state.settled} == {DayState.STALE, DayState.MISSING, DayState.NOT_DUE}
 
 
 # day_state ------------------------------------------------------------------------------------------------
