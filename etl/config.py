@@ -282,6 +282,11 @@ class etl(Settings):  # noqa: N801 - the class name is the config section and CL
         choices=("synthetic", "landing"),
         description="Where orders come from: synthetic (generated, reproducible per day) or landing (export files).",
     )
+    rebuild_stale = luigi.BoolParameter(
+        default=False,
+        description="Also rebuild days built under other settings (etl rerun --stale sets it): by default a changed "
+        "setting is shown by etl status and the days keep what they were built with.",
+    )
 
 
 class generation(Settings):  # noqa: N801

@@ -44,8 +44,8 @@ def range_progress(of_cls: type[luigi.Task], days: list[datetime.date]) -> tuple
     """How many of ``days`` are done and how many failed (refused, or held back by a failed day) for ``of_cls``,
     under the settings in force, from one view of the store. Reads only: the run in the child is the writer."""
     view = full_view(run_settings.current())
-    states = [view.state(of_cls(date=day)) for day in days]
-    return sum(state.finished for state in states), sum(state.settled and not state.finished for state in states)
+    statuses = [view.status(of_cls(date=day)) for day in days]
+    return sum(status.finished for status in statuses), sum(status.failed for status in statuses)
 
 
 def run_with_progress(name: str, command: list[str], of_cls: type[luigi.Task], days: list[datetime.date]) -> int:

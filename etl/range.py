@@ -20,11 +20,9 @@ from etl import clock, run_settings
 from etl.chunks import STAGES, DaysFailedError
 from etl.config import DayParameter
 from etl.day_ranges import ONE_DAY, blocks_covering
-from etl.state import DayState
 from etl.tasks import IngestLandingFiles, full_view
 
 logger = logging.getLogger("luigi-interface")
-FAILED_OR_HELD_BACK = (DayState.FAILED, DayState.HELD_BACK)
 
 
 class RangeDaily(luigi.tools.range.RangeDaily):
@@ -140,6 +138,4 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         """Each missing day whose outcome is settled as failed, with the day, file and rule that failed."""
         view = full_view(run_settings.current())
         statuses = {getattr(task, self._param_name): view.status(task) for task in self.day_tasks()}
-        return {
-            day: status.reason for day, status in statuses.items() if status.state.settled and not status.state.finished
-        }
+        return {day: status.reason for day, status in statuses.items() if status.failed}

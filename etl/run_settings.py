@@ -20,7 +20,8 @@ from etl.retention import RetentionPolicy, parse_weekdays
 from etl.storage import Store, UnsupportedStoreError, open_store
 
 logger = logging.getLogger("luigi-interface")
-LOCATIONS = ("base_dir", "directory")  # where things are, not what shapes the data: left out of reports
+# Where things are and how a run goes, not what shapes the data: left out of reports.
+NOT_SHAPING = ("base_dir", "directory", "rebuild_stale")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -38,6 +39,7 @@ class RunSettings:
     negative_amounts: str  # refund or sign_error: what processing makes of a negative amount
     excluded_statuses: tuple[str, ...]  # lower case: statuses left out of net revenue
     window_days: int
+    rebuild_stale: bool  # a day built under other settings is rebuilt, not kept
     trend_threshold: float
     retention: RetentionPolicy
     report_config: dict[str, dict[str, object]]  # what shapes the data, for the report's run metadata
@@ -92,6 +94,7 @@ def load_run_settings() -> RunSettings:
         negative_amounts=landing.negative_amounts if source == "landing" else "sign_error",
         excluded_statuses=tuple(status.lower() for status in json.loads(values["revenue"]["excluded_statuses"])),
         window_days=window_days,
+        rebuild_stale=values["etl"]["rebuild_stale"],
         trend_threshold=values["report"]["trend_threshold"],
         retention=RetentionPolicy(
             raw_days=kept["raw_days"],
@@ -100,7 +103,7 @@ def load_run_settings() -> RunSettings:
             weekdays=parse_weekdays(kept["cleanup_weekdays"]),
         ),
         report_config={
-            section: {option: _plain(value) for option, value in options.items() if option not in LOCATIONS}
+            section: {option: _plain(value) for option, value in options.items() if option not in NOT_SHAPING}
             for section, options in values.items()
         },
     )

@@ -17,6 +17,7 @@ import enum
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from etl.marks import BUILDING, mark_file
 from etl.retention import ledger_with, retired_days
 from etl.storage import FileStat, Partitions, Store
 from etl.storage.layout import CLEANUP, CLEANUP_REPORT, RETIRED_DAYS_KEY, file_key, partition_of_key
@@ -37,11 +38,6 @@ class DayState(enum.Enum):
         """Nothing is left to do: the outputs exist and are current, or were retired on purpose."""
         return self in (DayState.DONE, DayState.EXPIRED)
 
-    @property
-    def settled(self) -> bool:
-        """No run can change it until an input or a setting does: finished, or failed, or held back by a failure."""
-        return self not in (DayState.STALE, DayState.MISSING, DayState.NOT_DUE)
-
 
 @dataclasses.dataclass(frozen=True)
 class DayStatus:
@@ -51,6 +47,17 @@ class DayStatus:
     reason: str | None = None  # in full: the failed rule and its file, what holds it back, what changed
     brief: str | None = None  # the same in a few words, for summaries: a rule's name, "by 2024-03-10"
     failed_day: datetime.date | None = None  # the day whose refusal this is, or holds this back
+    kept: bool = False  # stale by settings alone, kept as built: only ``etl rerun --stale`` rebuilds it
+
+    @property
+    def finished(self) -> bool:
+        """Nothing is left for this run to do: done, expired, or stale by settings that it keeps."""
+        return self.state.finished or self.kept
+
+    @property
+    def failed(self) -> bool:
+        """Refused, or held back by a refusal: settled until an input or a setting changes."""
+        return self.state in (DayState.FAILED, DayState.HELD_BACK)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,29 +69,34 @@ class Outputs:
     filenames: tuple[str, ...]
     failure_marker: str | None = None  # written instead of the outputs when the input is refused
     input_file: str | None = None  # the partition's file the failure is about; a newer one is retried
+    step: str | None = None  # the step's name, which names its completion mark (raw, the source, has none)
 
     @property
-    def mark(self) -> str:
+    def last(self) -> str:
+        """The output written last: what an earlier version's store is judged by, in place of a mark."""
         return self.filenames[-1]
+
+    @property
+    def mark(self) -> str | None:
+        return mark_file(self.step) if self.step else None
 
 
 class DailyStep(Protocol):
-    """A step of one day: what it writes, the steps whose outputs it reads, and (for a step that may refuse its
-    input) the settings its outcome holds for."""
+    """A step of one day: what it writes, the steps whose outputs it reads, and the settings that shape it."""
 
     outputs: Outputs
     date: datetime.date
 
     def requires(self) -> object: ...
 
-    def checked_with(self) -> dict: ...
+    def fingerprint(self) -> dict: ...
 
 
 def day_state(outputs: Outputs, files: dict[str, FileStat], retired: bool) -> DayState:
-    """The state of one day from its own partition's files alone (inputs aside)."""
+    """The state of one day from its own partition's files alone (inputs aside), by an earlier version's rule."""
     if all(name in files for name in outputs.filenames):
-        mark = files[outputs.mark].mtime_ns
-        return DayState.STALE if any(files[name].mtime_ns > mark for name in outputs.filenames) else DayState.DONE
+        last = files[outputs.last].mtime_ns
+        return DayState.STALE if any(files[name].mtime_ns > last for name in outputs.filenames) else DayState.DONE
     marker = files.get(outputs.failure_marker) if outputs.failure_marker else None
     refused = files.get(outputs.input_file) if outputs.input_file else None
     if marker is not None and refused is not None and marker.mtime_ns >= refused.mtime_ns:
@@ -99,8 +111,9 @@ class StoreView:
     A writer that keeps a view says what it wrote (:meth:`forget`), and only that is listed again.
     """
 
-    def __init__(self, store: Store, listed: Iterable[str] = ()) -> None:
+    def __init__(self, store: Store, listed: Iterable[str] = (), rebuild_settings: bool = False) -> None:
         self.store = store
+        self.rebuild_settings = rebuild_settings  # a day built under other settings is stale for this run too
         self.ledger = retired(store)
         self.layers: dict[str, Partitions] = {layer: store.list_partitions(layer) for layer in listed}
         self.partitions: dict[tuple[str, datetime.date], dict[str, FileStat]] = {}
@@ -165,41 +178,139 @@ class StoreView:
     def _status(self, step: DailyStep) -> DayStatus:
         outputs = step.outputs
         files = self.files(outputs.layer, step.date)
-        own = day_state(outputs, files, step.date in self.ledger[outputs.layer])
-        if own is DayState.FAILED:
-            return self._refusal(step)
-        if own is DayState.EXPIRED:
-            return DayStatus(own, "retired by retention")
-        stale = None if own is DayState.DONE else DayStatus(own)
+        mark = self._mark(outputs, step.date, files)
+        if mark is None:
+            return self._unmarked(step, files)
+        if mark["outcome"] == BUILDING:
+            return DayStatus(DayState.MISSING, "its first build did not finish")
+        if mark["outcome"] == "failed":
+            return self._failed(step, mark)
+        own = None
+        for key, recorded in mark["outputs"].items():
+            if self.listed(key) is None:
+                return DayStatus(DayState.MISSING, f"its output {key} is gone")
+            if own is None and self._changed(key, recorded):
+                own = DayStatus(DayState.STALE, f"its output {key} changed since it was built")
+        needed = self._needed(step)
+        if needed is not None:
+            return needed
+        changed = next((key for key, recorded in mark["inputs"].items() if self._changed(key, recorded)), None)
+        if own is None and changed is not None:
+            own = DayStatus(DayState.STALE, f"its input {changed} changed since it was built")
+        if own is not None:
+            return own
+        settings = settings_change(mark["settings"], step.fingerprint())
+        if settings is not None:
+            return DayStatus(DayState.STALE, f"built with {settings}", "settings", kept=not self.rebuild_settings)
+        return DayStatus(DayState.DONE)
+
+    def _needed(self, step: DailyStep) -> DayStatus | None:
+        """What ``step``'s requirements make of it: held back by a failure, stale while one is not finished."""
+        stale = None
         for needed in _flatten(step.requires()):
             if not hasattr(needed, "outputs"):
                 continue  # a step of no single day (the landing ingest): it rewrites days' inputs itself
             found = self.status(needed)
-            if found.state in (DayState.FAILED, DayState.HELD_BACK):
+            if found.failed:
                 return held_back(step, needed, found)
-            if stale is not None or found.state is DayState.EXPIRED:
-                continue
-            if found.state is not DayState.DONE:
+            if stale is None and not found.finished:
                 stale = DayStatus(DayState.STALE, f"its input {_name(needed)} is {found.state.value}")
-            elif self.files(needed.outputs.layer, needed.date)[needed.outputs.mark].mtime_ns > (
-                files[outputs.mark].mtime_ns
-            ):
-                stale = DayStatus(DayState.STALE, f"its input {_name(needed)} changed since it was built")
-        return stale or DayStatus(DayState.DONE)
+        return stale
 
-    def _refusal(self, step: DailyStep) -> DayStatus:
-        """FAILED while the refusal's settings are today's; otherwise the day is tried again."""
-        record = self.store.read_json(file_key(step.outputs.layer, step.date, step.outputs.failure_marker))
-        then, now = record.get("checked_with") or {}, step.checked_with()
-        if then != now:
-            changed = {name for name in then.keys() | now.keys() if then.get(name) != now.get(name)}
-            were = ", ".join(f"{name}={then.get(name)}" for name in sorted(changed))
-            are = ", ".join(f"{name}={now.get(name)}" for name in sorted(changed))
-            return DayStatus(DayState.MISSING, f"refused with {were}, now {are}: to be tried again", "settings changed")
+    def _unmarked(self, step: DailyStep, files: dict[str, FileStat]) -> DayStatus:
+        """A step with no mark: raw (the source), or a partition an earlier version built, judged by its rule
+        (make's, on the listing's times) until a rebuild writes a mark."""
+        outputs = step.outputs
+        own = day_state(outputs, files, step.date in self.ledger[outputs.layer])
+        if own is DayState.FAILED:
+            record = self.store.read_json(file_key(outputs.layer, step.date, outputs.failure_marker))
+            checked = record.get("checked_with") or {}
+            then = {name: checked.get(name.rpartition("] ")[2]) for name in step.fingerprint()}
+            return self._refusal(step, record, settings_change(then, step.fingerprint()))
+        if own is DayState.EXPIRED:
+            return DayStatus(own, "retired by retention")
+        needed = self._needed(step)
+        if needed is not None and (needed.failed or own is DayState.DONE):
+            return needed
+        if own is not DayState.DONE:
+            return DayStatus(own)
+        for needed in _flatten(step.requires()):
+            if hasattr(needed, "outputs") and self.status(needed).state is not DayState.EXPIRED:
+                needed_last = self.files(needed.outputs.layer, needed.date).get(needed.outputs.last)
+                if needed_last is not None and needed_last.mtime_ns > files[outputs.last].mtime_ns:
+                    return DayStatus(DayState.STALE, f"its input {_name(needed)} changed since it was built")
+        return DayStatus(DayState.DONE)
+
+    def _failed(self, step: DailyStep, mark: dict) -> DayStatus:
+        """A step that refused its inputs: FAILED while they and the settings are as they were, else tried again."""
+        changed = next((key for key, recorded in mark["inputs"].items() if self._changed(key, recorded)), None)
+        if changed is not None:
+            return DayStatus(DayState.MISSING, f"its input {changed} changed since it was refused: to be tried again")
+        outputs = step.outputs
+        if self.listed(file_key(outputs.layer, step.date, outputs.failure_marker)) is None:
+            return DayStatus(DayState.MISSING, "the record of its refusal is gone: to be tried again")
+        record = self.store.read_json(file_key(outputs.layer, step.date, outputs.failure_marker))
+        return self._refusal(step, record, settings_change(mark["settings"], step.fingerprint()))
+
+    def _refusal(self, step: DailyStep, record: dict, settings: str | None) -> DayStatus:
+        """FAILED, naming the day, file and rules, while the refusal's settings are today's; else tried again."""
+        if settings is not None:
+            return DayStatus(DayState.MISSING, f"refused with {settings}: to be tried again", "settings changed")
         rules = record["rules"]
         brief = ", ".join(rule["rule"] for rule in rules if not rule["passed"])
         reason = refusal(step.date, self.store.describe(record["file"]), rules)
         return DayStatus(DayState.FAILED, reason, brief, step.date)
+
+    def _mark(self, outputs: Outputs, date: datetime.date, files: dict[str, FileStat]) -> dict | None:
+        """The step's completion mark (read once per version of the file in this process), or None."""
+        stat = files.get(outputs.mark) if outputs.mark else None
+        if stat is None:
+            return None
+        key = file_key(outputs.layer, date, outputs.mark)
+        known = _MARKS.get((self.store, key))
+        if known is None or known[0] != stat:
+            known = _MARKS[(self.store, key)] = (stat, self.store.read_json(key))
+        return known[1]
+
+    def listed(self, key: str) -> FileStat | None:
+        """A file as this view lists it (a day partition's file from its listing, any other by a look)."""
+        directory, _, name = key.rpartition("/")
+        partition = partition_of_key(directory)
+        if partition is None:
+            return self.store.stat(key)
+        return self.files(*partition).get(name)
+
+    def _retired(self, key: str) -> bool:
+        """Whether ``key`` is in a day partition retention retired: gone on purpose, not changed."""
+        partition = partition_of_key(key.rpartition("/")[0])
+        return partition is not None and partition[1] in self.ledger.get(partition[0], ())
+
+    def _changed(self, key: str, recorded: dict | None) -> bool:
+        """Whether the file under ``key`` is not the version a mark recorded: by size, then by its bytes' hash
+        unless the listing shows it exactly as it was seen when recorded (no read then)."""
+        current = self.listed(key)
+        if recorded is None or current is None:
+            return (recorded is None) != (current is None) and not self._retired(key)
+        if current.size != recorded["size"]:
+            return True
+        if [current.mtime_ns, current.version] == recorded["seen"]:
+            return False
+        return self.store.version(key, current).sha256 != recorded["sha256"]
+
+
+_MARKS: dict[tuple[Store, str], tuple[FileStat, dict]] = {}
+
+
+def settings_change(then: dict, now: dict) -> str | None:
+    """``[rolling] window_days=7, now 14``: each setting that differs, as it was and as it is (None when none)."""
+    changed = [name for name in now if then.get(name) != now[name]]
+    if not changed:
+        return None
+    return "; ".join(f"{name}={_shown(then.get(name))}, now {_shown(now[name])}" for name in changed)
+
+
+def _shown(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def held_back(step: DailyStep, needed: DailyStep, found: DayStatus) -> DayStatus:

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from etl import clock
 from etl.csv_io import read_orders, read_text_csv, write_orders
+from etl.marks import StepRecord, process_settings, report_settings, rolling_settings, validate_settings
 from etl.metrics import rolling_metrics
 from etl.report import build_daily_report, is_newer_report
 from etl.retention import RetentionPolicy, cleanup_as_of, ledger_with, plan_cleanup, retention_cutoff
@@ -69,17 +70,21 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
     landed day's refused rows (``rejected_rows.csv``) count against ``max_rejected_share``.
     """
     orders_key = file_key(RAW, date, ORDERS)
+    manifest_key = file_key(RAW, date, MANIFEST)
+    rejected_key = file_key(RAW, date, REJECTED_ROWS)
+    record = StepRecord(
+        store, "validate", RAW, date, validate_settings(min_orders, timezone, max_rejected_share),
+        (orders_key, manifest_key, rejected_key),
+    )  # fmt: skip
     try:
         orders = read_orders(store, orders_key)
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         rows, results = 0, unreadable(error)
     else:
         rows, results = len(orders), validate_orders(orders, date, min_orders, timezone)
-    manifest_key = file_key(RAW, date, MANIFEST)
     if store.exists(manifest_key):
         calendar = same_calendar(store.read_json(manifest_key).get("bucketed_with"), timezone)
         results[:0] = [calendar] if calendar is not None else []
-    rejected_key = file_key(RAW, date, REJECTED_ROWS)
     if store.exists(rejected_key):
         reasons = read_text_csv(store, rejected_key).column("reason").to_pylist()
         results.append(rejected_share(dict(Counter(reasons)), rows, max_rejected_share))
@@ -96,44 +101,62 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
     if failures:
         store.remove(file_key(RAW, date, VALIDATION_REPORT))  # a report of an earlier input no longer holds
         store.write_json(failed_key, payload)
+        record.seal([failed_key], outcome="failed")
         raise DataValidationError(
             f"{refusal(date, store.describe(orders_key), payload['rules'])} (details in {store.describe(failed_key)})"
         )
-    store.write_json(file_key(RAW, date, VALIDATION_REPORT), payload)
+    report_key = file_key(RAW, date, VALIDATION_REPORT)
+    store.write_json(report_key, payload)
     store.remove(failed_key)
+    record.seal([report_key])
 
 
 def process_day(
     store: Store, date: datetime.date, timezone: str, negative_amounts: str, excluded_statuses: tuple[str, ...]
 ) -> None:
-    """Clean the raw orders and write them with the day's summary (the summary last: it marks completion)."""
-    raw = read_orders(store, file_key(RAW, date, ORDERS))
-    cleaned, stats = clean_orders(raw, timezone, negative_amounts, excluded_statuses)
-    write_orders(store, file_key(PROCESSED, date, PROCESSED_ORDERS), cleaned)
-    store.write_json(file_key(PROCESSED, date, DAILY_SUMMARY), summarize_day(cleaned, date, stats))
+    """Clean the raw orders and write them with the day's summary, then the mark."""
+    orders_key = file_key(RAW, date, ORDERS)
+    settings = process_settings(timezone, negative_amounts, excluded_statuses)
+    record = StepRecord(store, "process", PROCESSED, date, settings, [orders_key])
+    cleaned, stats = clean_orders(read_orders(store, orders_key), timezone, negative_amounts, excluded_statuses)
+    outputs = file_key(PROCESSED, date, PROCESSED_ORDERS), file_key(PROCESSED, date, DAILY_SUMMARY)
+    write_orders(store, outputs[0], cleaned)
+    store.write_json(outputs[1], summarize_day(cleaned, date, stats))
+    record.seal(outputs)
 
 
 def compute_rolling(store: Store, date: datetime.date, window: list[datetime.date], window_days: int) -> None:
     """Rolling metrics from the daily summaries of the ``window``'s days."""
-    summaries = [store.read_json(file_key(PROCESSED, day, DAILY_SUMMARY)) for day in window]
-    store.write_json(file_key(METRICS, date, ROLLING_METRICS), rolling_metrics(date, summaries, window_days))
+    inputs = [file_key(PROCESSED, day, DAILY_SUMMARY) for day in window]
+    record = StepRecord(store, "rolling", METRICS, date, rolling_settings(window_days, window), inputs)
+    output = file_key(METRICS, date, ROLLING_METRICS)
+    store.write_json(output, rolling_metrics(date, [store.read_json(key) for key in inputs], window_days))
+    record.seal([output])
 
 
 def report_day(store: Store, date: datetime.date, config: dict, trend_threshold: float) -> None:
     """Write the day's report from its validation report, summary and rolling metrics; publish it as latest
     first, so that a run killed in between leaves the day incomplete and the pointer is set again."""
+    inputs = validation, summary, rolling = (
+        file_key(RAW, date, VALIDATION_REPORT),
+        file_key(PROCESSED, date, DAILY_SUMMARY),
+        file_key(METRICS, date, ROLLING_METRICS),
+    )
+    record = StepRecord(store, "report", METRICS, date, report_settings(trend_threshold), inputs)
     daily = build_daily_report(
         date=date,
         generated_at=clock.now(),
         version=__version__,
         config=config,
-        validation_report=store.read_json(file_key(RAW, date, VALIDATION_REPORT)),
-        summary=store.read_json(file_key(PROCESSED, date, DAILY_SUMMARY)),
-        rolling=store.read_json(file_key(METRICS, date, ROLLING_METRICS)),
+        validation_report=store.read_json(validation),
+        summary=store.read_json(summary),
+        rolling=store.read_json(rolling),
         trend_threshold=trend_threshold,
     )
     publish_latest(store, daily)
-    store.write_json(file_key(METRICS, date, DAILY_REPORT), daily)  # last: the day's completion mark
+    output = file_key(METRICS, date, DAILY_REPORT)
+    store.write_json(output, daily)
+    record.seal([output])
 
 
 def publish_latest(store: Store, daily: dict) -> None:

@@ -19,6 +19,7 @@ import luigi
 
 from etl import clock, landing, run_settings, steps
 from etl.config import DayParameter, FixedParams, SettingsError
+from etl.marks import process_settings, report_settings, rolling_settings, validate_settings
 from etl.metrics import window_dates
 from etl.retention import Holdings, is_cleanup_due, plan_cleanup, removable, too_late
 from etl.run_settings import RunSettings
@@ -42,7 +43,6 @@ from etl.storage.layout import (
     file_key,
 )
 from etl.targets import StoreTarget
-from etl.validation import checked_with
 
 PRIORITY_EPOCH = datetime.date(2200, 1, 1)
 logger = logging.getLogger("luigi-interface")
@@ -112,19 +112,19 @@ class DailyTask(FixedParams, luigi.Task):
     def status(self) -> DayStatus:
         settings = run_settings.current()
         check_day(self.date, settings)
-        return StoreView(settings.store).status(self)
+        return view_of(settings).status(self)
 
     def complete(self) -> bool:
-        return self.status().state.finished
+        return self.status().finished
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
         """The complete days among ``parameter_tuples``: the states ``complete()`` reads, from one listing."""
         view = full_view(run_settings.current())
-        return [date for date in parameter_tuples if view.state(cls(date=date)).finished]
+        return [date for date in parameter_tuples if view.status(cls(date=date)).finished]
 
-    def checked_with(self) -> dict:
-        """The settings a refusal of this day's input holds for (steps that never refuse have none)."""
+    def fingerprint(self) -> dict:
+        """The settings that shape this step's outputs, as its completion mark records them (raw has none)."""
         return {}
 
     def run(self) -> None:
@@ -248,16 +248,16 @@ def landing_area(settings: RunSettings) -> LocalLanding:
 class ValidateDailyData(DailyTask):
     """Gate a raw day: a day that breaks a rule fails here and nothing downstream is written."""
 
-    outputs = Outputs(RAW, (VALIDATION_REPORT,), failure_marker=VALIDATION_FAILED, input_file=ORDERS)
+    outputs = Outputs(RAW, (VALIDATION_REPORT,), failure_marker=VALIDATION_FAILED, input_file=ORDERS, step="validate")
 
     @per_settings
     def requires(self) -> DailyTask:
         return raw_day(self.date)
 
-    def checked_with(self) -> dict:
+    def fingerprint(self) -> dict:
         """A refusal stands while the raw file and these settings are unchanged."""
         settings = run_settings.current()
-        return checked_with(settings.min_orders, settings.timezone, settings.max_rejected_share)
+        return validate_settings(settings.min_orders, settings.timezone, settings.max_rejected_share)
 
     def run_day(self, settings: RunSettings) -> None:
         steps.validate_day(
@@ -268,11 +268,15 @@ class ValidateDailyData(DailyTask):
 class ProcessDailyData(DailyTask):
     """Clean a validated day and summarise it."""
 
-    outputs = Outputs(PROCESSED, (PROCESSED_ORDERS, DAILY_SUMMARY))
+    outputs = Outputs(PROCESSED, (PROCESSED_ORDERS, DAILY_SUMMARY), step="process")
 
     @per_settings
     def requires(self) -> ValidateDailyData:
         return ValidateDailyData(date=self.date)
+
+    def fingerprint(self) -> dict:
+        settings = run_settings.current()
+        return process_settings(settings.timezone, settings.negative_amounts, settings.excluded_statuses)
 
     def run_day(self, settings: RunSettings) -> None:
         steps.process_day(
@@ -283,7 +287,7 @@ class ProcessDailyData(DailyTask):
 class ComputeRollingMetrics(DailyTask):
     """Window metrics from the daily summaries of the window's processed days (never before start_date)."""
 
-    outputs = Outputs(METRICS, (ROLLING_METRICS,))
+    outputs = Outputs(METRICS, (ROLLING_METRICS,), step="rolling")
 
     @per_settings
     def requires(self) -> list[ProcessDailyData]:
@@ -291,6 +295,12 @@ class ComputeRollingMetrics(DailyTask):
         return [
             ProcessDailyData(date=day) for day in window_dates(self.date, settings.window_days, settings.start_date)
         ]
+
+    def fingerprint(self) -> dict:
+        settings = run_settings.current()
+        return rolling_settings(
+            settings.window_days, window_dates(self.date, settings.window_days, settings.start_date)
+        )
 
     def run_day(self, settings: RunSettings) -> None:
         window = window_dates(self.date, settings.window_days, settings.start_date)
@@ -300,7 +310,7 @@ class ComputeRollingMetrics(DailyTask):
 class DailyReport(DailyTask):
     """The report of one day; it also becomes the latest report unless a newer day's already is."""
 
-    outputs = Outputs(METRICS, (DAILY_REPORT,))
+    outputs = Outputs(METRICS, (DAILY_REPORT,), step="report")
 
     @per_settings
     def requires(self) -> dict[str, luigi.Task]:
@@ -309,6 +319,9 @@ class DailyReport(DailyTask):
             "summary": ProcessDailyData(date=self.date),
             "rolling": ComputeRollingMetrics(date=self.date),
         }
+
+    def fingerprint(self) -> dict:
+        return report_settings(run_settings.current().trend_threshold)
 
     def run_day(self, settings: RunSettings) -> None:
         steps.report_day(settings.store, self.date, settings.report_config, settings.trend_threshold)
@@ -326,7 +339,7 @@ class CleanupOldPartitions(FixedParams, luigi.Task):
     priority = 0  # after every day's steps that are ready to run
 
     def complete(self) -> bool:
-        return StoreView(run_settings.current().store).status(self).state.finished
+        return view_of(run_settings.current()).status(self).finished
 
     def status_in(self, view: StoreView) -> DayStatus:
         """Done when a cleanup as of the day would remove nothing now."""
@@ -352,19 +365,19 @@ class DailyPipeline(FixedParams, luigi.Task):
         return DailyReport(date=self.date)
 
     def complete(self) -> bool:
-        return StoreView(run_settings.current().store).status(self).state.finished
+        return view_of(run_settings.current()).status(self).finished
 
     def status_in(self, view: StoreView) -> DayStatus:
         """The report's status, once it is finished and no cleanup is due as of the day."""
         report = view.status(DailyReport(date=self.date))
-        if report.state.finished and cleanup_due(view, self.date):
+        if report.finished and cleanup_due(view, self.date):
             return DayStatus(DayState.MISSING, f"a cleanup as of {self.date} is due")
         return report
 
     @classmethod
     def bulk_complete(cls, parameter_tuples):
         view = full_view(run_settings.current())
-        return [date for date in parameter_tuples if view.state(cls(date=date)).finished]
+        return [date for date in parameter_tuples if view.status(cls(date=date)).finished]
 
     def run(self) -> None:
         run_cleanup(self.date)
@@ -396,7 +409,12 @@ def run_cleanup(date: datetime.date) -> None:
 
 def full_view(settings: RunSettings) -> StoreView:
     """One listing of each layer, for questions about many days at once."""
-    return StoreView(settings.store, RETAINED_LAYERS)
+    return view_of(settings, RETAINED_LAYERS)
+
+
+def view_of(settings: RunSettings, listed: tuple[str, ...] = ()) -> StoreView:
+    """A view of the run's store, keeping or rebuilding days built under other settings as the run says."""
+    return StoreView(settings.store, listed, rebuild_settings=settings.rebuild_stale)
 
 
 def holdings(settings: RunSettings, view: StoreView | None = None) -> Holdings:
@@ -406,7 +424,7 @@ def holdings(settings: RunSettings, view: StoreView | None = None) -> Holdings:
     def finished(task_cls: type[DailyTask]) -> set[datetime.date]:
         layer = task_cls.outputs.layer
         known = view.layer(layer).keys() | view.ledger[layer]
-        return {day for day in known if view.state(task_cls(date=day)).finished}
+        return {day for day in known if view.status(task_cls(date=day)).finished}
 
     return Holdings(
         present={layer: set(view.layer(layer)) for layer in RETAINED_LAYERS},

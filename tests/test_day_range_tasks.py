@@ -23,6 +23,7 @@ from etl import (
     RangeDaily,
     ReportDays,
 )
+from etl.marks import built_from
 
 D = datetime.date
 
@@ -37,10 +38,13 @@ def chunks(**params) -> list[tuple]:
 
 
 def contents(base: Path) -> dict[str, object]:
-    """Every file's bytes, reports without their run time (the one field two builds of a day differ in)."""
+    """Every file's bytes, reports without their run time (the one field two builds of a day differ in), marks as
+    what they say was built from what."""
     files: dict[str, object] = {}
     for path in sorted(p for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        if path.name == "daily_report.json" or path.name == "latest_daily_report.json":
+        if path.name.startswith("_"):
+            files[str(path.relative_to(base))] = built_from(json.loads(path.read_text()))
+        elif path.name == "daily_report.json" or path.name == "latest_daily_report.json":
             report = json.loads(path.read_text())
             report["run"].pop("generated_at")
             files[str(path.relative_to(base))] = report

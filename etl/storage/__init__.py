@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from etl.storage.local import LocalStore
-from etl.storage.store import FileStat, Partitions, Store, dumps_json
+from etl.storage.store import FileStat, Partitions, Store, Version, dumps_json
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -27,4 +27,13 @@ def open_store(base_dir: str) -> Store:
     return LocalStore(base_dir)
 
 
-__all__ = ["FileStat", "LocalStore", "Partitions", "Store", "UnsupportedStoreError", "dumps_json", "open_store"]
+__all__ = [
+    "FileStat",
+    "LocalStore",
+    "Partitions",
+    "Store",
+    "UnsupportedStoreError",
+    "Version",
+    "dumps_json",
+    "open_store",
+]

@@ -13,6 +13,7 @@ import abc
 import contextlib
 import dataclasses
 import datetime
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -31,6 +32,23 @@ class FileStat:
 
 
 Partitions = dict[datetime.date, dict[str, FileStat]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Version:
+    """A file's content version: its sha256 and size, never a time; ``seen`` is how the listing showed that
+    content (time and token), so that a reader may skip hashing a file whose listing has not changed."""
+
+    sha256: str
+    size: int
+    seen: FileStat
+
+    def as_record(self) -> dict[str, object]:
+        return {"sha256": self.sha256, "size": self.size, "seen": [self.seen.mtime_ns, self.seen.version]}
+
+
+_DIGESTS: dict[tuple[Store, str], Version] = {}  # per process: each file version is hashed once
+_HASH_CHUNK = 1 << 20
 
 
 class Store(abc.ABC):
@@ -93,6 +111,21 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def exclusive(self, key: str) -> contextlib.AbstractContextManager[None]:
         """Hold the store's lock for ``key`` (across processes) for the duration of the block."""
+
+    def version(self, key: str, stat: FileStat | None = None) -> Version | None:
+        """The file's content version (None when there is no such file); ``stat``, when the caller has listed it,
+        spares a look. Hashed once per listed version in this process, from the bytes; nothing is written."""
+        stat = stat or self.stat(key)
+        if stat is None:
+            return None
+        known = _DIGESTS.get((self, key))
+        if known is None or known.seen != stat:
+            digest = hashlib.sha256()
+            with self.open_input(key) as stream:
+                while chunk := stream.read(_HASH_CHUNK):
+                    digest.update(chunk)
+            known = _DIGESTS[(self, key)] = Version(digest.hexdigest(), stat.size, stat)
+        return known
 
     def exists(self, key: str) -> bool:
         return self.stat(key) is not None

@@ -465,6 +465,7 @@ def settings_for(store: LocalStore, rules: RetentionPolicy, window: int = 7) -> 
         negative_amounts="sign_error",
         excluded_statuses=(),
         window_days=window,
+        rebuild_stale=False,
         trend_threshold=0.05,
         retention=rules,
         report_config={},

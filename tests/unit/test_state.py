@@ -41,8 +41,15 @@ def write(base, layer: str, date: datetime.date, name: str, mtime_s: int | None 
 
 def test_finished_means_done_or_expired():
     assert {state for state in DayState if state.finished} == {DayState.DONE, DayState.EXPIRED}
-    assert [state.value for state in DayState] == ["done", "stale", "missing", "failed", "held back", "expired", "not due"]
-    assert {state for state in DayState if not state.settled} == {DayState.STALE, DayState.MISSING, DayState.NOT_DUE}
+    assert [state.value for state in DayState] == [
+        "done",
+        "stale",
+        "missing",
+        "failed",
+        "held back",
+        "expired",
+        "not due",
+    ]
 
 
 # day_state ------------------------------------------------------------------------------------------------
@@ -108,12 +115,12 @@ class Step:
     outputs: Outputs
     date: datetime.date
     needs: tuple = ()
-    settings: tuple = (("min_orders", 50),)
+    settings: tuple = (("[validation] min_orders", 50),)
 
     def requires(self) -> list:
         return list(self.needs)
 
-    def checked_with(self) -> dict:
+    def fingerprint(self) -> dict:
         return dict(self.settings)
 
 
@@ -328,9 +335,9 @@ def test_a_refusal_under_other_settings_is_tried_again_and_says_what_changed(tmp
     store = LocalStore(tmp_path)
     write(tmp_path, "raw", DAY, "orders.csv", mtime_s=1_700_000_000)
     write(tmp_path, "raw", DAY, "validation_failed.json", mtime_s=1_700_000_100, text=refused(DAY, min_orders=50))
-    lowered = Step(VALIDATE, DAY, (Step(GENERATE, DAY),), settings=(("min_orders", 10),))
+    lowered = Step(VALIDATE, DAY, (Step(GENERATE, DAY),), settings=(("[validation] min_orders", 10),))
 
     status = StoreView(store).status(lowered)
 
     assert status.state is DayState.MISSING
-    assert status.reason == "refused with min_orders=50, now min_orders=10: to be tried again"
+    assert status.reason == "refused with [validation] min_orders=50, now 10: to be tried again"

@@ -399,7 +399,7 @@ def test_validate_day_writes_the_report_of_a_generated_day(tmp_path):
     assert report["passed"] is True
     assert report["file"] == ORDERS_KEY
     assert [r["rule"] for r in report["rules"]] == RULES
-    assert sorted(store.list_partition("raw", DAY)) == ["orders.csv", "validation_report.json"]
+    assert sorted(store.list_partition("raw", DAY)) == ["_validate.json", "orders.csv", "validation_report.json"]
 
 
 def test_validate_day_reports_rule_failures_of_a_readable_file(tmp_path):
@@ -474,7 +474,7 @@ def test_a_failure_marker_is_removed_once_the_day_passes(tmp_path):
     write_orders(store, ORDERS_KEY, generate_orders(DAY, GenerationSettings()))
     steps.validate_day(store, DAY, min_orders=50, timezone="UTC", max_rejected_share=0.01)
 
-    assert sorted(store.list_partition("raw", DAY)) == ["orders.csv", "validation_report.json"]
+    assert sorted(store.list_partition("raw", DAY)) == ["_validate.json", "orders.csv", "validation_report.json"]
 
 
 def test_validation_error_is_an_exception():
