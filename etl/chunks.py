@@ -16,7 +16,8 @@ range, the per-day task itself).
 Failure: a day whose input the pipeline refused (say, validation) is a settled outcome, not a broken
 chunk. The chunk completes its other days, names the failed day in its status message, fires Luigi's
 FAILURE event for that day's task, and counts as done once every day is done, failed or held back by a
-failed day, so that later chunks go on with every report whose window does not hold the bad day.
+failed day (and a held-back day's other needs are settled too: its own processing is not held back), so that
+later chunks go on with every report whose window does not hold the bad day.
 RangeDaily then fails naming each such day, file and rule. Any other error fails the chunk.
 """
 
@@ -103,9 +104,10 @@ class DayRange(FixedParams, luigi.Task):
         return stage_of(task)(start=first, stop=stop, range_start=self.range_start, days_per_task=self.days_per_task)
 
     def complete(self) -> bool:
-        """Every day is done, or failed on an input that has not changed, or held back by such a day."""
+        """Every day is done, or failed on an input that has not changed, or held back by such a day while
+        everything else it needs is settled too."""
         view = full_view(run_settings.current())
-        return all(view.state(task).settled for task in self.day_tasks())
+        return all(settled(view, task) for task in self.day_tasks())
 
     def run(self) -> None:
         tasks = self.day_tasks()
@@ -177,6 +179,16 @@ STAGES: dict[type[luigi.Task], type[DayRange]] = {
     CleanupOldPartitions: PipelineDays,
     DailyPipeline: PipelineDays,
 }
+
+
+def settled(view: StoreView, task: luigi.Task) -> bool:
+    """No run can change ``task`` until an input or a setting does. A held-back step is so only once every other
+    step it needs is settled as well: the report of a day after a failed one waits, its own processing does not."""
+    state = view.state(task)
+    if state is not DayState.HELD_BACK:
+        return state.settled
+    needed = [r for r in luigi.task.flatten(task.requires()) if hasattr(r, "outputs") or hasattr(r, "status_in")]
+    return all(settled(view, requirement) for requirement in needed)
 
 
 def stage_of(task: luigi.Task) -> type[DayRange] | None:
