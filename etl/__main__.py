@@ -23,6 +23,7 @@ from etl.backfill import run_backfill, run_luigi, settings_with
 from etl.config import SettingsError
 from etl.day_ranges import ONE_DAY
 from etl.run_settings import RunSettings
+from etl.state import HELD_BACK, DayState
 from etl.status import STEPS, day_rows, first_not_done
 from etl.status_view import exit_code, render
 from etl.tasks import cleanup_plan
@@ -133,8 +134,11 @@ def check_deadline(settings: RunSettings, day: datetime.date) -> int:
             print(f"etl check-deadline: the report of {day} is done")
         return 0
     step, status = late
+    reason = status.reason or ""
+    if status.state == DayState.HELD_BACK.value:  # "rolling is held back: validation failed for ...", said once
+        reason = reason.removeprefix(HELD_BACK)
     line = f"etl check-deadline: the report of {day} is not done: {step} is {status.state}" + (
-        f": {status.reason}" if status.reason else ""
+        f": {reason}" if reason else ""
     )
     print(line)
     luigi.notifications.send_error_email(f"Luigi: etl: the report of {day} is not done", line)

@@ -205,17 +205,18 @@ class StoreView:
         return DayStatus(DayState.DONE)
 
     def _needed(self, step: DailyStep) -> DayStatus | None:
-        """What ``step``'s requirements make of it: held back by a failure, stale while one is not finished."""
-        stale = None
+        """What ``step``'s requirements make of it: stale while one is not finished (work is left, say the day's
+        own processing after an earlier day failed), else held back by a failed one, else nothing."""
+        stale = held = None
         for needed in _flatten(step.requires()):
             if not hasattr(needed, "outputs"):
                 continue  # a step of no single day (the landing ingest): it rewrites days' inputs itself
             found = self.status(needed)
             if found.failed:
-                return held_back(step, needed, found)
-            if stale is None and not found.finished:
-                stale = DayStatus(DayState.STALE, f"its input {_name(needed)} is {found.state.value}")
-        return stale
+                held = held or held_back(step, needed, found)
+            elif not found.finished:
+                stale = stale or DayStatus(DayState.STALE, f"its input {_name(needed)} is {found.state.value}")
+        return stale or held
 
     def _unmarked(self, step: DailyStep, files: dict[str, FileStat]) -> DayStatus:
         """A step with no mark: raw (the source), or a partition an earlier version built, judged by its rule

@@ -167,6 +167,20 @@ def test_a_failed_day_holds_back_exactly_the_reports_whose_windows_hold_it_and_t
     assert all(DailyReport(date=day).complete() for day in everything)
 
 
+def test_the_night_after_a_failed_day_builds_the_new_days_own_steps_while_its_report_waits(configure, base_dir):
+    """Cron's case: the range grows by a day while an earlier day is failed. The new day's report is held back, but
+    nothing holds back its raw, validated and processed data: the chunk is not settled until those are built."""
+    spoil(base_dir, D(2024, 1, 4))
+    night = {"of": DailyPipeline, "start": D(2024, 1, 1), "days_per_task": 14}
+    assert build(RangeDaily(stop=D(2024, 1, 5), **night)).status == luigi.LuigiStatusCode.FAILED
+
+    result = build(RangeDaily(stop=D(2024, 1, 6), **night))
+
+    assert result.status == luigi.LuigiStatusCode.FAILED, "the 4th is still failed"
+    assert ProcessDailyData(date=D(2024, 1, 5)).complete(), "the 5th is processed the night it is over"
+    assert not DailyReport(date=D(2024, 1, 5)).complete(), "its window holds the 4th"
+
+
 def test_a_chunk_settles_on_a_failed_day_and_names_it_and_the_days_it_holds_back(configure, base_dir):
     raw = spoil(base_dir, D(2024, 1, 3))
     chunk = PipelineDays(start=D(2024, 1, 1), stop=D(2024, 1, 5), range_start=D(2024, 1, 1), days_per_task=4)

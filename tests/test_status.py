@@ -143,8 +143,8 @@ def test_check_deadline_passes_a_reported_day_and_names_the_first_step_not_done_
         f"{raw}: min_orders: 10 orders, at least 20 required"
     )
     assert held.stdout.startswith(
-        "etl check-deadline: the report of 2024-01-10 is not done: rolling is held back: held back: validation failed"
-    )
+        f"etl check-deadline: the report of 2024-01-10 is not done: rolling is held back: validation failed for {BAD} "
+    ), "held back is said once"
     assert missing.stdout == "etl check-deadline: the report of 2024-01-20 is not done: raw is missing\n"
     assert len(received) == 3, "one mail per day not done, none for the done day"
     assert [m["Subject"] for m in received][1] == "Luigi: etl: the report of 2024-01-10 is not done"
