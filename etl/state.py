@@ -7,6 +7,8 @@ Staleness is make's rule on the listings' modification times: a step's outputs a
 it writes last (its completion mark) is older than another of its outputs or than an input's completion
 mark, or when an input is missing or itself stale. So a raw file replaced by hand, a truncated output or
 a lost input is rebuilt with exactly what depends on it; a layer retired by retention is expired, not stale.
+A step that requires the same step of an earlier day (a report under ``[etl] depends_on_past``) only waits on
+it: held back by its failure until built, never stale for it.
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ class StoreView:
         return self.partitions[key]
 
     def forget(self, layer: str, date: datetime.date) -> None:
-        """A partition was written or removed since: list it again, and judge every step anew."""
+        """A partition was written or removed since: list it again, and judge anew every step of that day or later
+        (a day's step reads no later day) and every step of no single day."""
         if layer in self.layers:
             found = self.store.list_partition(layer, date)
             if found:
@@ -130,7 +133,9 @@ class StoreView:
             else:
                 self.layers[layer].pop(date, None)
         self.partitions.pop((layer, date), None)
-        self.statuses.clear()
+        self.statuses = {
+            step: kept for step, kept in self.statuses.items() if hasattr(step, "outputs") and step.date < date
+        }
         self.derived.clear()
 
     def renew(self) -> None:
@@ -152,7 +157,7 @@ class StoreView:
         partition judges itself on the view (``status_in``), or is done when complete."""
         if step not in self.statuses:
             if hasattr(step, "outputs"):
-                self.statuses[step] = self._status(step)
+                self.statuses[step] = self._in_order(step)
             elif hasattr(step, "status_in"):
                 self.statuses[step] = step.status_in(self)
             else:
@@ -162,10 +167,41 @@ class StoreView:
     def state(self, step: DailyStep) -> DayState:
         return self.status(step).state
 
+    def _in_order(self, step: DailyStep) -> DayStatus:
+        """``_status``, held back when the step is still to be built and the same step of an earlier day it waits
+        on (a report under ``depends_on_past``) failed or is held back. Such a chain of days is walked in a loop and
+        judged oldest first, once per view, and a day not built yet behind a failure is held back without judging
+        its own inputs: years of held-back days cost a look at a listing each, and never recurse deeply."""
+        waiting: list[tuple[DailyStep, DayStatus | None]] = []
+        while step not in self.statuses:
+            unbuilt = self._own_state(step) is DayState.MISSING  # to be built (or held back) whatever its inputs
+            found = None if unbuilt else self._status(step)
+            earlier = _earlier_self(step)
+            if earlier is None or not (unbuilt or found.state in (DayState.MISSING, DayState.STALE)):
+                self.statuses[step] = found or self._status(step)
+                break
+            waiting.append((step, found))
+            step = earlier
+        found = self.statuses[step]
+        for later, own in reversed(waiting):
+            if found.state in (DayState.FAILED, DayState.HELD_BACK):
+                found = held_back(later, step, found)
+            else:
+                found = own or self._status(later)
+            step = later
+            self.statuses[step] = found
+        return found
+
+    def _own_state(self, step: DailyStep) -> DayState:
+        """The step's state from its own partition alone."""
+        outputs = step.outputs
+        return day_state(outputs, self.files(outputs.layer, step.date), step.date in self.ledger[outputs.layer])
+
     def _status(self, step: DailyStep) -> DayStatus:
+        """The step's state from its own files and its inputs' states, apart from an earlier day it only waits on."""
         outputs = step.outputs
         files = self.files(outputs.layer, step.date)
-        own = day_state(outputs, files, step.date in self.ledger[outputs.layer])
+        own = self._own_state(step)
         if own is DayState.FAILED:
             return self._refusal(step)
         if own is DayState.EXPIRED:
@@ -174,6 +210,8 @@ class StoreView:
         for needed in _flatten(step.requires()):
             if not hasattr(needed, "outputs"):
                 continue  # a step of no single day (the landing ingest): it rewrites days' inputs itself
+            if needed.outputs == step.outputs:
+                continue  # an earlier day it waits on, but does not read (see _in_order)
             found = self.status(needed)
             if found.state in (DayState.FAILED, DayState.HELD_BACK):
                 return held_back(step, needed, found)
@@ -200,6 +238,14 @@ class StoreView:
         brief = ", ".join(rule["rule"] for rule in rules if not rule["passed"])
         reason = refusal(step.date, self.store.describe(record["file"]), rules)
         return DayStatus(DayState.FAILED, reason, brief, step.date)
+
+
+def _earlier_self(step: DailyStep) -> DailyStep | None:
+    """The same step (the same outputs) of an earlier day that ``step`` waits on: the previous report under
+    ``depends_on_past``."""
+    return next(
+        (needed for needed in _flatten(step.requires()) if getattr(needed, "outputs", None) == step.outputs), None
+    )
 
 
 def held_back(step: DailyStep, needed: DailyStep, found: DayStatus) -> DayStatus:
