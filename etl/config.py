@@ -186,6 +186,14 @@ class TimezoneParameter(Checked, luigi.Parameter):
         )
 
 
+class SwitchParameter(Checked, luigi.BoolParameter):
+    """``true`` or ``false``, given as a value (``--etl-depends-on-past true``) like every other setting; the flag alone
+    is true."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, allowed="true or false", parsing=luigi.BoolParameter.EXPLICIT_PARSING, **kwargs)
+
+
 class WeekdaysParameter(Checked, luigi.Parameter):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, allowed=f"a comma-separated list of {','.join(WEEKDAYS)}", check=_is_weekdays, **kwargs)
@@ -281,6 +289,11 @@ class etl(Settings):  # noqa: N801 - the class name is the config section and CL
         default="synthetic",
         choices=("synthetic", "landing"),
         description="Where orders come from: synthetic (generated, reproducible per day) or landing (export files).",
+    )
+    depends_on_past = SwitchParameter(
+        default=False,
+        description="Whether a day's report also requires the previous day's report (Airflow's depends_on_past): a "
+        "failed day then holds back every later report until it is fixed.",
     )
 
 

@@ -31,6 +31,7 @@ class RunSettings:
     start_date: datetime.date
     timezone: str
     source: str
+    depends_on_past: bool  # a day's report waits for the previous day's
     generation: GenerationSettings
     min_orders: int
     max_rejected_share: float
@@ -85,6 +86,7 @@ def load_run_settings() -> RunSettings:
         start_date=values["etl"]["start_date"],
         timezone=values["etl"]["timezone"],
         source=source,
+        depends_on_past=values["etl"]["depends_on_past"],
         generation=GenerationSettings(**values["generation"]),
         min_orders=values["validation"]["min_orders"],
         max_rejected_share=values["validation"]["max_rejected_share"],
