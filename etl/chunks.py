@@ -9,9 +9,10 @@ its id is its first and stop day only. So cron, a manual backfill and another ho
 task for the same days, whatever ``--workers`` or the days already done, and a central scheduler
 runs it once.
 
-Requirements follow from the per-day tasks' own ``requires()``: a requirement of a stage this chunk
-does in-process is followed further; one of another stage becomes that stage's chunk (or, before the
-range, the per-day task itself).
+Requirements follow from the per-day tasks' own ``requires()``: a requirement of this chunk's stage on
+one of its days is followed further in-process; any other (another stage's, or its own stage's on another
+day: the previous report under depends_on_past) becomes the chunk that does it (or, before the range, the
+per-day task itself).
 
 Failure: a day whose input the pipeline refused (say, validation) is a settled outcome, not a broken
 chunk. The chunk completes its other days, names the failed day in its status message, fires Luigi's
@@ -84,11 +85,16 @@ class DayRange(FixedParams, luigi.Task):
                 if requirement in seen:
                     continue
                 seen.add(requirement)
-                if stage_of(requirement) is type(self):
+                if self.does(requirement):
                     stack.append(requirement)
                 elif (needed := self.chunk_doing(requirement)) not in needs:
                     needs.append(needed)
         return needs
+
+    def does(self, task: luigi.Task) -> bool:
+        """Whether ``task`` is done in this chunk's process: a step of its stage on one of its days. Its stage's
+        step of another day (the previous report, under depends_on_past) is another chunk's."""
+        return stage_of(task) is type(self) and self.start <= task.date < self.stop
 
     def chunk_doing(self, task: luigi.Task) -> luigi.Task:
         """The task of the range that completes ``task``: its stage's chunk, or itself before the range (and
@@ -116,7 +122,7 @@ class DayRange(FixedParams, luigi.Task):
         completed: set[luigi.Task] = set()
         for number, task in enumerate(tasks, 1):
             try:
-                complete_in_process(task, type(self), view, failed, completed)
+                complete_in_process(task, self, view, failed, completed)
             except (DataValidationError, BlockedError) as error:
                 refused.append(f"{task.date}: {error}")
             except Exception as error:
@@ -186,18 +192,19 @@ def stage_of(task: luigi.Task) -> type[DayRange] | None:
 
 def complete_in_process(
     task: luigi.Task,
-    stage: type[DayRange],
+    chunk: DayRange,
     view: StoreView,
     failed: dict[luigi.Task, str],
     done: set[luigi.Task],
 ) -> None:
-    """Run ``task`` after its incomplete requirements of ``stage``, in this process, as a one-worker Luigi run would.
+    """Run ``task`` after its incomplete requirements that ``chunk`` does, in this process, as a one-worker Luigi
+    run would.
 
-    Requirements of other stages were completed by the chunks this one requires: one that failed blocks
-    the task. ``view`` is the chunk's one look at the store, told of each partition written here. ``failed``
-    records each task that failed here, so that a later day needing it is blocked at once; a day whose input
-    was already refused, unchanged since, is not run again. ``done`` holds the tasks found complete in this
-    run, which stay so: a window's days are checked once, not once a day.
+    Other requirements were completed by the chunks this one requires: one that failed blocks the task.
+    ``view`` is the chunk's one look at the store, told of each partition written here. ``failed`` records
+    each task that failed here, so that a later day needing it is blocked at once; a day whose input was
+    already refused, unchanged since, is not run again. ``done`` holds the tasks found complete in this run,
+    which stay so: a window's days are checked once, not once a day.
     """
     if task in done:
         return
@@ -213,15 +220,16 @@ def complete_in_process(
         first_error = None
         for requirement in luigi.task.flatten(task.requires()):
             try:
-                if stage_of(requirement) is stage:
+                if chunk.does(requirement):
                     try:
-                        complete_in_process(requirement, stage, view, failed, done)
+                        complete_in_process(requirement, chunk, view, failed, done)
                     except BlockedError as error:
                         raise BlockedError(blocked_by(task, requirement, str(error))) from None
                 elif requirement not in done:
                     needed = view.status(requirement)
                     if not needed.finished:
-                        raise BlockedError(needed.reason or f"{requirement} is {needed.state.value}")
+                        reason = needed.reason or f"{requirement} is {needed.state.value}"
+                        raise BlockedError(blocked_by(task, requirement, reason))
                     done.add(requirement)
             except Exception as error:
                 first_error = first_error or error

@@ -186,6 +186,14 @@ class TimezoneParameter(Checked, luigi.Parameter):
         )
 
 
+class SwitchParameter(Checked, luigi.BoolParameter):
+    """``true`` or ``false``, given as a value (``--etl-depends-on-past true``) like every other setting; the flag alone
+    is true."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, allowed="true or false", parsing=luigi.BoolParameter.EXPLICIT_PARSING, **kwargs)
+
+
 class WeekdaysParameter(Checked, luigi.Parameter):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, allowed=f"a comma-separated list of {','.join(WEEKDAYS)}", check=_is_weekdays, **kwargs)
@@ -282,10 +290,15 @@ class etl(Settings):  # noqa: N801 - the class name is the config section and CL
         choices=("synthetic", "landing"),
         description="Where orders come from: synthetic (generated, reproducible per day) or landing (export files).",
     )
-    rebuild_stale = luigi.BoolParameter(
+    rebuild_stale = SwitchParameter(
         default=False,
         description="Also rebuild days built under other settings (etl rerun --stale sets it): by default a changed "
         "setting is shown by etl status and the days keep what they were built with.",
+    )
+    depends_on_past = SwitchParameter(
+        default=False,
+        description="Whether a day's report also requires the previous day's report (Airflow's depends_on_past): a "
+        "failed day then holds back every later report until it is fixed.",
     )
 
 

@@ -21,7 +21,7 @@ from etl.storage import Store, UnsupportedStoreError, open_store
 
 logger = logging.getLogger("luigi-interface")
 # Where things are and how a run goes, not what shapes the data: left out of reports.
-NOT_SHAPING = ("base_dir", "directory", "rebuild_stale")
+NOT_SHAPING = ("base_dir", "directory", "rebuild_stale", "depends_on_past")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -32,6 +32,7 @@ class RunSettings:
     start_date: datetime.date
     timezone: str
     source: str
+    depends_on_past: bool  # a day's report waits for the previous day's
     generation: GenerationSettings
     min_orders: int
     max_rejected_share: float
@@ -87,6 +88,7 @@ def load_run_settings() -> RunSettings:
         start_date=values["etl"]["start_date"],
         timezone=values["etl"]["timezone"],
         source=source,
+        depends_on_past=values["etl"]["depends_on_past"],
         generation=GenerationSettings(**values["generation"]),
         min_orders=values["validation"]["min_orders"],
         max_rejected_share=values["validation"]["max_rejected_share"],

@@ -48,6 +48,7 @@ class DayStatus:
     brief: str | None = None  # the same in a few words, for summaries: a rule's name, "by 2024-03-10"
     failed_day: datetime.date | None = None  # the day whose refusal this is, or holds this back
     kept: bool = False  # stale by settings alone, kept as built: only ``etl rerun --stale`` rebuilds it
+    more_to_build: bool = False  # held back, while other steps it needs are still to be built (say, its own day's)
 
     @property
     def finished(self) -> bool:
@@ -56,8 +57,9 @@ class DayStatus:
 
     @property
     def failed(self) -> bool:
-        """Refused, or held back by a refusal: settled until an input or a setting changes."""
-        return self.state in (DayState.FAILED, DayState.HELD_BACK)
+        """Refused, or held back by a refusal with nothing else left to build: settled until an input or a setting
+        changes."""
+        return self.state in (DayState.FAILED, DayState.HELD_BACK) and not self.more_to_build
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +137,8 @@ class StoreView:
         return self.partitions[key]
 
     def forget(self, layer: str, date: datetime.date) -> None:
-        """A partition was written or removed since: list it again, and judge every step anew."""
+        """A partition was written or removed since: list it again, and judge anew every step of that day or later
+        (a day's step reads no later day) and every step of no single day."""
         if layer in self.layers:
             found = self.store.list_partition(layer, date)
             if found:
@@ -143,7 +146,9 @@ class StoreView:
             else:
                 self.layers[layer].pop(date, None)
         self.partitions.pop((layer, date), None)
-        self.statuses.clear()
+        self.statuses = {
+            step: kept for step, kept in self.statuses.items() if hasattr(step, "outputs") and step.date < date
+        }
         self.derived.clear()
 
     def renew(self) -> None:
@@ -191,7 +196,7 @@ class StoreView:
                 return DayStatus(DayState.MISSING, f"its output {key} is gone")
             if own is None and self._changed(key, recorded):
                 own = DayStatus(DayState.STALE, f"its output {key} changed since it was built")
-        needed = self._needed(step)
+        needed = self._needed(step, built=True)
         if needed is not None:
             return needed
         changed = next((key for key, recorded in mark["inputs"].items() if self._changed(key, recorded)), None)
@@ -204,19 +209,31 @@ class StoreView:
             return DayStatus(DayState.STALE, f"built with {settings}", "settings", kept=not self.rebuild_settings)
         return DayStatus(DayState.DONE)
 
-    def _needed(self, step: DailyStep) -> DayStatus | None:
-        """What ``step``'s requirements make of it: stale while one is not finished (work is left, say the day's
-        own processing after an earlier day failed), else held back by a failed one, else nothing."""
+    def _needed(self, step: DailyStep, built: bool) -> DayStatus | None:
+        """What ``step``'s requirements make of it: held back by a failed one (with more to build while another is
+        not finished, say the day's own processing after an earlier day failed), else stale while one is not
+        finished, else nothing.
+
+        The same step of an earlier day (the previous report, under ``[etl] depends_on_past``) is an order, not an
+        input: it holds back a step still to be built, and a built one never looks at it."""
         stale = held = None
+        pending = False
         for needed in _flatten(step.requires()):
             if not hasattr(needed, "outputs"):
                 continue  # a step of no single day (the landing ingest): it rewrites days' inputs itself
+            if needed.outputs == step.outputs:
+                if built:
+                    continue
+                self._judge_back_from(needed)
             found = self.status(needed)
-            if found.failed:
+            if found.state in (DayState.FAILED, DayState.HELD_BACK):
                 held = held or held_back(step, needed, found)
+                pending = pending or found.more_to_build
             elif not found.finished:
                 stale = stale or DayStatus(DayState.STALE, f"its input {_name(needed)} is {found.state.value}")
-        return stale or held
+        if held is not None:
+            return dataclasses.replace(held, more_to_build=pending or stale is not None)
+        return stale
 
     def _unmarked(self, step: DailyStep, files: dict[str, FileStat]) -> DayStatus:
         """A step with no mark: raw (the source), or a partition an earlier version built, judged by its rule
@@ -230,17 +247,40 @@ class StoreView:
             return self._refusal(step, record, settings_change(then, step.fingerprint()))
         if own is DayState.EXPIRED:
             return DayStatus(own, "retired by retention")
-        needed = self._needed(step)
-        if needed is not None and (needed.failed or own is DayState.DONE):
+        needed = self._needed(step, built=own is not DayState.MISSING)
+        if needed is not None and (needed.state is DayState.HELD_BACK or own is DayState.DONE):
             return needed
         if own is not DayState.DONE:
             return DayStatus(own)
         for needed in _flatten(step.requires()):
-            if hasattr(needed, "outputs") and self.status(needed).state is not DayState.EXPIRED:
+            if not hasattr(needed, "outputs") or needed.outputs == step.outputs:
+                continue  # the ingest rewrites inputs itself; an earlier day's same step is only waited on
+            if self.status(needed).state is not DayState.EXPIRED:
                 needed_last = self.files(needed.outputs.layer, needed.date).get(needed.outputs.last)
                 if needed_last is not None and needed_last.mtime_ns > files[outputs.last].mtime_ns:
                     return DayStatus(DayState.STALE, f"its input {_name(needed)} changed since it was built")
         return DayStatus(DayState.DONE)
+
+    def _judge_back_from(self, step: DailyStep) -> None:
+        """Judge ``step`` and the chain of the same step on earlier days it waits on, oldest first, in a loop: years
+        of reports not built yet behind a failure, under depends_on_past, never recurse deeply."""
+        chain = []
+        while step is not None and step not in self.statuses:
+            chain.append(step)
+            if self._built(step):
+                break  # a built step does not look at the day before
+            step = next((n for n in _flatten(step.requires()) if getattr(n, "outputs", None) == step.outputs), None)
+        for earlier in reversed(chain):
+            self.status(earlier)
+
+    def _built(self, step: DailyStep) -> bool:
+        """Whether the step's outputs are there, as its mark or (unmarked) its files say."""
+        outputs = step.outputs
+        files = self.files(outputs.layer, step.date)
+        mark = self._mark(outputs, step.date, files)
+        if mark is not None:
+            return mark["outcome"] == "done"
+        return all(name in files for name in outputs.filenames)
 
     def _failed(self, step: DailyStep, mark: dict) -> DayStatus:
         """A step that refused its inputs: FAILED while they and the settings are as they were, else tried again."""

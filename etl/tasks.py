@@ -19,6 +19,7 @@ import luigi
 
 from etl import clock, landing, run_settings, steps
 from etl.config import DayParameter, FixedParams, SettingsError
+from etl.day_ranges import ONE_DAY
 from etl.marks import process_settings, report_settings, rolling_settings, validate_settings
 from etl.metrics import window_dates
 from etl.retention import Holdings, is_cleanup_due, plan_cleanup, removable, too_late
@@ -314,11 +315,17 @@ class DailyReport(DailyTask):
 
     @per_settings
     def requires(self) -> dict[str, luigi.Task]:
-        return {
+        """Its day's inputs and, with ``[etl] depends_on_past``, the previous day's report (from start_date on): an
+        order, not an input, so a failed day holds back every later report (:mod:`etl.state`)."""
+        needs: dict[str, luigi.Task] = {
             "validation": ValidateDailyData(date=self.date),
             "summary": ProcessDailyData(date=self.date),
             "rolling": ComputeRollingMetrics(date=self.date),
         }
+        settings = run_settings.current()
+        if settings.depends_on_past and self.date - ONE_DAY >= settings.start_date:
+            needs["previous"] = DailyReport(date=self.date - ONE_DAY)
+        return needs
 
     def fingerprint(self) -> dict:
         return report_settings(run_settings.current().trend_threshold)

@@ -121,6 +121,16 @@ def test_a_bad_setting_on_the_command_line_stops_argparse_naming_the_flag(capsys
     assert "argument --retention-raw-days: '0' is not a whole number of at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [([], False), (["--etl-depends-on-past", "true"], True), (["--etl-depends-on-past", "false"], False),
+     (["--etl-depends-on-past"], True)],
+)  # fmt: skip
+def test_a_switch_takes_true_or_false_like_every_setting_and_alone_means_true(flag, expected):
+    with CmdlineParser.global_instance(["DailyReport", "--date", "2024-02-29", *flag]):
+        assert read_sections()["etl"]["depends_on_past"] is expected
+
+
 def test_good_values_on_the_command_line_reach_the_task():
     with CmdlineParser.global_instance(["DailyReport", "--date", "2024-02-29"]) as parser:
         assert parser.get_task_obj().date == D(2024, 2, 29)
@@ -149,6 +159,7 @@ def test_read_sections_gives_parsed_values(configure, base_dir):
         ("etl", "start_date", "2024-02-30", "'2024-02-30' is not a calendar day (YYYY-MM-DD)"),
         ("etl", "timezone", "Mars/Olympus_Mons", "'Mars/Olympus_Mons' is not an IANA timezone"),
         ("etl", "source", "s3", "'s3' is not one of synthetic, landing"),
+        ("etl", "depends_on_past", "yes", "'yes' is not true or false"),
         ("landing", "column_map", '{"OrderID": "id"}', '\'{"OrderID": "id"}\' is not a JSON object of column names'),
         ("landing", "delimiter", ";;", "';;' is not one character"),
         ("landing", "encoding", "klingon", "'klingon' is not a text encoding Python knows"),

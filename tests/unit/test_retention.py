@@ -458,6 +458,7 @@ def settings_for(store: LocalStore, rules: RetentionPolicy, window: int = 7) -> 
         start_date=START,
         timezone="UTC",
         source="synthetic",
+        depends_on_past=False,
         generation=GenerationSettings(),
         min_orders=1,
         max_rejected_share=0.01,

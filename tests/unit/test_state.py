@@ -341,3 +341,50 @@ def test_a_refusal_under_other_settings_is_tried_again_and_says_what_changed(tmp
 
     assert status.state is DayState.MISSING
     assert status.reason == "refused with [validation] min_orders=50, now 10: to be tried again"
+
+
+# a step that waits on its own kind of the day before (a report under [etl] depends_on_past) ---------------
+
+REPORT = Outputs("metrics", ("daily_report.json",))
+ONE_DAY = datetime.timedelta(days=1)
+
+
+def report(day: datetime.date) -> Step:
+    """A day's report: it reads its day's processing chain and waits on the previous day's report (from DAY on)."""
+    return Step(REPORT, day, (chain(day), *([report(day - ONE_DAY)] if day > DAY else [])))
+
+
+def processed(base, day: datetime.date, at_s: int) -> None:
+    """A day's raw, validated and processed files, written in pipeline order from ``at_s`` on."""
+    write(base, "raw", day, "orders.csv", mtime_s=at_s)
+    write(base, "raw", day, "validation_report.json", mtime_s=at_s + 1)
+    write(base, "processed", day, "orders_processed.csv", mtime_s=at_s + 2)
+    write(base, "processed", day, "daily_summary.json", mtime_s=at_s + 2)
+
+
+def test_a_step_waiting_on_an_earlier_day_is_held_back_by_its_failure_until_it_is_built(tmp_path):
+    write(tmp_path, "raw", DAY, "orders.csv", mtime_s=1_700_000_000)
+    write(tmp_path, "raw", DAY, "validation_failed.json", mtime_s=1_700_000_100, text=refused(DAY))
+    for n in (1, 2, 3):
+        processed(tmp_path, DAY + n * ONE_DAY, 1_700_000_000)
+    write(tmp_path, "metrics", DAY + 3 * ONE_DAY, "daily_report.json", mtime_s=1_700_000_010)  # built before
+
+    view = StoreView(LocalStore(tmp_path))
+
+    failed = view.status(report(DAY))
+    assert (failed.state, failed.brief) == (DayState.HELD_BACK, "min_orders"), "its own day's validation failed"
+    for later in (DAY + ONE_DAY, DAY + 2 * ONE_DAY):
+        status = view.status(report(later))
+        assert (status.state, status.brief, status.failed_day) == (DayState.HELD_BACK, f"by {DAY}", DAY), later
+        assert status.reason == f"held back: {failed.reason}"
+    assert view.state(report(DAY + 3 * ONE_DAY)) is DayState.DONE, "a report already built is not held back"
+
+
+def test_a_step_is_neither_stale_nor_held_up_by_an_earlier_day_it_only_waits_on(tmp_path):
+    for n in (0, 1):
+        processed(tmp_path, DAY + n * ONE_DAY, 1_700_000_000)
+    write(tmp_path, "metrics", DAY + ONE_DAY, "daily_report.json", mtime_s=1_700_000_100)
+    assert state_of(LocalStore(tmp_path), report(DAY + ONE_DAY)) is DayState.DONE, "the day before is missing"
+
+    write(tmp_path, "metrics", DAY, "daily_report.json", mtime_s=1_700_000_200)  # built after it
+    assert state_of(LocalStore(tmp_path), report(DAY + ONE_DAY)) is DayState.DONE, "it reads nothing of it"
