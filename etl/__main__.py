@@ -5,6 +5,7 @@
 RangeDaily, by default from ``[etl] start_date`` through yesterday (see :mod:`etl.backfill`);
 ``python -m etl cleanup [--as-of DAY] [--dry-run] [luigi args]`` applies retention, or lists what it would remove;
 ``etl status [--start D1] [--end D2] [--json]`` shows every day's state in every step, and why;
+``etl rerun --start D1 [--end D2] [--from raw|processed|metrics] [--dry-run] [--failed] [--stale]`` rebuilds days;
 ``etl check-deadline [--day D]`` exits 0 when the day's report is done, else names the first step not done and
 alerts through Luigi's ``[email]`` settings, as a failed run does.
 """
@@ -22,10 +23,12 @@ from etl import clock
 from etl.backfill import run_backfill, run_luigi, settings_with
 from etl.config import SettingsError
 from etl.day_ranges import ONE_DAY
+from etl.rerun import ask, describe, plan_rerun
 from etl.run_settings import RunSettings
 from etl.state import HELD_BACK, DayState
 from etl.status import STEPS, day_rows, first_not_done
 from etl.status_view import exit_code, render
+from etl.storage.layout import RETAINED_LAYERS
 from etl.tasks import cleanup_plan
 
 
@@ -86,6 +89,28 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
     deadline.add_argument(
         "--day", type=datetime.date.fromisoformat, help="the business day (default: yesterday in [etl] timezone)"
     )
+    rerun = commands.add_parser(
+        "rerun",
+        help="rebuild days from a layer down (what reads them follows where their bytes change); the outputs stay "
+        "readable until replaced; other arguments go to luigi",
+    )
+    rerun.add_argument("--start", type=datetime.date.fromisoformat, required=True, help="first day, inclusive")
+    rerun.add_argument("--end", type=datetime.date.fromisoformat, help="last day, inclusive (default: --start)")
+    rerun.add_argument(
+        "--from",
+        dest="first_layer",
+        choices=RETAINED_LAYERS,
+        default="processed",
+        help="the first layer rebuilt (default processed; raw reads the source again)",
+    )
+    rerun.add_argument("--dry-run", action="store_true", help="print the partitions it would rebuild; change nothing")
+    rerun.add_argument("--failed", action="store_true", help="only the days of the range that failed or are held back")
+    rerun.add_argument(
+        "--stale", action="store_true", help="only the stale days, also those built under other settings"
+    )
+    rerun.add_argument(
+        "--include-expired", action="store_true", help="also days retention retired (taken out of its ledger first)"
+    )
     args, luigi_args = parser.parse_known_args(argv)
     if args.command == "yesterday" and any(not arg.startswith("--etl-") for arg in luigi_args[::2]):
         parser.error(f"unrecognized arguments: {' '.join(luigi_args)}")
@@ -106,12 +131,30 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
                 return exit_code(rows)
             if args.command == "check-deadline":
                 return check_deadline(settings, args.day or clock.last_complete_day(settings.timezone))
+            if args.command == "rerun":
+                end = args.end or args.start
+                if args.start < settings.start_date or end < args.start or end >= clock.today(settings.timezone):
+                    parser.error(
+                        f"--start {args.start} --end {end}: need [etl] start_date {settings.start_date} <= start "
+                        "<= end, and end a day that is over"
+                    )
+                plan = plan_rerun(
+                    settings, args.start, end, args.first_layer, args.failed, args.stale, args.include_expired
+                )
+                print("\n".join(describe(settings, plan)) or f"nothing to rerun in {args.start}..{end}")
+                if args.dry_run or not plan.steps:
+                    return 0
+                request = ask(settings, plan, args.include_expired)
+                start = min(plan.steps)
+                stop = min(max([*plan.steps, *plan.following]) + ONE_DAY, clock.today(settings.timezone))
+                luigi_args = [*luigi_args, f"--rerun={request}", *(["--etl-rebuild-stale=true"] if args.stale else [])]
+                args.of = "DailyReport"
             if args.command == "cleanup":
                 as_of = args.as_of or clock.last_complete_day(settings.timezone)
                 if args.dry_run:
                     return print_cleanup_plan(settings, as_of)
                 command = ["CleanupOldPartitions", f"--date={as_of}", *luigi_args]
-            else:
+            elif args.command == "backfill":
                 start = args.start or settings.start_date
                 stop = args.through + ONE_DAY if args.through else args.stop or clock.today(settings.timezone)
     except SettingsError as error:

@@ -64,6 +64,10 @@ class DayRange(FixedParams, luigi.Task):
     stop = DayParameter(description="Day after the chunk's last day.")
     range_start = DayParameter(significant=False, description="First day of the range the chunk belongs to.")
     days_per_task = luigi.IntParameter(significant=False, description="Days in a block of the range's grid.")
+    rerun = luigi.Parameter(
+        default="", description="The rerun this chunk belongs to (etl rerun): a new task for luigid, which keeps "
+        "a chunk done moments ago as done."
+    )  # fmt: skip
 
     day_task: ClassVar[type[luigi.Task]]
 
@@ -106,7 +110,9 @@ class DayRange(FixedParams, luigi.Task):
         else:
             first, stop = block_containing(task.date, self.days_per_task)
             first = max(first, self.range_start)
-        return stage_of(task)(start=first, stop=stop, range_start=self.range_start, days_per_task=self.days_per_task)
+        return stage_of(task)(
+            start=first, stop=stop, range_start=self.range_start, days_per_task=self.days_per_task, rerun=self.rerun
+        )
 
     def complete(self) -> bool:
         """Every day is done, or failed on an input that has not changed, or held back by such a day."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
+from etl import clock
 from etl.storage import Store
 from etl.storage.layout import DAILY_REPORT, file_key
 
@@ -24,6 +25,27 @@ def mark_file(step: str) -> str:
     return f"_{step}.json"
 
 
+def rerun_file(step: str) -> str:
+    """A rerun's request to rebuild the step of the day: the state reads the step as stale while it is there."""
+    return f"_{step}.rerun.json"
+
+
+def ask_rerun(store: Store, layer: str, date: datetime.date, step: str, request: str) -> None:
+    store.write_json(file_key(layer, date, rerun_file(step)), {"request": request, "at": clock.now().isoformat()})
+
+
+def rerun_asked(store: Store, layer: str, date: datetime.date, step: str) -> str | None:
+    """The request a step found when it started (None without one), to clear once it is built."""
+    key = file_key(layer, date, rerun_file(step))
+    return store.read_json(key)["request"] if store.exists(key) else None
+
+
+def clear_rerun(store: Store, layer: str, date: datetime.date, step: str, seen: str | None) -> None:
+    """Take away the request the step was built for; one asked again during the build stays."""
+    if seen is not None and rerun_asked(store, layer, date, step) == seen:
+        store.remove(file_key(layer, date, rerun_file(step)))
+
+
 class StepRecord:
     """The versions of a step's inputs, taken when it starts; :meth:`seal` adds its outputs and writes the mark."""
 
@@ -32,6 +54,7 @@ class StepRecord:
         self.key = file_key(layer, date, mark_file(step))
         if not store.exists(self.key):  # a first build: outputs left by a kill before the mark are not taken as done
             store.write_json(self.key, {"mark": MARK_FORMAT, "step": step, "day": str(date), "outcome": BUILDING})
+        self.rerun = rerun_asked(store, layer, date, step)
         self.inputs = {key: _recorded(store, key) for key in inputs}
 
     def seal(self, outputs: Iterable[str], outcome: str = "done") -> None:
@@ -48,6 +71,7 @@ class StepRecord:
                 "outputs": {key: _recorded(self.store, key) for key in outputs},
             },
         )
+        clear_rerun(self.store, self.layer, self.date, self.step, self.rerun)
 
 
 def built_from(mark: dict) -> dict:

@@ -43,6 +43,13 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         "task: most detail in the web view, slowest",
     )
 
+    rerun = luigi.Parameter(
+        default="",
+        positional=False,
+        description="a rerun's request id (etl rerun sets it): the range's chunks are new tasks for a luigid that "
+        "keeps chunks done moments ago as done",
+    )
+
     def moving_start(self, now: datetime.datetime) -> datetime.datetime:
         if self.start is not None:
             return self.parameter_to_datetime(self.start)
@@ -106,7 +113,7 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         first, stop = self._range
         days = [getattr(task, self._param_name) for task in day_tasks]
         return [
-            stage(start=a, stop=b, range_start=first, days_per_task=self.days_per_task)
+            stage(start=a, stop=b, range_start=first, days_per_task=self.days_per_task, rerun=self.rerun)
             for a, b in blocks_covering(days, self.days_per_task, first, stop)
         ]
 

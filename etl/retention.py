@@ -139,10 +139,17 @@ def retired_days(ledger: Mapping | None) -> dict[str, frozenset[datetime.date]]:
 def ledger_with(ledger: Mapping | None, removed: Mapping[str, list[datetime.date]]) -> dict[str, list[list[str]]]:
     """The ledger document with ``removed`` added: each layer's retired days as sorted ``[first, stop)`` ranges."""
     retired = retired_days(ledger)
+    return _ledger({layer: retired[layer] | set(removed.get(layer, ())) for layer in RETAINED_LAYERS})
+
+
+def ledger_without(ledger: Mapping | None, restored: Mapping[str, list[datetime.date]]) -> dict[str, list[list[str]]]:
+    """The ledger document with ``restored`` taken out: days a rerun builds again (``--include-expired``)."""
+    retired = retired_days(ledger)
+    return _ledger({layer: retired[layer] - set(restored.get(layer, ())) for layer in RETAINED_LAYERS})
+
+
+def _ledger(retired: Mapping[str, Set[datetime.date]]) -> dict[str, list[list[str]]]:
     return {
-        layer: [
-            [first.isoformat(), stop.isoformat()]
-            for first, stop in contiguous_runs(sorted(retired[layer] | set(removed.get(layer, ()))))
-        ]
+        layer: [[first.isoformat(), stop.isoformat()] for first, stop in contiguous_runs(sorted(retired[layer]))]
         for layer in RETAINED_LAYERS
     }

@@ -17,7 +17,7 @@ import enum
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from etl.marks import BUILDING, mark_file
+from etl.marks import BUILDING, mark_file, rerun_file
 from etl.retention import ledger_with, retired_days
 from etl.storage import FileStat, Partitions, Store
 from etl.storage.layout import CLEANUP, CLEANUP_REPORT, RETIRED_DAYS_KEY, file_key, partition_of_key
@@ -181,6 +181,18 @@ class StoreView:
         return self.status(step).state
 
     def _status(self, step: DailyStep) -> DayStatus:
+        """What the step's files, mark and requirements say, unless a rerun asked for it (``etl rerun``): then a
+        built step is stale and a refused one is tried again."""
+        found = self._judged(step)
+        outputs = step.outputs
+        asked = outputs.step is not None and rerun_file(outputs.step) in self.files(outputs.layer, step.date)
+        if asked and found.state in (DayState.DONE, DayState.STALE):
+            return DayStatus(DayState.STALE, "a rerun was asked for")
+        if asked and found.state is DayState.FAILED:
+            return DayStatus(DayState.MISSING, "a rerun was asked for: to be tried again")
+        return found
+
+    def _judged(self, step: DailyStep) -> DayStatus:
         outputs = step.outputs
         files = self.files(outputs.layer, step.date)
         mark = self._mark(outputs, step.date, files)

@@ -14,7 +14,15 @@ import pyarrow as pa
 
 from etl import clock
 from etl.csv_io import read_orders, read_text_csv, write_orders
-from etl.marks import StepRecord, process_settings, report_settings, rolling_settings, validate_settings
+from etl.marks import (
+    StepRecord,
+    clear_rerun,
+    process_settings,
+    report_settings,
+    rerun_asked,
+    rolling_settings,
+    validate_settings,
+)
 from etl.metrics import rolling_metrics
 from etl.report import build_daily_report, is_newer_report
 from etl.retention import RetentionPolicy, cleanup_as_of, ledger_with, plan_cleanup, retention_cutoff
@@ -59,8 +67,10 @@ logger = logging.getLogger("luigi-interface")
 
 
 def ingest_day(store: Store, source: OrderSource, date: datetime.date) -> None:
-    """Write the source's orders of ``date`` as the raw partition's file."""
+    """Write the source's orders of ``date`` as the raw partition's file (a rerun's request is then met)."""
+    request = rerun_asked(store, RAW, date, "raw")
     write_orders(store, file_key(RAW, date, ORDERS), source.orders_for_day(date))
+    clear_rerun(store, RAW, date, "raw", request)
 
 
 def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: str, max_rejected_share: float) -> None:

@@ -141,7 +141,7 @@ class DailyTask(FixedParams, luigi.Task):
 class GenerateDailyData(DailyTask):
     """Ingest one day of raw orders from the configured source, once the day is over."""
 
-    outputs = Outputs(RAW, (ORDERS,))
+    outputs = Outputs(RAW, (ORDERS,), step="raw")
 
     def run_day(self, settings: RunSettings) -> None:
         steps.ingest_day(
@@ -225,7 +225,7 @@ class LandedDailyData(DailyTask):
     """The raw partition of one day from the landing source: what the ingest wrote there, or, when no export
     held an order of the day, a day without orders (which validation then judges by min_orders)."""
 
-    outputs = Outputs(RAW, (ORDERS,))
+    outputs = Outputs(RAW, (ORDERS,), step="raw")
 
     @per_settings
     def requires(self) -> IngestLandingFiles:

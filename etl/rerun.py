@@ -1,0 +1,110 @@
+"""``etl rerun``: rebuild chosen days from a layer down, keeping what is there readable until it is replaced.
+
+A rerun asks; it never deletes. It writes a request beside each step it rebuilds (:func:`etl.marks.ask_rerun`),
+which the day state reads as stale, then runs the range. Each step takes its request away once it is built, so a
+rerun that fails or is killed leaves every day as it was or as it will be, and the next plain run finishes it.
+What reads a rebuilt step (the rolling metrics and reports of the next window − 1 days) is rebuilt through the
+state's own staleness when the rebuilt bytes differ, and only then.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import uuid
+
+from etl.day_ranges import ONE_DAY, days_between
+from etl.marks import ask_rerun
+from etl.retention import ledger_without
+from etl.run_settings import RunSettings
+from etl.state import DayState
+from etl.status import STEPS, day_rows
+from etl.storage.layout import RETAINED_LAYERS, RETIRED_DAYS_KEY
+from etl.tasks import ComputeRollingMetrics, ProcessDailyData, full_view
+
+
+@dataclasses.dataclass(frozen=True)
+class RerunPlan:
+    """What a rerun rebuilds: per day, the steps asked for (from the layer down); the days retired by retention
+    it leaves alone (or restores, with ``--include-expired``); the later days that may follow."""
+
+    steps: dict[datetime.date, list[str]]
+    expired: list[datetime.date]
+    following: list[datetime.date]
+
+
+def plan_rerun(
+    settings: RunSettings,
+    start: datetime.date,
+    end: datetime.date,
+    first_layer: str,
+    failed: bool,
+    stale: bool,
+    include_expired: bool,
+) -> RerunPlan:
+    """The days of ``[start, end]`` to rebuild (those failed or stale, when asked), their steps from
+    ``first_layer`` down, and the days whose rolling metrics read them."""
+    layers = RETAINED_LAYERS[RETAINED_LAYERS.index(first_layer) :]
+    chosen: dict[datetime.date, list[str]] = {}
+    expired = []
+    for row in day_rows(settings, start, end + ONE_DAY):
+        states = {status.state for status in row.steps.values()}
+        if (failed or stale) and not (
+            (failed and states & {DayState.FAILED.value, DayState.HELD_BACK.value})
+            or (stale and DayState.STALE.value in states)
+        ):
+            continue
+        names = [name for name, make in STEPS.items() if make(date=row.day).outputs.layer in layers]
+        if any(row.steps[name].state == DayState.EXPIRED.value for name in names) and not include_expired:
+            expired.append(row.day)
+            continue
+        chosen[row.day] = names
+    return RerunPlan(chosen, expired, following_days(settings, chosen))
+
+
+def following_days(settings: RunSettings, chosen: dict) -> list[datetime.date]:
+    """The later days whose rolling metrics read a chosen day's processing: from the tasks' own ``requires()``."""
+    if not chosen:
+        return []
+    last = max(chosen) + settings.window_days * ONE_DAY
+    return [
+        day
+        for day in days_between(min(chosen) + ONE_DAY, last)
+        if day not in chosen
+        and any(needed.date in chosen for needed in ComputeRollingMetrics(date=day).requires()
+                if isinstance(needed, ProcessDailyData))
+    ]  # fmt: skip
+
+
+def ask(settings: RunSettings, plan: RerunPlan, restore_expired: bool) -> str:
+    """Write the plan's requests (taking its days out of the retention ledger first when asked); the request id."""
+    store = settings.store
+    request = uuid.uuid4().hex[:12]
+    if restore_expired:
+        restored = {layer: list(plan.steps) for layer in RETAINED_LAYERS}
+        store.update_json(RETIRED_DAYS_KEY, lambda ledger: ledger_without(ledger, restored) if ledger else None)
+    view = full_view(settings)
+    for day, names in plan.steps.items():
+        for name in names:
+            step = STEPS[name](date=day)
+            if view.status(step).state is not DayState.MISSING:  # a missing step is built anyway
+                ask_rerun(store, step.outputs.layer, day, step.outputs.step, request)
+    return request
+
+
+def describe(settings: RunSettings, plan: RerunPlan) -> list[str]:
+    """The partitions a rerun rebuilds, day by day, and what may follow: what ``--dry-run`` prints."""
+    store = settings.store
+    lines = []
+    for day, names in plan.steps.items():
+        by_layer: dict[str, list[str]] = {}
+        for name in names:
+            by_layer.setdefault(STEPS[name](date=day).outputs.layer, []).append(name)
+        for layer, steps in by_layer.items():
+            lines.append(f"{day} {layer}: {store.partition_location(layer, day)} ({', '.join(steps)})")
+    for day in plan.expired:
+        lines.append(f"{day}: retired by retention, left as it is (--include-expired rebuilds it)")
+    if plan.following:
+        days = ", ".join(str(day) for day in plan.following)
+        lines.append(f"then, where the rebuilt bytes differ, the rolling metrics and reports of {days}")
+    return lines
