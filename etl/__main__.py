@@ -23,7 +23,7 @@ from etl import clock
 from etl.backfill import run_backfill, run_luigi, settings_with
 from etl.config import SettingsError
 from etl.day_ranges import ONE_DAY
-from etl.rerun import ask, describe, plan_rerun
+from etl.rerun import ask, describe, plan_rerun, window_of
 from etl.run_settings import RunSettings
 from etl.state import HELD_BACK, DayState
 from etl.status import STEPS, day_rows, first_not_done
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
                 if args.dry_run or not plan.steps:
                     return 0
                 request = ask(settings, plan, args.include_expired)
-                start = min(plan.steps)
+                start = min(window_of(plan.steps)) if args.include_expired else min(plan.steps)
                 stop = min(max([*plan.steps, *plan.following]) + ONE_DAY, clock.today(settings.timezone))
                 luigi_args = [*luigi_args, f"--rerun={request}", *(["--etl-rebuild-stale=true"] if args.stale else [])]
                 args.of = "DailyReport"

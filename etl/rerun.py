@@ -77,11 +77,13 @@ def following_days(settings: RunSettings, chosen: dict) -> list[datetime.date]:
 
 
 def ask(settings: RunSettings, plan: RerunPlan, restore_expired: bool) -> str:
-    """Write the plan's requests (taking its days out of the retention ledger first when asked); the request id."""
+    """Write the plan's requests (taking its days, and the days their windows read, out of the retention ledger
+    first when asked); the request id."""
     store = settings.store
     request = uuid.uuid4().hex[:12]
     if restore_expired:
-        restored = {layer: list(plan.steps) for layer in RETAINED_LAYERS}
+        days = sorted(window_of(plan.steps))
+        restored = {layer: days for layer in RETAINED_LAYERS}
         store.update_json(RETIRED_DAYS_KEY, lambda ledger: ledger_without(ledger, restored) if ledger else None)
     view = full_view(settings)
     for day, names in plan.steps.items():
@@ -90,6 +92,12 @@ def ask(settings: RunSettings, plan: RerunPlan, restore_expired: bool) -> str:
             if view.status(step).state is not DayState.MISSING:  # a missing step is built anyway
                 ask_rerun(store, step.outputs.layer, day, step.outputs.step, request)
     return request
+
+
+def window_of(days) -> set[datetime.date]:
+    """The days and the earlier days their rolling metrics read (from the tasks' ``requires()``): what a day
+    retention retired needs back to be built again."""
+    return {needed.date for day in days for needed in ComputeRollingMetrics(date=day).requires()} | set(days)
 
 
 def describe(settings: RunSettings, plan: RerunPlan) -> list[str]:
