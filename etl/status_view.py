@@ -102,14 +102,17 @@ def calendar_lines(rows: Sequence[DayRow], names: Sequence[str]) -> list[str]:
 
 
 def detail_lines(rows: Sequence[DayRow]) -> list[str]:
-    """A line per day with each step's state, and under it the reason of each step not finished."""
+    """A line per day with each step's state, and under it the reason of each step not finished (once, where
+    later steps wait for the same reason)."""
     lines = []
     for row in rows:
         steps = ", ".join(f"{name} {status.state}" for name, status in row.steps.items())
         lines.append(f"{row.day} {day_outcome(row).state}: {steps}")
+        said = None
         for name, status in row.steps.items():
-            if status.state not in FINISHED and status.reason:
+            if status.state not in FINISHED and status.reason and status.reason != said:
                 lines.append(f"    {name}: {_one_line(status.reason)}")
+                said = status.reason  # the steps after it that wait for the same reason say nothing more
     return lines
 
 

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         return bare_loop(args)
     if args.command == "exports":
         return write_landing(args)
+    if args.command == "cron-calls":
+        return cron_calls(args)
     with tempfile.TemporaryDirectory(prefix="etl-bench-", dir=args.workdir) as workdir:
         if args.landing or args.landing_gb:
             result = (landing_benchmark if args.landing else big_landing_benchmark)(args, Path(workdir))
@@ -54,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "bare", "exports"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "command", nargs="?", default="run", choices=["run", "bare", "exports", "cron-calls"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--days", type=int, default=30, help="days in the range (default 30)")
     parser.add_argument("--orders-per-day", type=int, default=1000, help="mean orders per day (default 1000)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each variant; the median is reported")
@@ -134,6 +138,7 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         result["scan_s"] = round(scan_time(workdir / "scan"), 4)
         result["status_s"] = round(status_time(workdir / "scan"), 3)
         result["status_in_process_s"] = round(status_rows_time(workdir / "scan"), 3)
+        result["cron_calls"] = {days: cron_store_calls(workdir / f"cron-{days}", days) for days in CRON_DAYS}
     return result
 
 
@@ -336,6 +341,62 @@ def scan_time(base: Path) -> float:
         best = min(best, time.perf_counter() - started)
     assert len(complete) == SCAN_DAYS
     return best
+
+
+CRON_DAYS = (120, 360)
+
+
+def cron_store_calls(base: Path, days: int) -> dict[str, int]:
+    """The store calls of a nightly run (RangeDaily of DailyPipeline from the first day) that adds one day to a
+    store of ``days`` days built by the bare loop: a process of its own, counting."""
+    start = datetime.date(2023, 1, 1)
+    subprocess.run(_bare_loop(base, start, days, 80), check=True, capture_output=True)
+    counted = subprocess.run(
+        [sys.executable, __file__, "cron-calls", f"--base={base}", f"--days={days}", f"--start={start}"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(counted.stdout.splitlines()[-1])
+
+
+def cron_calls(args: argparse.Namespace) -> int:
+    """In this process: the nightly range over a built store, with its store's calls counted (printed as JSON)."""
+    import collections
+
+    import luigi
+    import luigi.configuration
+
+    import etl
+    from etl import run_settings
+    from etl.storage import LocalStore
+
+    calls: collections.Counter[str] = collections.Counter()
+
+    class Counting(LocalStore):
+        def list_partitions(self, layer):
+            calls[f"list_partitions {layer}"] += 1
+            return super().list_partitions(layer)
+
+        def list_partition(self, layer, date):
+            calls["list_partition"] += 1
+            return super().list_partition(layer, date)
+
+        def atomic_output(self, key):
+            calls["atomic_output"] += 1
+            return super().atomic_output(key)
+
+    config = luigi.configuration.get_config()
+    for (section, option), value in settings(
+        argparse.Namespace(start=args.start, orders_per_day=80), args.base
+    ).items():
+        config.set(section, option, value)
+    for layer in ("raw", "processed", "metrics"):
+        config.set("retention", f"{layer}_days", "10000")
+    run_settings.open_store = Counting
+    stop = args.start + datetime.timedelta(days=args.days + 1)
+    luigi.build([etl.RangeDaily(of=etl.DailyPipeline, start=args.start, stop=stop)], local_scheduler=True,
+                log_level="WARNING")  # fmt: skip
+    print(json.dumps(calls))
+    return 0
 
 
 def status_rows_time(base: Path) -> float:
@@ -576,6 +637,14 @@ def format_table(result: dict) -> str:
         rows.append((f"missing-day scan, {result['scan_days']} days", f"{result['scan_s'] * 1000:.1f} ms"))
         rows.append((f"etl status, {result['scan_days']} days (a process)", f"{result['status_s']:.2f} s"))
         rows.append((f"etl status, {result['scan_days']} days (in process)", f"{result['status_in_process_s']:.2f} s"))
+        for days, calls in result["cron_calls"].items():
+            listed = ", ".join(
+                f"{layer} {calls[f'list_partitions {layer}']}" for layer in ("raw", "processed", "metrics")
+            )
+            rows.append(
+                (f"a night's run on {days} days: store calls", f"layer listings {listed}; partition listings "
+                 f"{calls['list_partition']}; files written {calls['atomic_output']}")
+            )  # fmt: skip
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 

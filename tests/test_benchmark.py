@@ -50,6 +50,10 @@ def test_benchmark_reports_every_figure_and_identical_outputs(tmp_path):
     assert figures["bare_parallel_speedup"] == pytest.approx(figures["bare_s"] / figures["bare_x2_s"], rel=0.01)
     assert figures["per_day_overhead_ratio"] == pytest.approx(figures["per_day_w1_s"] / figures["bare_s"], rel=0.01)
     assert figures["scan_days"] == 1095
+    assert figures["status_s"] > figures["status_in_process_s"] > 0
+    small, large = (figures["cron_calls"][str(days)] for days in (120, 360))
+    assert small == large, "a night's run lists the store the same number of times whatever its size"
+    assert small["list_partitions raw"] > 0 and small["atomic_output"] > 0
 
 
 def write_tree(base, report_time: str, orders: bytes) -> None:

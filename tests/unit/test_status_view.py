@@ -61,17 +61,15 @@ def three_days() -> list[DayRow]:
     ]
 
 
-def test_a_short_range_shows_each_day_its_steps_and_the_reasons_then_the_summary():
+def test_a_short_range_shows_each_day_its_steps_and_each_reason_once_then_the_summary():
     assert render(three_days(), NAMES, as_json=False) == "\n".join(
         [
             "2024-03-09 done: raw done, validate done, process done, rolling done, report done",
             "2024-03-10 failed: raw done, validate failed, process missing, rolling held back, report held back",
             f"    validate: {REFUSED}",
             f"    rolling: held back by 2024-03-10: {REFUSED}",
-            f"    report: held back by 2024-03-10: {REFUSED}",
             "2024-03-11 held back: raw done, validate done, process done, rolling held back, report held back",
             f"    rolling: held back by 2024-03-10: {REFUSED}",
-            f"    report: held back by 2024-03-10: {REFUSED}",
             "",
             "March 2024: 3 days, 1 done, 1 failed (03-10: min_orders), 1 held back (03-11: by 03-10)",
         ]
