@@ -25,6 +25,7 @@ import etl  # noqa: F401 - installs the package's Luigi defaults, as the luigi c
 os.environ["ETL_PROGRESS"] = "0"
 REPO = Path(__file__).resolve().parents[1]
 LUIGI = Path(sys.executable).with_name("luigi")
+ETL = Path(sys.executable).with_name("etl")
 # Small days keep the suite fast; validation's minimum is lowered to match.
 FAST_DAYS = {"generation": {"mean_orders_per_day": "80"}, "validation": {"min_orders": "20"}}
 
@@ -85,6 +86,18 @@ def run_luigi(
     )
 
 
+def run_etl(*args: str, base: Path) -> subprocess.CompletedProcess:
+    """Run the installed ``etl`` command on ``base`` (from 2024-01-01, small days) in a clean environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LUIGI_", "ETL_"))}
+    return subprocess.run(
+        [str(ETL), *args, f"--etl-base-dir={base}", "--etl-start-date=2024-01-01", *fast_day_args()],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
 def fast_day_args() -> list[str]:
     """The command-line form of FAST_DAYS."""
     return [f"--{s}-{o.replace('_', '-')}={v}" for s, options in FAST_DAYS.items() for o, v in options.items()]
@@ -123,6 +136,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[tuple[int, list]]:
+    """A real SMTP server on a free loopback port: its port, and the messages it received."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received: list = []
+
+    class Inbox(Message):
+        def handle_message(self, message):
+            received.append(message)
+
+    port = free_port()
+    server = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    server.start()
+    yield port, received
+    server.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 
 import luigi
 import pytest
-from conftest import LUIGI, REPO, build, day_dir, fast_day_args, free_port, run_luigi
+from conftest import LUIGI, REPO, build, day_dir, fast_day_args, run_luigi
 
 from etl import DailyPipeline, DailyReport, GenerateDailyData, RangeDaily
 
@@ -187,35 +187,19 @@ def test_two_runs_of_one_range_share_its_chunks_through_luigid_and_exit_10_throu
 
 
 @pytest.mark.slow
-def test_a_failed_day_reaches_a_real_smtp_server_naming_the_day_file_and_rule(tmp_path):
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
+def test_a_failed_day_reaches_a_real_smtp_server_naming_the_day_file_and_rule(tmp_path, smtp_inbox):
+    port, received = smtp_inbox
+    base = tmp_path / "base"
+    assert run_luigi("GenerateDailyData", "--date=2024-01-03", f"--etl-base-dir={base}", cwd=tmp_path).returncode == 0
+    raw = day_dir(base, "raw", D(2024, 1, 3)) / "orders.csv"
+    raw.write_text("\n".join(raw.read_text().splitlines()[:11]) + "\n")
+    mail = ("--email-receiver=oncall@example.test", "--email-sender=etl@example.test", "--email-force-send",
+            "--smtp-host=127.0.0.1", f"--smtp-port={port}", "--smtp-no-tls")  # fmt: skip
 
-    received = []
-
-    class Inbox(Message):
-        def handle_message(self, message):
-            received.append(message)
-
-    port = free_port()
-    server = Controller(Inbox(), hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        base = tmp_path / "base"
-        assert (
-            run_luigi("GenerateDailyData", "--date=2024-01-03", f"--etl-base-dir={base}", cwd=tmp_path).returncode == 0
-        )
-        raw = day_dir(base, "raw", D(2024, 1, 3)) / "orders.csv"
-        raw.write_text("\n".join(raw.read_text().splitlines()[:11]) + "\n")
-        mail = ("--email-receiver=oncall@example.test", "--email-sender=etl@example.test", "--email-force-send",
-                "--smtp-host=127.0.0.1", f"--smtp-port={port}", "--smtp-no-tls")  # fmt: skip
-
-        result = run_luigi(
-            "RangeDaily", "--of", "DailyReport", "--start=2024-01-01", "--stop=2024-01-12", *mail,
-            f"--etl-base-dir={base}", cwd=tmp_path,
-        )  # fmt: skip
-    finally:
-        server.stop()
+    result = run_luigi(
+        "RangeDaily", "--of", "DailyReport", "--start=2024-01-01", "--stop=2024-01-12", *mail,
+        f"--etl-base-dir={base}", cwd=tmp_path,
+    )  # fmt: skip
 
     assert result.returncode == 30, result.stderr[-2000:]
     bodies = [message.get_payload(decode=True).decode() if not message.is_multipart() else

@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import day_dir, fast_day_args
+from conftest import day_dir, run_etl
 
 pytestmark = pytest.mark.slow
 
-ETL = Path(sys.executable).with_name("etl")
 D = datetime.date
-
-
-def etl(*args: str, base: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LUIGI_", "ETL_"))}
-    return subprocess.run(
-        [str(ETL), *args, f"--etl-base-dir={base}", "--etl-start-date=2024-01-01", *fast_day_args()],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def files(base: Path) -> dict[str, tuple[int, int, bytes]]:
@@ -50,7 +35,7 @@ def partition(layer: str, day: D) -> str:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("rerun") / "base"
-    result = etl("backfill", "--start", "2024-01-01", "--end", "2024-01-14", "--local-scheduler", base=base)
+    result = run_etl("backfill", "--start", "2024-01-01", "--end", "2024-01-14", "--local-scheduler", base=base)
     assert result.returncode == 0, result.stderr[-3000:]
     return base
 
@@ -64,7 +49,7 @@ def test_a_dry_run_prints_each_partition_day_by_day_and_what_may_follow_and_chan
     base = copy(built, tmp_path)
     before = files(base)
 
-    result = etl("rerun", "--start", "2024-01-05", "--end", "2024-01-06", "--dry-run", base=base)
+    result = run_etl("rerun", "--start", "2024-01-05", "--end", "2024-01-06", "--dry-run", base=base)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -82,7 +67,7 @@ def test_a_rerun_rebuilds_the_days_from_the_layer_down_and_what_reads_them_only_
     base = copy(built, tmp_path)
     before = files(base)
 
-    result = etl("rerun", "--start", "2024-01-05", "--from", "raw", "--local-scheduler", base=base)
+    result = run_etl("rerun", "--start", "2024-01-05", "--from", "raw", "--local-scheduler", base=base)
 
     assert result.returncode == 0, result.stderr[-3000:]
     after = files(base)
@@ -96,11 +81,11 @@ def test_a_rerun_rebuilds_the_days_from_the_layer_down_and_what_reads_them_only_
 def test_a_rerun_of_stale_days_rebuilds_them_with_todays_settings(built, tmp_path):
     base = copy(built, tmp_path)
     wider = ("--rolling-window-days=10", "--retention-processed-days=30")
-    shown = etl("status", "--start", "2024-01-01", "--end", "2024-01-14", *wider, base=base)
+    shown = run_etl("status", "--start", "2024-01-01", "--end", "2024-01-14", *wider, base=base)
     assert shown.returncode == 1
     assert "built with [rolling] window_days=7, now 10" in shown.stdout
 
-    result = etl("rerun", "--start", "2024-01-01", "--end", "2024-01-14", "--stale", "--local-scheduler", *wider,
+    result = run_etl("rerun", "--start", "2024-01-01", "--end", "2024-01-14", "--stale", "--local-scheduler", *wider,
                  base=base)  # fmt: skip
 
     assert result.returncode == 0, result.stderr[-3000:]
@@ -109,14 +94,14 @@ def test_a_rerun_of_stale_days_rebuilds_them_with_todays_settings(built, tmp_pat
     summaries = [json.loads((day_dir(base, "processed", D(2024, 1, n)) / "daily_summary.json").read_text())
                  for n in range(5, 15)]  # fmt: skip
     assert rolling["total_orders_7d"] == sum(s["total_orders"] for s in summaries)
-    assert etl("status", "--start", "2024-01-01", "--end", "2024-01-14", *wider, base=base).returncode == 0
+    assert run_etl("status", "--start", "2024-01-01", "--end", "2024-01-14", *wider, base=base).returncode == 0
 
 
 def test_a_rerun_that_fails_leaves_the_old_outputs_readable_and_the_next_plain_run_finishes_it(built, tmp_path):
     base = copy(built, tmp_path)
     before = files(base)
 
-    broken = etl("rerun", "--start", "2024-01-03", "--local-scheduler", "--RangeDaily-task-limit=0", base=base)
+    broken = run_etl("rerun", "--start", "2024-01-03", "--local-scheduler", "--RangeDaily-task-limit=0", base=base)
 
     assert broken.returncode != 0
     assert {name for name in files(base) if name not in before} == {
@@ -125,10 +110,10 @@ def test_a_rerun_that_fails_leaves_the_old_outputs_readable_and_the_next_plain_r
         f"{partition('metrics', D(2024, 1, 3))}/_report.rerun.json",
     }, "asked, nothing deleted or half-written"
     assert all(files(base)[name] == value for name, value in before.items())
-    shown = etl("status", "--start", "2024-01-03", "--end", "2024-01-03", base=base)
+    shown = run_etl("status", "--start", "2024-01-03", "--end", "2024-01-03", base=base)
     assert "process: a rerun was asked for" in shown.stdout
 
-    plain = etl("backfill", "--start", "2024-01-01", "--end", "2024-01-14", "--local-scheduler", base=base)
+    plain = run_etl("backfill", "--start", "2024-01-01", "--end", "2024-01-14", "--local-scheduler", base=base)
 
     assert plain.returncode == 0, plain.stderr[-3000:]
     assert rewritten(before, files(base)) == {partition(layer, D(2024, 1, 3)) for layer in ("processed", "metrics")}
@@ -137,15 +122,14 @@ def test_a_rerun_that_fails_leaves_the_old_outputs_readable_and_the_next_plain_r
 
 def test_rerun_failed_picks_the_failed_and_held_back_days_only(tmp_path):
     base = tmp_path / "base"
-    assert etl("backfill", "--start", "2024-01-04", "--end", "2024-01-04", "--of", "GenerateDailyData",
-               "--local-scheduler", base=base).returncode == 0  # fmt: skip
+    one = ("--start", "2024-01-04", "--end", "2024-01-04", "--of", "GenerateDailyData", "--local-scheduler")
+    assert run_etl("backfill", *one, base=base).returncode == 0
     raw = day_dir(base, "raw", D(2024, 1, 4)) / "orders.csv"
     raw.write_text("\n".join(raw.read_text().splitlines()[:11]) + "\n")
-    assert (
-        etl("backfill", "--start", "2024-01-01", "--end", "2024-01-14", "--local-scheduler", base=base).returncode == 30
-    )
+    refused = run_etl("backfill", "--start", "2024-01-01", "--end", "2024-01-14", "--local-scheduler", base=base)
+    assert refused.returncode == 30
 
-    result = etl("rerun", "--start", "2024-01-01", "--end", "2024-01-14", "--failed", "--dry-run", base=base)
+    result = run_etl("rerun", "--start", "2024-01-01", "--end", "2024-01-14", "--failed", "--dry-run", base=base)
 
     days = sorted({line[:10] for line in result.stdout.splitlines() if line[:4] == "2024"})
     assert days == [str(D(2024, 1, n)) for n in range(4, 11)], "the refused day and the reports it holds back"
@@ -154,19 +138,19 @@ def test_rerun_failed_picks_the_failed_and_held_back_days_only(tmp_path):
 def test_a_day_retired_by_retention_is_left_unless_included(tmp_path):
     base = tmp_path / "base"
     keep = ("--retention-raw-days=7", "--retention-processed-days=7", "--retention-metrics-days=7")
-    built = etl("backfill", "--of", "DailyPipeline", "--start", "2024-01-01", "--end", "2024-01-20",
+    built = run_etl("backfill", "--of", "DailyPipeline", "--start", "2024-01-01", "--end", "2024-01-20",
                 "--local-scheduler", *keep, base=base)  # fmt: skip
     assert built.returncode == 0, built.stderr[-3000:]
     assert not day_dir(base, "processed", D(2024, 1, 3)).exists()
     before = files(base)
 
-    left = etl("rerun", "--start", "2024-01-03", "--local-scheduler", *keep, base=base)
+    left = run_etl("rerun", "--start", "2024-01-03", "--local-scheduler", *keep, base=base)
 
     assert left.returncode == 0
     assert "2024-01-03: retired by retention, left as it is (--include-expired rebuilds it)" in left.stdout
     assert files(base) == before
 
-    included = etl("rerun", "--start", "2024-01-03", "--include-expired", "--local-scheduler", *keep, base=base)
+    included = run_etl("rerun", "--start", "2024-01-03", "--include-expired", "--local-scheduler", *keep, base=base)
 
     assert included.returncode == 0, included.stderr[-3000:]
     assert (day_dir(base, "metrics", D(2024, 1, 3)) / "daily_report.json").exists()

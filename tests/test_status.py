@@ -5,44 +5,29 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import day_dir, fast_day_args, free_port
+from conftest import day_dir, run_etl
 
 pytestmark = pytest.mark.slow
 
-ETL = Path(sys.executable).with_name("etl")
 BAD = datetime.date(2024, 1, 4)
 FIRST, LAST_BUILT = datetime.date(2024, 1, 1), datetime.date(2024, 1, 14)
-
-
-def etl(*args: str, base: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LUIGI_", "ETL_"))}
-    return subprocess.run(
-        [str(ETL), *args, f"--etl-base-dir={base}", "--etl-start-date=2024-01-01", *fast_day_args()],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
     """Two weeks whose 4 January has too few orders: it fails, and the reports whose windows hold it wait."""
     base = tmp_path_factory.mktemp("status") / "base"
-    first = etl(
+    first = run_etl(
         "backfill", "--start", str(BAD), "--end", str(BAD), "--of", "GenerateDailyData", "--local-scheduler", base=base
     )
     assert first.returncode == 0, first.stderr[-3000:]
     raw = day_dir(base, "raw", BAD) / "orders.csv"
     lines = raw.read_text().splitlines()
     raw.write_text("\n".join(lines[:11]) + "\n")  # 10 orders, fewer than min_orders 20
-    built = etl("backfill", "--start", str(FIRST), "--end", str(LAST_BUILT), "--local-scheduler", base=base)
+    built = run_etl("backfill", "--start", str(FIRST), "--end", str(LAST_BUILT), "--local-scheduler", base=base)
     assert built.returncode == 30, built.stderr[-3000:]
     return base
 
@@ -52,7 +37,7 @@ def reported(base: Path, day: datetime.date) -> bool:
 
 
 def test_status_gives_each_day_its_state_from_the_files_and_exits_1_while_any_is_not_done(store):
-    result = etl("status", "--start", "2024-01-01", "--end", "2024-01-16", base=store)
+    result = run_etl("status", "--start", "2024-01-01", "--end", "2024-01-16", base=store)
 
     assert result.returncode == 1, result.stderr
     lines = {line[:10]: line for line in result.stdout.splitlines() if line[:4] == "2024"}
@@ -74,13 +59,13 @@ def test_status_gives_each_day_its_state_from_the_files_and_exits_1_while_any_is
         "01-06: by 2024-01-04, 01-07: by 2024-01-04, 01-08: by 2024-01-04, ... and 2 more), 2 missing (01-15, 01-16)"
     ) in result.stdout
 
-    done_only = etl("status", "--start", "2024-01-01", "--end", "2024-01-03", base=store)
+    done_only = run_etl("status", "--start", "2024-01-01", "--end", "2024-01-03", base=store)
     assert done_only.returncode == 0, done_only.stdout
     assert "January 2024: 3 days, 3 done" in done_only.stdout
 
 
 def test_status_json_is_one_object_a_day_matching_the_disk(store):
-    result = etl("status", "--start", "2024-01-01", "--end", "2024-01-16", "--json", base=store)
+    result = run_etl("status", "--start", "2024-01-01", "--end", "2024-01-16", "--json", base=store)
 
     objects = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o["day"] for o in objects] == [str(FIRST + datetime.timedelta(days=n)) for n in range(16)]
@@ -93,7 +78,7 @@ def test_status_json_is_one_object_a_day_matching_the_disk(store):
 
 
 def test_a_long_range_is_a_calendar_of_a_line_a_month_and_step(store):
-    result = etl("status", "--start", "2024-01-01", "--end", "2024-02-29", base=store)
+    result = run_etl("status", "--start", "2024-01-01", "--end", "2024-02-29", base=store)
 
     january = [line for line in result.stdout.splitlines() if line.startswith("2024-01 ")]
     february = [line for line in result.stdout.splitlines() if line.startswith("2024-02 ")]
@@ -107,33 +92,19 @@ def test_a_long_range_is_a_calendar_of_a_line_a_month_and_step(store):
 
 
 def test_status_refuses_a_range_before_start_date_with_exit_2(store):
-    result = etl("status", "--start", "2023-12-31", "--end", "2024-01-02", base=store)
+    result = run_etl("status", "--start", "2023-12-31", "--end", "2024-01-02", base=store)
 
     assert result.returncode == 2
     assert "start_date 2024-01-01" in result.stderr
 
 
-def test_check_deadline_passes_a_reported_day_and_names_the_first_step_not_done_otherwise_by_mail(store, tmp_path):
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received = []
-
-    class Inbox(Message):
-        def handle_message(self, message):
-            received.append(message)
-
-    port = free_port()
-    server = Controller(Inbox(), hostname="127.0.0.1", port=port)
-    server.start()
+def test_check_deadline_passes_a_reported_day_and_names_the_first_step_not_done_otherwise_by_mail(store, smtp_inbox):
+    port, received = smtp_inbox
     mail = ("--email-receiver=ops@example.com", "--smtp-host=127.0.0.1", f"--smtp-port={port}")
-    try:
-        done = etl("check-deadline", "--day", "2024-01-03", *mail, base=store)
-        failed = etl("check-deadline", "--day", str(BAD), *mail, base=store)
-        held = etl("check-deadline", "--day", "2024-01-10", *mail, base=store)
-        missing = etl("check-deadline", "--day", "2024-01-20", *mail, base=store)
-    finally:
-        server.stop()
+    done = run_etl("check-deadline", "--day", "2024-01-03", *mail, base=store)
+    failed = run_etl("check-deadline", "--day", str(BAD), *mail, base=store)
+    held = run_etl("check-deadline", "--day", "2024-01-10", *mail, base=store)
+    missing = run_etl("check-deadline", "--day", "2024-01-20", *mail, base=store)
 
     assert (done.returncode, done.stdout) == (0, ""), "silent when done, or cron would mail every morning"
     assert failed.returncode == held.returncode == missing.returncode == 1
