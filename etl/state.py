@@ -1,12 +1,14 @@
-"""The one definition of a day's state in a layer (done, stale, missing, failed, held back or expired) and why.
+"""The one definition of a day's state in each step (done, stale, missing, failed, held back, expired) and why.
 
-``complete()``, ``bulk_complete()``, range planning, retention and (later) ``etl status`` all read it
-here, from listings of the store and the retention ledger, never from a file read per day.
+``complete()``, ``bulk_complete()``, chunks, range planning, retention, ``etl status``, ``etl rerun`` and
+``etl check-deadline`` all read it here, from listings of the store, the steps' completion marks
+(:mod:`etl.marks`) and the retention ledger. Reading never writes.
 
-Staleness is make's rule on the listings' modification times: a step's outputs are stale when the file
-it writes last (its completion mark) is older than another of its outputs or than an input's completion
-mark, or when an input is missing or itself stale. So a raw file replaced by hand, a truncated output or
-a lost input is rebuilt with exactly what depends on it; a layer retired by retention is expired, not stale.
+A step's version is content: its mark records the sha256 of every file it read and wrote and the settings that
+shaped it, and the step is stale when a file holds other bytes now, or an input is stale itself; other settings
+are shown as stale but kept unless the run rebuilds for them. A partition an earlier version built (no mark) is
+judged by that version's rule, make's on the listings' times, until its step is rebuilt. A layer retired by
+retention is expired, not stale.
 """
 
 from __future__ import annotations
@@ -176,9 +178,6 @@ class StoreView:
             else:
                 self.statuses[step] = DayStatus(DayState.DONE if step.complete() else DayState.MISSING)
         return self.statuses[step]
-
-    def state(self, step: DailyStep) -> DayState:
-        return self.status(step).state
 
     def _status(self, step: DailyStep) -> DayStatus:
         """What the step's files, mark and requirements say, unless a rerun asked for it (``etl rerun``): then a
@@ -385,11 +384,6 @@ HELD_BACK = "held back: "
 
 def _name(step: DailyStep) -> str:
     return f"{type(step).__name__} {step.date}"
-
-
-def state_of(store: Store, step: DailyStep) -> DayState:
-    """One day's state of one step: its partition and its inputs' partitions listed."""
-    return StoreView(store).state(step)
 
 
 _DERIVED: dict[Store, dict | None] = {}  # per store and process: the ledger a store without one implies

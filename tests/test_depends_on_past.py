@@ -164,7 +164,7 @@ def test_a_cleanup_keeps_what_held_back_days_need_and_retires_finished_reports_l
     assert present("processed") == [day for day in every_day if day != bad], "every window still has a report due"
     assert present("metrics") == every_day[11:], "the finished reports go; rolling metrics of reports due stay"
     view = StoreView(run_settings.current().store)
-    assert view.state(DailyReport(date=bad - ONE_DAY)) is DayState.EXPIRED, "the report the bad day waits on"
+    assert view.status(DailyReport(date=bad - ONE_DAY)).state is DayState.EXPIRED, "the report the bad day waits on"
 
     GenerateDailyData(date=bad).run()  # the input is fixed
     pipeline = RangeDaily(of=DailyPipeline, start=every_day[0], stop=last + ONE_DAY)

@@ -12,7 +12,7 @@ from stores import ReadOnlyStore
 
 from etl import steps
 from etl.retention import RetentionPolicy, ledger_with
-from etl.state import DayState, Outputs, StoreView, day_state, retired, state_of
+from etl.state import DayState, Outputs, StoreView, day_state, retired
 from etl.storage import FileStat, LocalStore
 
 D = datetime.date
@@ -105,7 +105,12 @@ def test_outputs_without_a_failure_marker_never_fail():
     assert day_state(no_input, found, False) is DayState.MISSING, "a marker is about an input file"
 
 
-# state_of and StoreView over a real store: a step's own files, then its inputs' ---------------------------
+# StoreView over a real store: a step's own files, then its inputs' ------------------------------------------
+
+
+def state_of(store: LocalStore, step) -> DayState:
+    """One day's state of one step, from a view of its own."""
+    return StoreView(store).status(step).state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,7 +224,7 @@ def test_a_view_of_whole_layers_gives_what_one_partition_gives(tmp_path):
     store.write_json(LEDGER, ledger_with(None, {"processed": [expired, both]}))
 
     view = StoreView(store, ["raw", "processed", "metrics"])
-    states = {day: view.state(Step(PROCESS, day)) for day in (done, partial, expired, both)}
+    states = {day: view.status(Step(PROCESS, day)).state for day in (done, partial, expired, both)}
 
     assert states == {done: DayState.DONE, partial: DayState.MISSING, expired: DayState.EXPIRED, both: DayState.DONE}
     for day, state in states.items():
@@ -298,7 +303,7 @@ def test_reading_the_state_of_a_store_without_a_ledger_writes_nothing_and_the_ne
     write(tmp_path, "processed", D(2024, 2, 20), "daily_summary.json")
     reading = ReadOnlyStore(tmp_path)
 
-    assert StoreView(reading).state(Step(PROCESS, D(2024, 2, 7))) is DayState.EXPIRED
+    assert StoreView(reading).status(Step(PROCESS, D(2024, 2, 7))).state is DayState.EXPIRED
     assert retired(reading)["processed"] == {D(2024, 2, 7)}
 
     store = LocalStore(tmp_path)
@@ -377,7 +382,7 @@ def test_a_step_waiting_on_an_earlier_day_is_held_back_by_its_failure_until_it_i
         status = view.status(report(later))
         assert (status.state, status.brief, status.failed_day) == (DayState.HELD_BACK, f"by {DAY}", DAY), later
         assert status.reason == f"held back: {failed.reason}"
-    assert view.state(report(DAY + 3 * ONE_DAY)) is DayState.DONE, "a report already built is not held back"
+    assert view.status(report(DAY + 3 * ONE_DAY)).state is DayState.DONE, "a report already built is not held back"
 
 
 def test_a_step_is_neither_stale_nor_held_up_by_an_earlier_day_it_only_waits_on(tmp_path):
