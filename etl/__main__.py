@@ -25,6 +25,7 @@ from etl.config import SettingsError
 from etl.day_ranges import ONE_DAY
 from etl.rerun import ask, describe, plan_rerun, window_of
 from etl.run_settings import RunSettings
+from etl.scheduler_state import disabled_lines, scheduler_url, with_scheduler
 from etl.state import HELD_BACK, DayState
 from etl.status import STEPS, day_rows, first_not_done
 from etl.status_view import exit_code, render
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
         parser.error(f"unrecognized arguments: {' '.join(luigi_args)}")
     try:
         with settings_with(luigi_args) as settings:
+            scheduler = scheduler_url(luigi_args)
             if args.command == "yesterday":
                 print(clock.last_complete_day(settings.timezone).isoformat())
                 return 0
@@ -126,11 +128,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
                     parser.error(
                         f"--start {start} --end {end}: need [etl] start_date {settings.start_date} <= start <= end"
                     )
-                rows = day_rows(settings, start, end + ONE_DAY)
+                rows = with_scheduler(day_rows(settings, start, end + ONE_DAY), scheduler)
                 print(render(rows, list(STEPS), args.json))
                 return exit_code(rows)
             if args.command == "check-deadline":
-                return check_deadline(settings, args.day or clock.last_complete_day(settings.timezone))
+                return check_deadline(settings, args.day or clock.last_complete_day(settings.timezone), scheduler)
             if args.command == "rerun":
                 end = args.end or args.start
                 if args.start < settings.start_date or end < args.start or end >= clock.today(settings.timezone):
@@ -164,13 +166,18 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
         return int(refused.code or 0)
     if args.command == "cleanup":
         return run_luigi(command)
-    return run_backfill(args.of, start, stop, luigi_args)
+    code = run_backfill(args.of, start, stop, luigi_args)
+    if code == retcode().not_run:  # Luigi's summary does not say that luigid disabled a task the range needs
+        for line in disabled_lines(scheduler, start, stop):
+            print(line, file=sys.stderr)
+    return code
 
 
-def check_deadline(settings: RunSettings, day: datetime.date) -> int:
+def check_deadline(settings: RunSettings, day: datetime.date, scheduler: str | None = None) -> int:
     """0 when ``day``'s report is done (silent unless on a terminal); else 1, with one line naming the first step
-    not done and why, mailed as a failure is (Luigi's ``[email]`` settings; nothing is sent when none are set)."""
-    (row,) = day_rows(settings, day, day + ONE_DAY)
+    not done and why (running or disabled, asked of the ``scheduler`` luigid), mailed as a failure is (Luigi's
+    ``[email]`` settings; nothing is sent when none are set)."""
+    (row,) = with_scheduler(day_rows(settings, day, day + ONE_DAY), scheduler)
     late = first_not_done(row)
     if late is None:
         if sys.stdout.isatty():  # a person asking; under cron, output would be mailed every morning

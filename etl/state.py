@@ -34,6 +34,10 @@ class DayState(enum.Enum):
     HELD_BACK = "held back"  # a step it needs failed (or is held back): built once that is fixed
     EXPIRED = "expired"  # retired by retention: counts as done, never rebuilt unless asked
     NOT_DUE = "not due"  # the day is not over yet in [etl] timezone: nothing may be built
+    # What only a luigid knows (etl.scheduler_state), never the store: a worker is building it now, or the
+    # scheduler disabled its task after repeated failures and runs skip it until someone re-enables it.
+    RUNNING = "running"
+    DISABLED = "disabled"
 
     @property
     def finished(self) -> bool:

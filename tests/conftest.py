@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -160,10 +161,17 @@ def smtp_inbox() -> Iterator[tuple[int, list]]:
 @pytest.fixture
 def luigid(tmp_path):
     """A real central scheduler on a free loopback port."""
+    with running_luigid(tmp_path) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def running_luigid(directory: Path) -> Iterator[int]:
+    """luigid on a free loopback port, run in ``directory`` (where it reads a luigi.cfg and writes its state)."""
     port = free_port()
     process = subprocess.Popen(
-        [str(LUIGI.with_name("luigid")), "--address", "127.0.0.1", "--port", str(port), "--logdir", str(tmp_path)],
-        cwd=tmp_path,
+        [str(LUIGI.with_name("luigid")), "--address", "127.0.0.1", "--port", str(port), "--logdir", str(directory)],
+        cwd=directory,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -177,6 +185,8 @@ def luigid(tmp_path):
     else:
         process.kill()
         pytest.fail("luigid did not start")
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -49,6 +49,8 @@ def test_finished_means_done_or_expired():
         "held back",
         "expired",
         "not due",
+        "running",
+        "disabled",
     ]
 
 
