@@ -23,6 +23,7 @@ from etl import clock
 from etl.backfill import run_backfill, run_luigi, settings_with
 from etl.config import SettingsError
 from etl.day_ranges import ONE_DAY
+from etl.landing import LandingFileError
 from etl.rerun import ask, describe, plan_rerun, window_of
 from etl.run_settings import RunSettings
 from etl.scheduler_state import disabled_lines, scheduler_url, with_scheduler
@@ -162,6 +163,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
     except SettingsError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return retcode().scheduling_error
+    except LandingFileError as error:  # a rerun from raw whose landing files are gone: nothing was asked
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return retcode().missing_data
     except SystemExit as refused:  # argparse's one-line error on a bad --section-option value
         return int(refused.code or 0)
     if args.command == "cleanup":

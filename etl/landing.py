@@ -8,8 +8,9 @@ file, ordered by file name and then line, the rows refused, and a manifest of th
 journal then lists what to publish, and publishing moves the staged files into place: a run killed at any
 moment leaves every partition as it was or as it will be, and the next ingest finishes a journal it finds.
 A rewritten raw file is newer than what was built from it, so the day and the windows after it are rebuilt
-by the next range (see :mod:`etl.state`). Rows of a day whose rebuild needs what retention already retired
-are reported as too late, not used.
+by the next range (see :mod:`etl.state`). A day whose raw partition went, or that a rerun asks to be read again
+(``etl rerun --from raw``), is rebuilt from the files that fed it, which keep their place in the order. Rows
+of a day whose rebuild needs what retention already retired are reported as too late, not used.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import dataclasses
 import datetime
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +45,7 @@ from etl.ingest import (
     version_values,
 )
 from etl.line_items import OrderLines
+from etl.marks import RAW_STEP, clear_rerun, rerun_asked, rerun_file
 from etl.spill import DaySpill
 from etl.storage import FileStat, Store
 from etl.storage.landing import LocalLanding
@@ -137,6 +139,7 @@ class LandingScan:
     index: dict  # the index, with the new times of files touched but unchanged
     # seen files to read again for days whose raw partition went: their listing and those days
     rebuilding: dict[str, tuple[FileStat, set[datetime.date]]] = dataclasses.field(default_factory=dict)
+    asked: dict[datetime.date, str] = dataclasses.field(default_factory=dict)  # reruns' requests met by re-reading
 
     @property
     def run(self) -> int:
@@ -163,28 +166,42 @@ class LandingScan:
 
 def up_to_date(store: Store, landing: LocalLanding, kept: Callable[[datetime.date], bool]) -> bool:
     """Whether the index has seen every landing file at its current size and time, no ingest is half published
-    and no ``kept`` day the index knows rows of lost its raw partition (no file is read)."""
+    and no ``kept`` day the index knows rows of lost its raw partition or awaits a rerun (no file is read)."""
     if store.exists(INGEST_JOURNAL_KEY):
         return False
-    index = store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}}
+    index = _index(store)
     known = index["files"]
     return all(_seen(known.get(name), stat) for name, stat in landing.files()) and not gone_days(store, index, kept)
 
 
 def gone_days(store: Store, index: dict, kept: Callable[[datetime.date], bool]) -> set[datetime.date]:
-    """The ``kept`` days the index knows rows of whose raw orders file is gone (deleted by hand, say)."""
+    """The ``kept`` days the index knows rows of whose raw partition must be read again from the files that fed
+    it: its orders file is gone (deleted by hand, say), or a rerun asked for it (``etl rerun --from raw``)."""
     known = {datetime.date.fromisoformat(day) for entry in index["files"].values() for day in entry["days"]}
     if not known:
         return set()
-    present = {day for day, files in store.list_partitions(RAW).items() if ORDERS in files}
+    present = {
+        day
+        for day, files in store.list_partitions(RAW).items()
+        if ORDERS in files and rerun_file(RAW_STEP) not in files
+    }
     return {day for day in known - present if kept(day)}
+
+
+def check_rereadable(store: Store, landing: LocalLanding, days: Iterable[datetime.date]) -> None:
+    """Refuse, reading only, to re-read ``days`` when a landing file that fed one of them is gone: what the ingest
+    would refuse after the rerun had asked (LandingFileError, naming the days and the files)."""
+    wanted = {day.isoformat() for day in days}
+    fed = {name: {datetime.date.fromisoformat(day) for day in entry["days"] if day in wanted}
+           for name, entry in _index(store)["files"].items()}  # fmt: skip
+    _refuse_absent(landing, {name: days for name, days in fed.items() if days}, dict(landing.files()))
 
 
 def scan(store: Store, landing: LocalLanding, kept: Callable[[datetime.date], bool]) -> LandingScan:
     """Which landing files are new or changed (size and time first, the bytes' sha256 when those differ), and
     which seen files must be read again for ``kept`` days whose raw partition went; LandingFileError names the
     files such a day came from when they are no longer there."""
-    index = store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}}
+    index = _index(store)
     known = index["files"]
     pending = []
     listed = dict(landing.files())
@@ -204,15 +221,9 @@ def scan(store: Store, landing: LocalLanding, kept: Callable[[datetime.date], bo
         days = {day for day in gone if day.isoformat() in entry["days"]}
         if days and name not in read_anyway:
             rebuilding[name] = days
-    absent = sorted(set(rebuilding) - set(listed))
-    if absent:
-        days = sorted({day for name in absent for day in rebuilding[name]})
-        raise LandingFileError(
-            f"cannot rebuild the raw partition of {', '.join(map(str, days))}: it came from "
-            f"{', '.join(landing.describe(name) for name in absent)}, no longer in the landing directory; put them "
-            "back, or remove their entries from the ingest index to give up their rows"
-        )
-    return LandingScan(pending, index, {name: (listed[name], days) for name, days in rebuilding.items()})
+    _refuse_absent(landing, rebuilding, listed)
+    asked = {day: request for day in gone if (request := rerun_asked(store, RAW, day, RAW_STEP)) is not None}
+    return LandingScan(pending, index, {name: (listed[name], days) for name, days in rebuilding.items()}, asked)
 
 
 def ingest(
@@ -276,6 +287,8 @@ def ingest(
         journal = {"actions": actions, "index": index, "record": record}
         store.write_json(INGEST_JOURNAL_KEY, journal)
         publish(store, journal)
+        for day, request in found.asked.items():
+            clear_rerun(store, RAW, day, RAW_STEP, request)
     for rows in read:
         logger.info("etl: ingested %s: %s", landing.describe(rows.name), describe_rows(rows))
     for day in rebuilt:
@@ -349,12 +362,13 @@ def run_record(
 
 def write_day_without_orders(store: Store, day: datetime.date) -> None:
     """The raw partition of a day no export held an order of: its orders file with the header alone (unless an
-    ingest gave the day rows meanwhile)."""
+    ingest gave the day rows meanwhile). Re-read, such a day is the same, so a rerun's request for it is met."""
     with store.exclusive(INGEST_LOCK_KEY):
-        if store.exists(file_key(RAW, day, ORDERS)):
-            return
-        store.write_json(file_key(RAW, day, MANIFEST), {"execution_date": day.isoformat(), "files": []})
-        write_table(store, file_key(RAW, day, ORDERS), _no_orders())
+        request = rerun_asked(store, RAW, day, RAW_STEP)
+        if not store.exists(file_key(RAW, day, ORDERS)):
+            store.write_json(file_key(RAW, day, MANIFEST), {"execution_date": day.isoformat(), "files": []})
+            write_table(store, file_key(RAW, day, ORDERS), _no_orders())
+        clear_rerun(store, RAW, day, RAW_STEP, request)
 
 
 def read_file(
@@ -598,10 +612,29 @@ def _touched_days(read: list[FileRows], index: dict) -> set[datetime.date]:
     touched: set[datetime.date] = set()
     for rows in read:
         touched |= set(rows.accepted) | set(rows.refused)
-        if rows.rebuilding:
+        if rows.rebuilding:  # every day read again is rebuilt, also one the file no longer gives rows to
+            touched |= rows.rebuilding
             continue
         touched |= {datetime.date.fromisoformat(day) for day in index["files"].get(rows.name, {}).get("days", {})}
     return touched
+
+
+def _index(store: Store) -> dict:
+    return store.read_json(INGEST_INDEX_KEY) if store.exists(INGEST_INDEX_KEY) else {"files": {}}
+
+
+def _refuse_absent(
+    landing: LocalLanding, rebuilding: dict[str, set[datetime.date]], listed: dict[str, FileStat]
+) -> None:
+    """LandingFileError naming the days to read again whose files (``rebuilding``) are gone from ``listed``."""
+    absent = sorted(set(rebuilding) - set(listed))
+    if absent:
+        days = sorted({day for name in absent for day in rebuilding[name]})
+        raise LandingFileError(
+            f"cannot rebuild the raw partition of {', '.join(map(str, days))}: it came from "
+            f"{', '.join(landing.describe(name) for name in absent)}, no longer in the landing directory; put them "
+            "back, or remove their entries from the ingest index to give up their rows"
+        )
 
 
 def _raw_keys(days: list[datetime.date]) -> list[str]:

@@ -17,6 +17,7 @@ from etl.storage import Store
 from etl.storage.layout import DAILY_REPORT, file_key
 
 MARK_FORMAT = 1
+RAW_STEP = "raw"  # the source's step: no mark (raw is what the others record), but a rerun may ask it to read again
 BUILDING = "building"  # the outcome of a mark written before a step's first build of a day: not built yet
 
 

@@ -14,13 +14,14 @@ import datetime
 import uuid
 
 from etl.day_ranges import ONE_DAY, days_between
+from etl.landing import check_rereadable
 from etl.marks import ask_rerun
 from etl.retention import ledger_without
 from etl.run_settings import RunSettings
 from etl.state import DayState
 from etl.status import STEPS, day_rows
-from etl.storage.layout import RETAINED_LAYERS, RETIRED_DAYS_KEY
-from etl.tasks import ComputeRollingMetrics, ProcessDailyData, full_view
+from etl.storage.layout import RAW, RETAINED_LAYERS, RETIRED_DAYS_KEY
+from etl.tasks import ComputeRollingMetrics, ProcessDailyData, full_view, landing_area
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +44,8 @@ def plan_rerun(
     include_expired: bool,
 ) -> RerunPlan:
     """The days of ``[start, end]`` to rebuild (those failed or stale, when asked), their steps from
-    ``first_layer`` down, and the days whose rolling metrics read them."""
+    ``first_layer`` down, and the days whose rolling metrics read them. From raw with the landing source,
+    LandingFileError names the days whose files are gone, before anything is asked."""
     layers = RETAINED_LAYERS[RETAINED_LAYERS.index(first_layer) :]
     chosen: dict[datetime.date, list[str]] = {}
     expired = []
@@ -59,6 +61,8 @@ def plan_rerun(
             expired.append(row.day)
             continue
         chosen[row.day] = names
+    if settings.source == "landing" and RAW in layers:  # re-reading the source needs the files that fed each day
+        check_rereadable(settings.store, landing_area(settings), chosen)
     return RerunPlan(chosen, expired, following_days(settings, chosen))
 
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 from etl import clock
 from etl.csv_io import read_orders, read_text_csv, write_orders
 from etl.marks import (
+    RAW_STEP,
     StepRecord,
     clear_rerun,
     process_settings,
@@ -68,9 +69,9 @@ logger = logging.getLogger("luigi-interface")
 
 def ingest_day(store: Store, source: OrderSource, date: datetime.date) -> None:
     """Write the source's orders of ``date`` as the raw partition's file (a rerun's request is then met)."""
-    request = rerun_asked(store, RAW, date, "raw")
+    request = rerun_asked(store, RAW, date, RAW_STEP)
     write_orders(store, file_key(RAW, date, ORDERS), source.orders_for_day(date))
-    clear_rerun(store, RAW, date, "raw", request)
+    clear_rerun(store, RAW, date, RAW_STEP, request)
 
 
 def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: str, max_rejected_share: float) -> None:

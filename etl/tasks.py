@@ -20,7 +20,7 @@ import luigi
 from etl import clock, landing, run_settings, steps
 from etl.config import DayParameter, FixedParams, SettingsError
 from etl.day_ranges import ONE_DAY
-from etl.marks import process_settings, report_settings, rolling_settings, validate_settings
+from etl.marks import RAW_STEP, process_settings, report_settings, rolling_settings, validate_settings
 from etl.metrics import window_dates
 from etl.retention import Holdings, is_cleanup_due, plan_cleanup, removable, too_late
 from etl.run_settings import RunSettings
@@ -141,7 +141,7 @@ class DailyTask(FixedParams, luigi.Task):
 class GenerateDailyData(DailyTask):
     """Ingest one day of raw orders from the configured source, once the day is over."""
 
-    outputs = Outputs(RAW, (ORDERS,), step="raw")
+    outputs = Outputs(RAW, (ORDERS,), step=RAW_STEP)
 
     def run_day(self, settings: RunSettings) -> None:
         steps.ingest_day(
@@ -151,9 +151,9 @@ class GenerateDailyData(DailyTask):
 
 def landing_state(settings: RunSettings) -> str:
     """A digest of the work waiting for the ingest: each landing file's name, size and time, the ingest index's
-    version, whether an ingest is half published and the days whose raw partition went. It changes when there is
-    new work, and only then. A missing landing directory is left for the ingest's ``complete()`` to report, as a
-    scheduling error."""
+    version, whether an ingest is half published and the days whose raw partition went or a rerun asked to read
+    again. It changes when there is new work, and only then. A missing landing directory is left for the ingest's
+    ``complete()`` to report, as a scheduling error."""
     store = settings.store
     index = store.stat(INGEST_INDEX_KEY)
     gone = landing.gone_days(store, store.read_json(INGEST_INDEX_KEY), kept_days(settings)) if index else set()
@@ -225,7 +225,7 @@ class LandedDailyData(DailyTask):
     """The raw partition of one day from the landing source: what the ingest wrote there, or, when no export
     held an order of the day, a day without orders (which validation then judges by min_orders)."""
 
-    outputs = Outputs(RAW, (ORDERS,), step="raw")
+    outputs = Outputs(RAW, (ORDERS,), step=RAW_STEP)
 
     @per_settings
     def requires(self) -> IngestLandingFiles:
