@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
         return int(refused.code or 0)
     if args.command == "cleanup":
         return run_luigi(command)
-    code = run_backfill(args.of, start, stop, luigi_args)
+    code = run_backfill(args.of, start, stop, luigi_args, name=args.command)
     if code == retcode().not_run:  # Luigi's summary does not say that luigid disabled a task the range needs
         for line in disabled_lines(scheduler, start, stop):
             print(line, file=sys.stderr)

@@ -21,17 +21,19 @@ from etl.day_ranges import days_between
 from etl.run_settings import RunSettings
 
 
-def run_backfill(of: str, start: datetime.date, stop: datetime.date, luigi_args: list[str]) -> int:
+def run_backfill(
+    of: str, start: datetime.date, stop: datetime.date, luigi_args: list[str], name: str = "backfill"
+) -> int:
     """Complete ``of`` for every day of ``[start, stop)``; returns the exit code of the whole backfill.
 
-    On a terminal it runs under a progress line over the days the range can hold; an unknown ``of`` runs
-    in-process, where luigi names it as it always did."""
+    On a terminal it runs under a progress line over the days the range can hold, named by the ``etl`` command
+    (``backfill``, ``rerun``); an unknown ``of`` runs in-process, where luigi names it as it always did."""
     command = ["RangeDaily", "--of", of, f"--start={start}", f"--stop={stop}", *luigi_args]
     if not progress.wanted(luigi_args) or of not in Register.task_names():
         return run_luigi(command)
     with settings_with(luigi_args) as settings:
         days = days_between(max(start, settings.start_date), min(stop, clock.today(settings.timezone)))
-        return progress.run_with_progress("backfill", command, Register.get_task_cls(of), days)
+        return progress.run_with_progress(name, command, Register.get_task_cls(of), days)
 
 
 def run_luigi(command: list[str]) -> int:

@@ -196,3 +196,22 @@ def test_ctrl_c_stops_the_run_and_exits_130_and_the_next_run_finishes_it(tmp_pat
         assert json.loads((day_dir(base, "metrics", day) / "daily_report.json").read_text())["execution_date"] == str(
             day
         )
+
+
+@pytest.mark.slow
+def test_on_a_terminal_a_rerun_shows_its_progress_line_over_the_days_it_may_rebuild(tmp_path):
+    base, logs = tmp_path / "base", tmp_path / "logs"
+    settings = [f"--etl-base-dir={base}", *fast_day_args()]
+    built = subprocess.run([str(ETL), "backfill", *TEN_DAYS, "--local-scheduler", *settings],
+                           env=clean_env(), capture_output=True, timeout=300)  # fmt: skip
+    assert built.returncode == 0
+    args = ["rerun", "--start", "2024-01-03", "--end", "2024-01-04", "--local-scheduler", *settings]
+
+    code, shown, _ = on_terminal(args, tmp_path, clean_env(ETL_LOG_DIR=str(logs)))
+
+    assert code == 0, shown
+    log = Path(LOG_PATH.search(shown).group(1))
+    assert shown.rstrip().splitlines()[-1] == f"etl rerun: done (exit 0): 8 of 8 days done, 0 failed; log: {log}", (
+        "the two days and the six whose windows read them"
+    )
+    assert not list(base.rglob("*.rerun.json"))
