@@ -1,9 +1,8 @@
 """The retention rule: which day partitions of which layer may go as of a day, and the ledger of retired days.
 
 Pure functions over dates. A partition goes once it is older than its layer's cutoff *and* nothing
-still pending needs it: a raw day stays until its processed output and its report exist (the report
-reads the raw layer's validation report), a processed day while any
-report whose window holds it is not done, a metrics day while its report is not done. So a failed or
+still pending needs it: every step that reads it is finished, and so is the report of that step's day. Which
+steps read what is the tasks' ``requires()`` (:mod:`etl.tasks` derives it), never restated here. So a failed or
 late day keeps exactly what it will need once fixed, and cleanup never has to wait for it.
 """
 
@@ -11,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 
 from etl.day_ranges import ONE_DAY, contiguous_runs, days_between
-from etl.metrics import window_dates
 from etl.storage.layout import METRICS, PROCESSED, RAW, RETAINED_LAYERS
+
+Partition = tuple[str, datetime.date]  # a layer and a day
+Step = tuple[str, datetime.date]  # a daily step's name and its day
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -69,30 +70,24 @@ def cleanup_as_of(date: datetime.date, policy: RetentionPolicy) -> datetime.date
 
 @dataclasses.dataclass(frozen=True)
 class Holdings:
-    """What a cleanup decides on: the days present in each retained layer, and which days are finished."""
+    """What a cleanup decides on: the days present in each retained layer, the steps finished, and who reads what."""
 
     present: Mapping[str, Set[datetime.date]]  # layer -> days whose partition exists
-    processed_done: Set[datetime.date]  # processed output complete (or retired)
-    reports_done: Set[datetime.date]  # daily report complete (or retired)
-    start_date: datetime.date
-    window_days: int
+    finished: Set[Step]  # steps done (or retired)
+    reported: Set[datetime.date]  # days whose report, their last step, is done (or retired)
+    readers: Callable[[str, datetime.date], Iterable[Step]]  # a partition -> the steps whose requirements read it
 
 
 def removable(holdings: Holdings) -> dict[str, list[datetime.date]]:
-    """Per layer, oldest first, the present days that no pending work needs (they go once old enough)."""
+    """Per layer, oldest first, the present days that no pending work needs (they go once old enough): every step
+    that reads the partition is finished, and so is the report of its day (until then, a fix of that day may
+    rebuild the step, which reads it again)."""
 
-    def window_reported(day: datetime.date) -> bool:
-        window = days_between(max(day, holdings.start_date), day + datetime.timedelta(days=holdings.window_days))
-        return all(report in holdings.reports_done for report in window)
+    def unneeded(layer: str, day: datetime.date) -> bool:
+        return all(step in holdings.finished and step[1] in holdings.reported for step in holdings.readers(layer, day))
 
-    no_longer_needed = {
-        RAW: lambda day: day in holdings.processed_done and day in holdings.reports_done,
-        PROCESSED: window_reported,
-        METRICS: lambda day: day in holdings.reports_done,
-    }
     return {
-        layer: sorted(d for d in holdings.present.get(layer, ()) if no_longer_needed[layer](d))
-        for layer in RETAINED_LAYERS
+        layer: sorted(d for d in holdings.present.get(layer, ()) if unneeded(layer, d)) for layer in RETAINED_LAYERS
     }
 
 
@@ -116,11 +111,11 @@ def is_cleanup_due(
 
 
 def too_late(
-    day: datetime.date, retired: Mapping[str, Set[datetime.date]], window_days: int, start_date: datetime.date
+    day: datetime.date, retired: Mapping[str, Set[datetime.date]], reads: Callable[[datetime.date], Iterable[Partition]]
 ) -> bool:
-    """Whether new rows of ``day`` come too late to be used: retention retired the day's raw or processed
-    partition, or a processed day its rolling window reads, so the day could not be rebuilt whole."""
-    return day in retired[RAW] or any(d in retired[PROCESSED] for d in window_dates(day, window_days, start_date))
+    """Whether new rows of ``day`` come too late to be used: retention retired a partition that rebuilding the day
+    reads (``reads``: its raw one and those its steps' requirements hold), so the day could not be rebuilt whole."""
+    return any(d in retired[layer] for layer, d in reads(day))
 
 
 def retired_days(ledger: Mapping | None) -> dict[str, frozenset[datetime.date]]:

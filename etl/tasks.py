@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from typing import ClassVar
 
 import luigi
@@ -22,7 +22,7 @@ from etl.config import DayParameter, FixedParams, SettingsError
 from etl.day_ranges import ONE_DAY
 from etl.marks import RAW_STEP, process_settings, report_settings, rolling_settings, validate_settings
 from etl.metrics import window_dates
-from etl.retention import Holdings, is_cleanup_due, plan_cleanup, removable, too_late
+from etl.retention import Holdings, Partition, Step, is_cleanup_due, plan_cleanup, removable, too_late
 from etl.run_settings import RunSettings
 from etl.sources import order_source
 from etl.state import DayState, DayStatus, Outputs, StoreView, retired
@@ -216,9 +216,7 @@ class IngestLandingFiles(FixedParams, luigi.Task):
 def kept_days(settings: RunSettings) -> Callable[[datetime.date], bool]:
     """Whether a day's rows are still wanted: on or after start_date, and not too late for retention."""
     ledger = retired(settings.store)
-    return lambda day: (
-        day >= settings.start_date and not too_late(day, ledger, settings.window_days, settings.start_date)
-    )
+    return lambda day: day >= settings.start_date and not too_late(day, ledger, day_reads)
 
 
 class LandedDailyData(DailyTask):
@@ -334,6 +332,38 @@ class DailyReport(DailyTask):
         steps.report_day(settings.store, self.date, settings.report_config, settings.trend_threshold)
 
 
+READING_STEPS = (ValidateDailyData, ProcessDailyData, ComputeRollingMetrics, DailyReport)  # raw, the source, reads none
+
+
+def reads(step: DailyTask) -> set[Partition]:
+    """The partitions a step reads: those of its requirements that are other steps. The same step of an earlier day
+    (the previous report, under ``[etl] depends_on_past``) is an order, not a read, as :mod:`etl.state` judges it."""
+    return {
+        (needed.outputs.layer, needed.date)
+        for needed in luigi.task.flatten(step.requires())
+        if isinstance(needed, DailyTask) and needed.outputs != step.outputs
+    }
+
+
+def day_reads(date: datetime.date) -> set[Partition]:
+    """What rebuilding a day reads: the partitions its steps read, its raw one among them."""
+    return {partition for step in READING_STEPS for partition in reads(step(date=date))}
+
+
+def readers(settings: RunSettings, days: Set[datetime.date]) -> Callable[[str, datetime.date], Set[Step]]:
+    """The steps reading each partition of ``days``, by inverting ``requires()``. A day's steps read no later day, so
+    the walk starts at the first of ``days`` (or start_date) and goes past the last until a day reads none of them."""
+    index: dict[Partition, set[Step]] = {}
+    day, last = max(min(days, default=settings.start_date), settings.start_date), max(days, default=datetime.date.min)
+    while True:
+        found = [(partition, (step.outputs.step, day)) for step in READING_STEPS for partition in reads(step(date=day))]
+        if day > last and all(read > last for (_, read), _ in found):
+            return lambda layer, date: index.get((layer, date), set())
+        for partition, step in found:
+            index.setdefault(partition, set()).add(step)
+        day += ONE_DAY
+
+
 class CleanupOldPartitions(FixedParams, luigi.Task):
     """Apply the retention policy as of this day: remove what is old enough and no pending day needs.
 
@@ -425,18 +455,14 @@ def view_of(settings: RunSettings, listed: tuple[str, ...] = ()) -> StoreView:
 
 
 def holdings(settings: RunSettings, view: StoreView | None = None) -> Holdings:
-    """What retention decides on, from one listing of each retained layer."""
+    """What retention decides on, from one listing of each retained layer and the steps' ``requires()``."""
     view = view or full_view(settings)
-
-    def finished(task_cls: type[DailyTask]) -> set[datetime.date]:
-        layer = task_cls.outputs.layer
-        known = view.layer(layer).keys() | view.ledger[layer]
-        return {day for day in known if view.status(task_cls(date=day)).finished}
-
-    return Holdings(
-        present={layer: set(view.layer(layer)) for layer in RETAINED_LAYERS},
-        processed_done=finished(ProcessDailyData),
-        reports_done=finished(DailyReport),
-        start_date=settings.start_date,
-        window_days=settings.window_days,
-    )
+    present = {layer: set(view.layer(layer)) for layer in RETAINED_LAYERS}
+    finished = {
+        (step.outputs.step, day)
+        for step in READING_STEPS
+        for day in view.layer(step.outputs.layer).keys() | view.ledger[step.outputs.layer]
+        if view.status(step(date=day)).finished
+    }
+    reported = {day for step, day in finished if step == DailyReport.outputs.step}
+    return Holdings(present, finished, reported, readers(settings, set().union(*present.values())))

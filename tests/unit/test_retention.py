@@ -14,6 +14,7 @@ import pytest
 
 from etl import steps
 from etl.generation import GenerationSettings
+from etl.metrics import window_dates
 from etl.retention import (
     WEEKDAYS,
     Holdings,
@@ -45,6 +46,30 @@ def span(first: datetime.date, last: datetime.date) -> list[datetime.date]:
     return [first + datetime.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+def window_holdings(present, processed_done, reports_done, start_date, window_days) -> Holdings:
+    """Holdings over the pipeline's graph, stated here: validate, process and the report read a day's raw partition,
+    the rolling metrics of each day of a window from start_date on its processed days, the report its metrics."""
+
+    def readers(layer: str, day: datetime.date) -> set[tuple[str, datetime.date]]:
+        if day < start_date:
+            return set()
+        if layer == "processed":
+            return {("report", day)} | {("rolling", day + i * ONE) for i in range(window_days)}
+        return {("validate", day), ("process", day), ("report", day)} if layer == "raw" else {("report", day)}
+
+    finished = {(step, d) for d in processed_done for step in ("validate", "process")}
+    finished |= {(step, d) for d in reports_done for step in ("rolling", "report")}
+    return Holdings(present, finished, set(reports_done), readers)
+
+
+def window_reads(window: int, start_date: datetime.date):
+    """What rebuilding a day reads in the pipeline's graph: its raw partition, its window's processed ones, its
+    metrics."""
+    return lambda day: (
+        {("raw", day), ("metrics", day)} | {("processed", d) for d in window_dates(day, window, start_date)}
+    )
+
+
 def policy(raw=7, processed=30, metrics=90, weekdays=EVERY_DAY) -> RetentionPolicy:
     return RetentionPolicy(raw_days=raw, processed_days=processed, metrics_days=metrics, weekdays=weekdays)
 
@@ -53,7 +78,7 @@ def all_done(days, start=START, window=7) -> Holdings:
     """``days`` present in every layer; every day from the start date to well after them processed and reported."""
     days = set(days)
     done = set(span(start, max(days, default=start) + datetime.timedelta(days=60)))
-    return Holdings(
+    return window_holdings(
         present={layer: days for layer in LAYERS},
         processed_done=done,
         reports_done=done,
@@ -156,7 +181,7 @@ def test_cleanup_as_of_is_never_later_than_the_day_and_less_than_a_week_before(w
 
 def test_a_raw_day_is_removable_only_once_its_processed_output_and_report_are_done():
     days = span(D(2024, 2, 1), D(2024, 2, 5))
-    holdings = Holdings(
+    holdings = window_holdings(
         present={"raw": set(days)},
         processed_done={D(2024, 2, 1), D(2024, 2, 3), D(2024, 2, 5), D(2024, 2, 9)},  # 02-09 has no raw
         reports_done=set(days),
@@ -164,7 +189,7 @@ def test_a_raw_day_is_removable_only_once_its_processed_output_and_report_are_do
         window_days=7,
     )
     assert removable(holdings)["raw"] == [D(2024, 2, 1), D(2024, 2, 3), D(2024, 2, 5)]
-    reported_late = Holdings(
+    reported_late = window_holdings(
         present={"raw": set(days)},
         processed_done=set(days),
         reports_done={D(2024, 2, 2), D(2024, 2, 4)},
@@ -177,7 +202,7 @@ def test_a_raw_day_is_removable_only_once_its_processed_output_and_report_are_do
 def test_a_raw_day_is_kept_while_its_report_is_pending():
     """The report reads the raw layer's validation report: a processed day whose report is blocked keeps it."""
     day = D(2024, 2, 10)
-    holdings = Holdings(
+    holdings = window_holdings(
         present={"raw": {day}},
         processed_done={day},
         reports_done=set(),  # e.g. blocked by a failed day in its rolling window
@@ -191,7 +216,7 @@ def test_a_processed_day_is_removable_only_once_every_report_of_its_window_is_do
     day = D(2024, 2, 10)
     window = span(day, day + 6 * ONE)  # the reports of 02-10 .. 02-16 read 02-10's summary (window of 7)
     for missing in window:
-        holdings = Holdings(
+        holdings = window_holdings(
             present={"processed": {day}},
             processed_done=set(span(D(2024, 1, 1), D(2024, 3, 1))),
             reports_done=set(span(D(2024, 1, 1), D(2024, 3, 1))) - {missing},
@@ -199,7 +224,7 @@ def test_a_processed_day_is_removable_only_once_every_report_of_its_window_is_do
             window_days=7,
         )
         assert removable(holdings)["processed"] == [], f"the report of {missing} still reads {day}"
-    holdings = Holdings(
+    holdings = window_holdings(
         present={"processed": {day}},
         processed_done=set(),
         reports_done=set(window),  # neither the report of 02-09 nor that of 02-17 reads 02-10
@@ -212,7 +237,7 @@ def test_a_processed_day_is_removable_only_once_every_report_of_its_window_is_do
 def test_processed_days_near_the_start_date_need_only_reports_from_the_start_date_on():
     """No report exists before start_date, so none is waited for (the windows there are clamped)."""
     start = D(2024, 1, 10)
-    holdings = Holdings(
+    holdings = window_holdings(
         present={"processed": {D(2024, 1, 5), D(2024, 1, 8), D(2024, 1, 12)}},
         processed_done=set(),
         reports_done=set(span(start, D(2024, 1, 14))),  # 01-10 .. 01-14
@@ -222,7 +247,7 @@ def test_processed_days_near_the_start_date_need_only_reports_from_the_start_dat
     # 01-05: its window 01-05..01-11 holds reports 01-10, 01-11 (done); 01-08: 01-10..01-14 (done);
     # 01-12: 01-12..01-18, and 01-15 is not done.
     assert removable(holdings)["processed"] == [D(2024, 1, 5), D(2024, 1, 8)]
-    before_everything = Holdings(
+    before_everything = window_holdings(
         present={"processed": {D(2023, 12, 1)}},
         processed_done=set(),
         reports_done=set(),
@@ -237,15 +262,15 @@ def test_the_processed_rule_follows_the_window_length(window):
     day = D(2024, 3, 1)
     last_reader = day + (window - 1) * ONE
     done = set(span(START, last_reader))
-    ready = Holdings({"processed": {day}}, set(), done, START, window)
-    short = Holdings({"processed": {day}}, set(), done - {last_reader}, START, window)
+    ready = window_holdings({"processed": {day}}, set(), done, START, window)
+    short = window_holdings({"processed": {day}}, set(), done - {last_reader}, START, window)
     assert removable(ready)["processed"] == [day]
     assert removable(short)["processed"] == []
 
 
 def test_a_metrics_day_is_removable_only_once_its_report_is_done():
     days = span(D(2024, 2, 1), D(2024, 2, 4))
-    holdings = Holdings(
+    holdings = window_holdings(
         present={"metrics": set(days)},
         processed_done=set(),  # the processed rule is not applied to metrics
         reports_done={D(2024, 2, 2), D(2024, 2, 4)},
@@ -257,7 +282,7 @@ def test_a_metrics_day_is_removable_only_once_its_report_is_done():
 
 def test_removable_lists_only_present_days_oldest_first_across_years():
     dates = {D(2024, 1, 2), D(2023, 12, 31), D(2023, 11, 5), D(2024, 1, 1)}
-    holdings = Holdings(
+    holdings = window_holdings(
         present={"metrics": dates},
         processed_done=set(),
         reports_done=dates | {D(2024, 2, 1)},
@@ -315,7 +340,7 @@ def test_a_cleanup_off_the_weekdays_after_the_weekday_cleanup_is_not_due():
     present = span(D(2024, 2, 1), D(2024, 3, 16))
     done_on_sunday = plan_cleanup(D(2024, 3, 10), sundays_only, removable(all_done(present)))
     assert done_on_sunday["raw"] == span(D(2024, 2, 1), D(2024, 3, 6)), "Sunday's cutoff: 2024-03-07"
-    holdings = Holdings(
+    holdings = window_holdings(
         present={layer: {d for d in present if d not in done_on_sunday[layer]} for layer in LAYERS},
         processed_done=set(present),
         reports_done=set(present),
@@ -333,7 +358,7 @@ def random_holdings(rng: random.Random, start: datetime.date, stop: datetime.dat
     present = {layer: {d for d in days if rng.random() < 0.8} for layer in LAYERS}
     processed_done = {d for d in days if rng.random() < 0.9}
     reports_done = {d for d in processed_done if rng.random() < 0.9}
-    return Holdings(present, processed_done, reports_done, start, window)
+    return window_holdings(present, processed_done, reports_done, start, window)
 
 
 @pytest.mark.parametrize("weekdays", ["sun", "sat,sun", "mon,thu", "mon,tue,wed,thu,fri,sat,sun"])
@@ -377,13 +402,17 @@ def test_rows_come_too_late_once_retention_retired_what_rebuilding_their_day_nee
     def retired(raw=(), processed=()) -> dict:
         return {"raw": frozenset(raw), "processed": frozenset(processed), "metrics": frozenset()}
 
-    assert not too_late(day, retired(), window, START)
-    assert too_late(day, retired(raw=[day]), window, START), "its raw partition"
-    assert too_late(day, retired(processed=[day]), window, START), "its processed partition"
-    assert too_late(day, retired(processed=[D(2024, 3, 8)]), window, START), "the oldest day of its window"
-    assert not too_late(day, retired(processed=[D(2024, 3, 7)]), window, START), "before its window"
-    assert not too_late(day, retired(raw=[D(2024, 3, 9)], processed=[D(2024, 3, 11)]), window, START)
-    assert not too_late(day, retired(processed=[D(2024, 3, 8)]), window, D(2024, 3, 9)), "clipped at start_date"
+    assert not too_late(day, retired(), window_reads(window, START))
+    assert too_late(day, retired(raw=[day]), window_reads(window, START)), "its raw partition"
+    assert too_late(day, retired(processed=[day]), window_reads(window, START)), "its processed partition"
+    assert too_late(day, retired(processed=[D(2024, 3, 8)]), window_reads(window, START)), (
+        "the oldest day of its window"
+    )
+    assert not too_late(day, retired(processed=[D(2024, 3, 7)]), window_reads(window, START)), "before its window"
+    assert not too_late(day, retired(raw=[D(2024, 3, 9)], processed=[D(2024, 3, 11)]), window_reads(window, START))
+    assert not too_late(day, retired(processed=[D(2024, 3, 8)]), window_reads(window, D(2024, 3, 9))), (
+        "clipped at start_date"
+    )
 
 
 # the ledger -----------------------------------------------------------------------------------------------

@@ -2,14 +2,17 @@
 
 Each example builds a real partition tree (done days, failed days, half-built days, foreign entries, a link
 out of the base), runs the real cleanup as of a random day, and checks what went against an independent
-statement of the rule.
+statement of the rule. Then the rules derived from the tasks' ``requires()`` against the hand-written ones they
+replaced, kept here as the oracle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import luigi.configuration
@@ -17,9 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from luigi.task_register import Register
 
-from etl import run_settings, steps
-from etl.retention import RetentionPolicy, cleanup_as_of, removable, retention_cutoff
-from etl.tasks import holdings
+from etl import run_settings, steps, tasks
+from etl.day_ranges import days_between
+from etl.metrics import window_dates
+from etl.retention import Holdings, RetentionPolicy, cleanup_as_of, removable, retention_cutoff, too_late
+from etl.tasks import ComputeRollingMetrics, ProcessDailyData, day_reads, holdings, readers
 
 START = datetime.date(2024, 1, 1)
 DAYS = [START + datetime.timedelta(days=i) for i in range(90)]
@@ -147,3 +152,130 @@ def test_cleanup_removes_exactly_the_expired_partitions_and_nothing_else(example
                 config.set(section, option, value)
         Register.clear_instance_cache()
         shutil.rmtree(work)
+
+
+# The rules derived from requires() give what the hand-written ones gave -----------------------------------
+
+STEPS = ("validate", "process", "rolling", "report")  # a day's level: how many of them are finished
+
+
+def old_removable(present, processed_done, reports_done, start_date, window_days) -> dict[str, list[datetime.date]]:
+    """The hand-written rule retention had: raw once processed and reported, processed once every report whose
+    window holds it is done, metrics once reported."""
+
+    def window_reported(day):
+        window = days_between(max(day, start_date), day + datetime.timedelta(days=window_days))
+        return all(report in reports_done for report in window)
+
+    no_longer_needed = {
+        "raw": lambda day: day in processed_done and day in reports_done,
+        "processed": window_reported,
+        "metrics": lambda day: day in reports_done,
+    }
+    return {layer: sorted(d for d in present.get(layer, ()) if no_longer_needed[layer](d)) for layer in BUILT}
+
+
+def old_too_late(day, retired, window_days, start_date) -> bool:
+    """The hand-written rule: the day's raw partition or a processed day of its window is retired."""
+    return day in retired["raw"] or any(d in retired["processed"] for d in window_dates(day, window_days, start_date))
+
+
+@contextlib.contextmanager
+def luigi_settings(options: dict[tuple[str, str], str]) -> Iterator[None]:
+    """Luigi config set for a block and restored after, with fresh task instances on both sides."""
+    config = luigi.configuration.get_config()
+    saved = {(section, option): config.get(section, option, None) for section, option in options}
+    try:
+        for (section, option), value in options.items():
+            config.set(section, option, value)
+        Register.clear_instance_cache()
+        yield
+    finally:
+        for (section, option), value in saved.items():
+            if value is None:
+                config.remove_option(section, option)
+            else:
+                config.set(section, option, value)
+        Register.clear_instance_cache()
+
+
+def pipeline_settings(window: int, start: datetime.date, depends_on_past: bool = False):
+    return luigi_settings({
+        ("etl", "start_date"): start.isoformat(),
+        ("etl", "depends_on_past"): str(depends_on_past).lower(),
+        ("rolling", "window_days"): str(window),
+        ("retention", "processed_days"): str(max(window, 30)),
+    })  # fmt: skip
+
+
+@st.composite
+def graph_holdings(draw):
+    """Random holdings the day state can give: a day's steps finish in order, and its rolling metrics (so its
+    report) only once every processed day of its window is; present days from start_date on (there are no others)."""
+    window, depends_on_past = draw(st.sampled_from([1, 2, 3, 7, 10])), draw(st.booleans())
+    start = draw(st.sampled_from(DAYS[:20]))
+    days = [d for d in DAYS[:60] if d >= start]
+    level = dict(zip(days, draw(st.lists(st.integers(0, 4), min_size=len(days), max_size=len(days))), strict=True))
+    for day in days:
+        if level[day] >= 3 and any(level.get(d, 0) < 2 for d in window_dates(day, window, start)):
+            level[day] = 2
+    finished = {(step, d) for d in days for i, step in enumerate(STEPS) if level[d] > i}
+    present = {layer: {d for d in days if draw(st.booleans())} for layer in BUILT}
+    retired = {layer: frozenset(d for d in days if draw(st.integers(0, 9)) == 0) for layer in BUILT}
+    return window, start, depends_on_past, present, finished, retired
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graph_holdings())
+def test_the_rules_derived_from_requires_give_what_the_hand_written_ones_gave(example):
+    window, start, depends_on_past, present, finished, retired = example
+    processed_done = {d for step, d in finished if step == "process"}
+    reports_done = {d for step, d in finished if step == "report"}
+    with pipeline_settings(window, start, depends_on_past):
+        derived = Holdings(
+            present, finished, reports_done, readers(run_settings.current(), set().union(*present.values()))
+        )
+
+        assert removable(derived) == old_removable(present, processed_done, reports_done, start, window)
+        for day in DAYS[:60]:
+            if day >= start and day not in retired["metrics"]:
+                assert too_late(day, retired, day_reads) == old_too_late(day, retired, window, start), day
+            elif day >= start:
+                assert too_late(day, retired, day_reads), "a retired report cannot be rebuilt: the old rule missed it"
+
+
+def test_the_previous_report_under_depends_on_past_is_an_order_not_a_read():
+    """Else every metrics partition would wait for the next day's report, and the last one's for ever."""
+    day = START + datetime.timedelta(days=5)
+    with pipeline_settings(3, START, depends_on_past=True):
+        assert "previous" in tasks.DailyReport(date=day + datetime.timedelta(days=1)).requires()
+        assert readers(run_settings.current(), {day})("metrics", day) == {("report", day)}
+        reported = {day}
+        kept = Holdings(
+            {"metrics": {day}}, {("rolling", day), ("report", day)}, reported, readers(run_settings.current(), {day})
+        )
+        assert removable(kept)["metrics"] == [day], "the next day's report is not done, and need not be"
+
+
+class ReadsOneMoreDay(ComputeRollingMetrics):
+    """Rolling metrics that also read the processed day just before their window."""
+
+    def requires(self):
+        settings = run_settings.current()
+        before = self.date - datetime.timedelta(days=settings.window_days)
+        return [*super().requires(), *([ProcessDailyData(date=before)] if before >= settings.start_date else [])]
+
+
+def test_a_requirement_more_is_read_and_kept_for(monkeypatch):
+    monkeypatch.setattr(tasks, "READING_STEPS", (*tasks.READING_STEPS[:2], ReadsOneMoreDay, tasks.READING_STEPS[3]))
+    day, window = START + datetime.timedelta(days=10), 3
+    later = day + datetime.timedelta(days=window)  # its rolling metrics now read ``day`` too
+    with pipeline_settings(window, START):
+        index = readers(run_settings.current(), {day})
+        assert ("rolling", later) in index("processed", day)
+        finished = {(step, d) for d in days_between(START, later) for step in STEPS}  # all but ``later``
+        waiting = Holdings({"processed": {day}}, finished, {d for _, d in finished}, index)
+        assert removable(waiting)["processed"] == [], f"the rolling metrics of {later} still read it"
+        assert ("processed", day) in day_reads(later)
+        retired = {"raw": frozenset(), "processed": frozenset({day}), "metrics": frozenset()}
+        assert too_late(later, retired, day_reads), f"rebuilding {later} reads {day}"
