@@ -123,35 +123,15 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
                 print(clock.last_complete_day(settings.timezone).isoformat())
                 return 0
             if args.command == "status":
-                start = args.start or settings.start_date
-                end = args.end or clock.last_complete_day(settings.timezone)
-                if start < settings.start_date or end < start:
-                    parser.error(
-                        f"--start {start} --end {end}: need [etl] start_date {settings.start_date} <= start <= end"
-                    )
-                rows = with_scheduler(day_rows(settings, start, end + ONE_DAY), scheduler)
-                print(render(rows, list(STEPS), args.json))
-                return exit_code(rows)
+                return show_status(parser, args, settings, scheduler)
             if args.command == "check-deadline":
                 return check_deadline(settings, args.day or clock.last_complete_day(settings.timezone), scheduler)
             if args.command == "rerun":
-                end = args.end or args.start
-                if args.start < settings.start_date or end < args.start or end >= clock.today(settings.timezone):
-                    parser.error(
-                        f"--start {args.start} --end {end}: need [etl] start_date {settings.start_date} <= start "
-                        "<= end, and end a day that is over"
-                    )
-                plan = plan_rerun(
-                    settings, args.start, end, args.first_layer, args.failed, args.stale, args.include_expired
-                )
-                print("\n".join(describe(settings, plan)) or f"nothing to rerun in {args.start}..{end}")
-                if args.dry_run or not plan.steps:
+                asked = ask_for_rerun(parser, args, settings)
+                if asked is None:
                     return 0
-                request = ask(settings, plan, args.include_expired)
-                start = min(window_of(plan.steps)) if args.include_expired else min(plan.steps)
-                stop = min(max([*plan.steps, *plan.following]) + ONE_DAY, clock.today(settings.timezone))
-                luigi_args = [*luigi_args, f"--rerun={request}", *(["--etl-rebuild-stale=true"] if args.stale else [])]
-                args.of = "DailyReport"
+                start, stop, rerun_args = asked
+                luigi_args, args.of = [*luigi_args, *rerun_args], "DailyReport"
             if args.command == "cleanup":
                 as_of = args.as_of or clock.last_complete_day(settings.timezone)
                 if args.dry_run:
@@ -175,6 +155,39 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
         for line in disabled_lines(scheduler, start, stop):
             print(line, file=sys.stderr)
     return code
+
+
+def show_status(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: RunSettings, scheduler) -> int:
+    """Print each day's state in each step (the luigid's running and disabled tasks over the store's states);
+    0 when every day is done or expired."""
+    start = args.start or settings.start_date
+    end = args.end or clock.last_complete_day(settings.timezone)
+    if start < settings.start_date or end < start:
+        parser.error(f"--start {start} --end {end}: need [etl] start_date {settings.start_date} <= start <= end")
+    rows = with_scheduler(day_rows(settings, start, end + ONE_DAY), scheduler)
+    print(render(rows, list(STEPS), args.json))
+    return exit_code(rows)
+
+
+def ask_for_rerun(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, settings: RunSettings
+) -> tuple[datetime.date, datetime.date, list[str]] | None:
+    """Print what a rerun rebuilds and, unless a dry run or there is nothing, ask for it; the range to run and the
+    luigi arguments that name the rerun (None: nothing to run)."""
+    end = args.end or args.start
+    if args.start < settings.start_date or end < args.start or end >= clock.today(settings.timezone):
+        parser.error(
+            f"--start {args.start} --end {end}: need [etl] start_date {settings.start_date} <= start <= end, and end "
+            "a day that is over"
+        )
+    plan = plan_rerun(settings, args.start, end, args.first_layer, args.failed, args.stale, args.include_expired)
+    print("\n".join(describe(settings, plan)) or f"nothing to rerun in {args.start}..{end}")
+    if args.dry_run or not plan.steps:
+        return None
+    request = ask(settings, plan, args.include_expired)
+    start = min(window_of(plan.steps)) if args.include_expired else min(plan.steps)
+    stop = min(max([*plan.steps, *plan.following]) + ONE_DAY, clock.today(settings.timezone))
+    return start, stop, [f"--rerun={request}", *(["--etl-rebuild-stale=true"] if args.stale else [])]
 
 
 def check_deadline(settings: RunSettings, day: datetime.date, scheduler: str | None = None) -> int:
