@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
     except SettingsError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return retcode().scheduling_error
-    except LandingFileError as error:  # a rerun from raw whose landing files are gone: nothing was asked
+    except (LandingFileError, FileNotFoundError) as error:  # a rerun from raw whose landing files are gone
         print(f"{prog}: error: {error}", file=sys.stderr)
         return retcode().missing_data
     except SystemExit as refused:  # argparse's one-line error on a bad --section-option value

@@ -10,18 +10,13 @@ import datetime
 
 from etl import clock
 from etl.day_ranges import days_between
+from etl.marks import RAW_STEP
 from etl.run_settings import RunSettings
 from etl.state import DayState, DayStatus, StoreView
 from etl.status_view import FINISHED, DayRow, StepStatus
-from etl.tasks import ComputeRollingMetrics, DailyReport, ProcessDailyData, ValidateDailyData, full_view, raw_day
+from etl.tasks import READING_STEPS, full_view, raw_day
 
-STEPS = {
-    "raw": raw_day,
-    "validate": ValidateDailyData,
-    "process": ProcessDailyData,
-    "rolling": ComputeRollingMetrics,
-    "report": DailyReport,
-}
+STEPS = {RAW_STEP: raw_day, **{step.outputs.step: step for step in READING_STEPS}}  # in the pipeline's order
 NOT_DUE = DayStatus(DayState.NOT_DUE, "the day is not over yet in [etl] timezone")
 
 

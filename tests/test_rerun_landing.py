@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -230,3 +231,9 @@ def test_etl_rerun_from_raw_rebuilds_a_landed_day_and_refuses_naming_a_file_gone
         "in the landing directory" in refused.stderr
     ), refused.stderr
     assert {**tree(base), **{f"landing/{k}": v for k, v in tree(landing_dir).items()}} == left, "nothing written"
+
+    shutil.rmtree(landing_dir)
+    unreachable = etl_command("rerun", "--start", str(DAYS[0]), "--from", "raw")
+
+    assert unreachable.returncode == 20, unreachable.stderr[-3000:]
+    assert unreachable.stderr.strip() == f"etl: error: the landing directory {landing_dir} does not exist"
