@@ -90,8 +90,10 @@ class LocalStore(Store):
         try:
             with pa.OSFile(tmp_name, "wb") as stream:
                 yield stream
+            _sync(tmp_name)  # the bytes are on disk before the name points at them
             os.chmod(tmp_name, 0o644)
             os.replace(tmp_name, final)
+            _sync(directory)  # and the rename survives a power cut
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
@@ -106,6 +108,7 @@ class LocalStore(Store):
             self._refuse_links_below_layer(Path(os.path.dirname(final)))
         os.utime(source_path)
         os.replace(source_path, final)
+        _sync(os.path.dirname(final))
 
     def remove_tree(self, key: str) -> None:
         path = self._path(key)
@@ -154,6 +157,15 @@ class LocalStore(Store):
         if layer not in LAYERS or f"/{key}/".count("/./") or "/../" in f"/{key}/" or "//" in f"/{key}/":
             raise ValueError(f"{key!r} is not a key of the pipeline's layout")
         return f"{self._root}/{key}"
+
+
+def _sync(path: str) -> None:
+    """``fsync`` a file or a directory: what is written or renamed stays so after a power cut, not only a kill."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _clear_abandoned_writes(directory: str) -> None:
