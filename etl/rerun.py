@@ -13,7 +13,7 @@ import dataclasses
 import datetime
 import uuid
 
-from etl.day_ranges import ONE_DAY, days_between
+from etl.day_ranges import ONE_DAY
 from etl.landing import check_rereadable
 from etl.marks import ask_rerun
 from etl.retention import ledger_without
@@ -21,7 +21,7 @@ from etl.run_settings import RunSettings
 from etl.state import DayState
 from etl.status import STEPS, day_rows
 from etl.storage.layout import RAW, RETAINED_LAYERS, RETIRED_DAYS_KEY
-from etl.tasks import ComputeRollingMetrics, ProcessDailyData, full_view, landing_area
+from etl.tasks import day_reads, full_view, landing_area, readers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,17 +67,15 @@ def plan_rerun(
 
 
 def following_days(settings: RunSettings, chosen: dict) -> list[datetime.date]:
-    """The later days whose rolling metrics read a chosen day's processing: from the tasks' own ``requires()``."""
+    """The later days whose steps read a chosen day's partitions (their rolling metrics, and so their reports),
+    from the tasks' reverse index of ``requires()``."""
     if not chosen:
         return []
-    last = max(chosen) + settings.window_days * ONE_DAY
-    return [
-        day
-        for day in days_between(min(chosen) + ONE_DAY, last)
-        if day not in chosen
-        and any(needed.date in chosen for needed in ComputeRollingMetrics(date=day).requires()
-                if isinstance(needed, ProcessDailyData))
-    ]  # fmt: skip
+    readers_of = readers(settings, set(chosen))
+    return sorted(
+        {day for chosen_day in chosen for layer in RETAINED_LAYERS for _, day in readers_of(layer, chosen_day)}
+        - set(chosen)
+    )
 
 
 def ask(settings: RunSettings, plan: RerunPlan, restore_expired: bool) -> str:
@@ -99,9 +97,9 @@ def ask(settings: RunSettings, plan: RerunPlan, restore_expired: bool) -> str:
 
 
 def window_of(days) -> set[datetime.date]:
-    """The days and the earlier days their rolling metrics read (from the tasks' ``requires()``): what a day
-    retention retired needs back to be built again."""
-    return {needed.date for day in days for needed in ComputeRollingMetrics(date=day).requires()} | set(days)
+    """The days and the earlier days their steps read (from the tasks' ``requires()``): what a day retention
+    retired needs back to be built again."""
+    return {date for day in days for _, date in day_reads(day)} | set(days)
 
 
 def describe(settings: RunSettings, plan: RerunPlan) -> list[str]:
