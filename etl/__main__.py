@@ -76,12 +76,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
         help="every day's state in every step, and why; exit 0 when every day is done or expired, else 1; "
         "takes --section-option settings",
     )
-    status.add_argument(
-        "--start", type=datetime.date.fromisoformat, help="first day, inclusive (default: [etl] start_date)"
-    )
-    status.add_argument(
-        "--end", type=datetime.date.fromisoformat, help="last day, inclusive (default: yesterday in [etl] timezone)"
-    )
+    day_options(status, start="[etl] start_date", end="yesterday in [etl] timezone")
     status.add_argument("--json", action="store_true", help="one JSON object a day, for scripts")
     deadline = commands.add_parser(
         "check-deadline",
@@ -96,8 +91,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
         help="rebuild days from a layer down (what reads them follows where their bytes change); the outputs stay "
         "readable until replaced; other arguments go to luigi",
     )
-    rerun.add_argument("--start", type=datetime.date.fromisoformat, required=True, help="first day, inclusive")
-    rerun.add_argument("--end", type=datetime.date.fromisoformat, help="last day, inclusive (default: --start)")
+    day_options(rerun, start=None, end="--start")
     rerun.add_argument(
         "--from",
         dest="first_layer",
@@ -155,6 +149,18 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
         for line in disabled_lines(scheduler, start, stop):
             print(line, file=sys.stderr)
     return code
+
+
+def day_options(parser: argparse.ArgumentParser, start: str | None, end: str) -> None:
+    """``--start`` and ``--end``, both inclusive (``etl``'s own day options), with their defaults named; no
+    ``start`` default makes ``--start`` required."""
+    parser.add_argument(
+        "--start",
+        type=datetime.date.fromisoformat,
+        required=start is None,
+        help="first day, inclusive" + (f" (default: {start})" if start else ""),
+    )
+    parser.add_argument("--end", type=datetime.date.fromisoformat, help=f"last day, inclusive (default: {end})")
 
 
 def show_status(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: RunSettings, scheduler) -> int:
