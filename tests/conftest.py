@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import luigi
@@ -42,9 +42,9 @@ def base_dir(tmp_path: Path) -> Path:
     return tmp_path / "base"
 
 
-@pytest.fixture
-def configure(base_dir: Path) -> Iterator:
-    """Set Luigi config options for one test (base_dir and small days by default) and restore them after.
+@contextlib.contextmanager
+def luigi_config() -> Iterator[Callable[[dict[str, dict[str, object]]], None]]:
+    """Set Luigi config options (``apply({section: {option: value}})``) for a block and restore them after.
 
     Luigi caches task instances, and a task reads its config once, as it does its parameters:
     the cache is cleared whenever config changes, as a new process would start afresh.
@@ -61,14 +61,23 @@ def configure(base_dir: Path) -> Iterator:
                 config.set(section, option, str(value))
         Register.clear_instance_cache()
 
-    apply({"etl": {"base_dir": str(base_dir)}, **FAST_DAYS})
-    yield apply
-    for (section, option), value in saved.items():
-        if value is None:
-            config.remove_option(section, option)
-        else:
-            config.set(section, option, value)
-    Register.clear_instance_cache()
+    try:
+        yield apply
+    finally:
+        for (section, option), value in saved.items():
+            if value is None:
+                config.remove_option(section, option)
+            else:
+                config.set(section, option, value)
+        Register.clear_instance_cache()
+
+
+@pytest.fixture
+def configure(base_dir: Path) -> Iterator:
+    """Luigi config for one test: base_dir and small days by default, more with ``configure({...})``."""
+    with luigi_config() as apply:
+        apply({"etl": {"base_dir": str(base_dir)}, **FAST_DAYS})
+        yield apply
 
 
 def run_luigi(

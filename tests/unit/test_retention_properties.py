@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import luigi.configuration
+from conftest import luigi_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from luigi.task_register import Register
@@ -181,31 +182,14 @@ def old_too_late(day, retired, window_days, start_date) -> bool:
 
 
 @contextlib.contextmanager
-def luigi_settings(options: dict[tuple[str, str], str]) -> Iterator[None]:
-    """Luigi config set for a block and restored after, with fresh task instances on both sides."""
-    config = luigi.configuration.get_config()
-    saved = {(section, option): config.get(section, option, None) for section, option in options}
-    try:
-        for (section, option), value in options.items():
-            config.set(section, option, value)
-        Register.clear_instance_cache()
+def pipeline_settings(window: int, start: datetime.date, depends_on_past: bool = False) -> Iterator[None]:
+    with luigi_config() as apply:
+        apply({
+            "etl": {"start_date": start.isoformat(), "depends_on_past": str(depends_on_past).lower()},
+            "rolling": {"window_days": window},
+            "retention": {"processed_days": max(window, 30)},
+        })  # fmt: skip
         yield
-    finally:
-        for (section, option), value in saved.items():
-            if value is None:
-                config.remove_option(section, option)
-            else:
-                config.set(section, option, value)
-        Register.clear_instance_cache()
-
-
-def pipeline_settings(window: int, start: datetime.date, depends_on_past: bool = False):
-    return luigi_settings({
-        ("etl", "start_date"): start.isoformat(),
-        ("etl", "depends_on_past"): str(depends_on_past).lower(),
-        ("rolling", "window_days"): str(window),
-        ("retention", "processed_days"): str(max(window, 30)),
-    })  # fmt: skip
 
 
 @st.composite
