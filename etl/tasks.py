@@ -351,14 +351,23 @@ def day_reads(date: datetime.date) -> set[Partition]:
 
 
 def readers(settings: RunSettings, days: Set[datetime.date]) -> Callable[[str, datetime.date], Set[Step]]:
-    """The steps reading each partition of ``days``, by inverting ``requires()``. A day's steps read no later day, so
-    the walk starts at the first of ``days`` (or start_date) and goes past the last until a day reads none of them."""
+    """The steps reading each partition of ``days``, by inverting ``requires()``."""
+    first = max(min(days, default=settings.start_date), settings.start_date)
+    index = _reader_index(settings, first, max(days, default=datetime.date.min))
+    return lambda layer, date: index.get((layer, date), frozenset())
+
+
+@functools.lru_cache(maxsize=8)
+def _reader_index(settings: RunSettings, first: datetime.date, last: datetime.date) -> dict[Partition, frozenset]:
+    """The reverse index of ``requires()`` over ``[first, last]``, once per run's settings and days: it depends on
+    the graph alone, not on the store. A day's steps read no later day, so the walk starts at ``first`` and goes
+    past ``last`` until a day reads none of them."""
     index: dict[Partition, set[Step]] = {}
-    day, last = max(min(days, default=settings.start_date), settings.start_date), max(days, default=datetime.date.min)
+    day = first
     while True:
         found = [(partition, (step.outputs.step, day)) for step in READING_STEPS for partition in reads(step(date=day))]
         if day > last and all(read > last for (_, read), _ in found):
-            return lambda layer, date: index.get((layer, date), set())
+            return {partition: frozenset(steps) for partition, steps in index.items()}
         for partition, step in found:
             index.setdefault(partition, set()).add(step)
         day += ONE_DAY
