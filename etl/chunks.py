@@ -117,7 +117,7 @@ class DayRange(FixedParams, luigi.Task):
     def complete(self) -> bool:
         """Every day is done, or failed on an input that has not changed, or held back by such a day."""
         view = full_view(run_settings.current())
-        return all(view.status(task).finished or view.status(task).failed for task in self.day_tasks())
+        return all(view.status(task).settled for task in self.day_tasks())
 
     def run(self) -> None:
         tasks = self.day_tasks()

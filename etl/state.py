@@ -62,6 +62,11 @@ class DayStatus:
         return self.state.finished or self.kept
 
     @property
+    def settled(self) -> bool:
+        """Nothing a run can do changes it now: finished, or failed (held back) until an input or a setting does."""
+        return self.finished or self.failed
+
+    @property
     def failed(self) -> bool:
         """Refused, or held back by a refusal with nothing else left to build: settled until an input or a setting
         changes."""
