@@ -5,9 +5,11 @@
 
 import gc
 
+from etl import luigi_adapter
 from etl.config import install_package_defaults
 
 install_package_defaults()
+luigi_adapter.install()
 
 from etl.chunks import PipelineDays, ProcessDays, ReportDays  # noqa: E402
 from etl.range import RangeDaily  # noqa: E402

@@ -4,15 +4,15 @@ RangeDaily schedules these: a year costs about a hundred Luigi tasks instead of 
 scheduler examines every pending task on each request for work), and with ``--workers`` a process
 is forked per chunk, not per step.
 
-Identity: a chunk is a block of ``days_per_task`` days aligned to a fixed epoch, clipped to the range;
-its id is its first and stop day only. So cron, a manual backfill and another host schedule the same
-task for the same days, whatever ``--workers`` or the days already done, and a central scheduler
-runs it once.
+Identity: a chunk is a block of ``days_per_task`` days aligned to a fixed epoch, clipped to the pipeline's
+calendar (``[etl] start_date`` to the first day not over), never to a request's range; its id is its first and
+stop day only. So cron, a manual backfill and another host schedule the same task for the same days, whatever
+their ranges, ``--workers`` or the days already done, and a central scheduler runs it once. A range therefore
+completes whole blocks: a chunk does every missing day of its block.
 
 Requirements follow from the per-day tasks' own ``requires()``: a requirement of this chunk's stage on
 one of its days is followed further in-process; any other (another stage's, or its own stage's on another
-day: the previous report under depends_on_past) becomes the chunk that does it (or, before the range, the
-per-day task itself).
+day: the previous report under depends_on_past) becomes the chunk that does it.
 
 Failure: a day whose input the pipeline refused (say, validation) is a settled outcome, not a broken
 chunk. The chunk completes its other days, names the failed day in its status message, fires Luigi's
@@ -40,6 +40,7 @@ from etl.tasks import (
     DailyReport,
     GenerateDailyData,
     LandedDailyData,
+    PipelineParameter,
     ProcessDailyData,
     ValidateDailyData,
     full_view,
@@ -62,8 +63,8 @@ class DayRange(FixedParams, luigi.Task):
 
     start = DayParameter(description="First day of the chunk.")
     stop = DayParameter(description="Day after the chunk's last day.")
-    range_start = DayParameter(significant=False, description="First day of the range the chunk belongs to.")
     days_per_task = luigi.IntParameter(significant=False, description="Days in a block of the range's grid.")
+    pipeline = PipelineParameter()
     rerun = luigi.Parameter(
         default="", description="The rerun this chunk belongs to (etl rerun): a new task for luigid, which keeps "
         "a chunk done moments ago as done."
@@ -101,18 +102,18 @@ class DayRange(FixedParams, luigi.Task):
         return stage_of(task) is type(self) and self.start <= task.date < self.stop
 
     def chunk_doing(self, task: luigi.Task) -> luigi.Task:
-        """The task of the range that completes ``task``: its stage's chunk, or itself before the range (and
-        when it is no day's step)."""
-        if stage_of(task) is None or task.date < self.range_start:
+        """The chunk that completes ``task``: its stage's chunk of the block holding its day, the same one whichever
+        range asks; ``task`` itself when it is no day's step (or a day the calendar does not hold)."""
+        stage = stage_of(task)
+        start_date = run_settings.current().start_date
+        if stage is None or task.date < start_date:
             return task
         if self.start <= task.date < self.stop:
             first, stop = self.start, self.stop
-        else:
+        else:  # an earlier block, over: only the calendar's first day can clip it
             first, stop = block_containing(task.date, self.days_per_task)
-            first = max(first, self.range_start)
-        return stage_of(task)(
-            start=first, stop=stop, range_start=self.range_start, days_per_task=self.days_per_task, rerun=self.rerun
-        )
+            first = max(first, start_date)
+        return stage(start=first, stop=stop, days_per_task=self.days_per_task, rerun=self.rerun)
 
     def complete(self) -> bool:
         """Every day is done, or failed on an input that has not changed, or held back by such a day."""
@@ -162,9 +163,9 @@ class ReportDays(DayRange):
 class PipelineDays(DayRange):
     """DailyPipeline for a chunk: its reports, then cleanup as of each day.
 
-    A cleanup as of a day concerns every earlier day, so a chunk also runs after the previous chunk of the
-    range: what is due as of its days cannot change once it ran. Chunks settle on a failed day, so this
-    order never lets a bad day hold back a later cleanup.
+    A cleanup as of a day concerns every earlier day, so a chunk also runs after the previous chunk (Luigi looks
+    no further back than the first complete one): what is due as of its days cannot change once it ran. Chunks
+    settle on a failed day, so this order never lets a bad day hold back a later cleanup.
     """
 
     day_task = DailyPipeline
@@ -174,7 +175,7 @@ class PipelineDays(DayRange):
     def requires(self) -> list[luigi.Task]:
         needs = super().requires()
         previous = self.start - ONE_DAY
-        if previous >= self.range_start:
+        if previous >= run_settings.current().start_date:
             needs.append(self.chunk_doing(DailyPipeline(date=previous)))
         return needs
 

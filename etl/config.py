@@ -15,6 +15,7 @@ import datetime
 import json
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -50,11 +51,20 @@ class FixedParams:
 
     @classmethod
     def get_param_values(cls, params, args, kwargs):
-        """Luigi's answer, fast when every parameter is given by name (how the pipeline makes its tasks): Luigi's
-        instance cache asks this on every instantiation, and its general answer scans the config each time."""
-        if not args and len(kwargs) == len(params) and all(name in kwargs for name, _ in params):
-            return [(name, param.normalize(kwargs[name])) for name, param in params]
+        """Luigi's answer, fast when every parameter is given by name but those of the run (how the pipeline makes
+        its tasks): Luigi's instance cache asks this on every instantiation, and its general answer scans the config
+        each time."""
+        if not args and all(name in kwargs or isinstance(param, RunParameter) for name, param in params):
+            return [(name, param.normalize(kwargs.get(name, ""))) for name, param in params]
         return super().get_param_values(params, args, kwargs)
+
+
+class RunParameter(luigi.Parameter):
+    """A parameter whose empty default stands for a value of the run's own, which ``normalize`` fills in from the
+    run's settings: a task made without it (as the pipeline makes its tasks) names the run it belongs to."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(default="", positional=False, **kwargs)
 
 
 class Checked:
@@ -264,6 +274,16 @@ class EncodingParameter(Checked, luigi.Parameter):
         )
 
 
+class NameParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(
+            *args,
+            allowed="a name of letters, digits, '.', '_' and '-'",
+            check=lambda name: re.fullmatch(r"[A-Za-z0-9._-]+", name) is not None,
+            **kwargs,
+        )
+
+
 class Settings(FixedParams, luigi.Config):
     """A config section; the pipeline reads all of them at once into :class:`etl.run_settings.RunSettings`."""
 
@@ -289,6 +309,11 @@ class etl(Settings):  # noqa: N801 - the class name is the config section and CL
         default="synthetic",
         choices=("synthetic", "landing"),
         description="Where orders come from: synthetic (generated, reproducible per day) or landing (export files).",
+    )
+    pipeline = NameParameter(
+        default="etl",
+        description="The pipeline's name; with the base directory it is in every task's id (etl@/srv/etl), so that "
+        "one luigid serves several pipelines and never hands one's tasks to another.",
     )
     rebuild_stale = SwitchParameter(
         default=False,

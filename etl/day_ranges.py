@@ -33,8 +33,8 @@ def block_containing(day: datetime.date, days: int) -> tuple[datetime.date, date
 
 
 def blocks_covering(
-    days: list[datetime.date], size: int, range_start: datetime.date, range_stop: datetime.date
+    days: list[datetime.date], size: int, first_day: datetime.date, stop: datetime.date
 ) -> list[tuple[datetime.date, datetime.date]]:
-    """The grid's blocks that hold any of ``days``, clipped to ``[range_start, range_stop)``, oldest first."""
+    """The grid's blocks that hold any of ``days``, clipped to the calendar ``[first_day, stop)``, oldest first."""
     blocks = sorted({block_containing(day, size) for day in days})
-    return [(max(first, range_start), min(stop, range_stop)) for first, stop in blocks]
+    return [(max(a, first_day), min(b, stop)) for a, b in blocks]

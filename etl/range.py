@@ -19,8 +19,8 @@ from luigi.parameter import ParameterException
 from etl import clock, run_settings
 from etl.chunks import STAGES, DaysFailedError
 from etl.config import DayParameter
-from etl.day_ranges import ONE_DAY, blocks_covering
-from etl.tasks import IngestLandingFiles, full_view
+from etl.day_ranges import blocks_covering
+from etl.tasks import IngestLandingFiles, PipelineParameter, full_view
 
 logger = logging.getLogger("luigi-interface")
 
@@ -43,6 +43,7 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         "task: most detail in the web view, slowest",
     )
 
+    pipeline = PipelineParameter()
     rerun = luigi.Parameter(
         default="",
         positional=False,
@@ -58,7 +59,7 @@ class RangeDaily(luigi.tools.range.RangeDaily):
     def moving_stop(self, now: datetime.datetime) -> datetime.datetime:
         now = self.pipeline_now(now)
         timezone = run_settings.current().timezone
-        today = clock.today(timezone, now)
+        today = self._first_open_day = clock.today(timezone, now)
         first_open_day = datetime.datetime.combine(today, datetime.time())
         if self.stop is not None and self.stop > today:
             logger.warning(
@@ -80,8 +81,6 @@ class RangeDaily(luigi.tools.range.RangeDaily):
                 f"--start {finite_datetimes[0].date()} is before [etl] start_date {start_date}: "
                 "the pipeline has no days before it"
             )
-        if finite_datetimes:
-            self._range = (finite_datetimes[0].date(), finite_datetimes[-1].date() + ONE_DAY)
         missing = super().missing_datetimes(finite_datetimes)
         if len(missing) > self.task_limit:
             raise ParameterException(
@@ -102,7 +101,8 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         return self.planned()
 
     def planned(self) -> list[luigi.Task]:
-        """The chunks (or, with ``--days-per-task 1``, the day tasks) of the days missing now."""
+        """The chunks (or, with ``--days-per-task 1``, the day tasks) of the days missing now: the blocks holding
+        them, clipped to the pipeline's calendar and not to the range, so that every range names a block alike."""
         if self.days_per_task < 1:
             raise ParameterException(f"--days-per-task {self.days_per_task}: must be at least 1")
         day_tasks = self.day_tasks()
@@ -110,11 +110,11 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         chunked = stage is not None and stage.day_task is self.of_cls and self.days_per_task > 1 and not self.of_params
         if not chunked or not day_tasks:
             return day_tasks
-        first, stop = self._range
         days = [getattr(task, self._param_name) for task in day_tasks]
+        calendar = (run_settings.current().start_date, self._first_open_day)
         return [
-            stage(start=a, stop=b, range_start=first, days_per_task=self.days_per_task, rerun=self.rerun)
-            for a, b in blocks_covering(days, self.days_per_task, first, stop)
+            stage(start=a, stop=b, days_per_task=self.days_per_task, rerun=self.rerun)
+            for a, b in blocks_covering(days, self.days_per_task, *calendar)
         ]
 
     def plans_after_ingest(self) -> bool:

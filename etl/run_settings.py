@@ -21,13 +21,14 @@ from etl.storage import Store, UnsupportedStoreError, open_store
 
 logger = logging.getLogger("luigi-interface")
 # Where things are and how a run goes, not what shapes the data: left out of reports.
-NOT_SHAPING = ("base_dir", "directory", "rebuild_stale", "depends_on_past")
+NOT_SHAPING = ("base_dir", "directory", "rebuild_stale", "depends_on_past", "pipeline")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class RunSettings:
     """Every setting a step needs, checked against each other."""
 
+    pipeline: str  # the name of [etl] pipeline
     store: Store
     start_date: datetime.date
     timezone: str
@@ -44,6 +45,13 @@ class RunSettings:
     trend_threshold: float
     retention: RetentionPolicy
     report_config: dict[str, dict[str, object]]  # what shapes the data, for the report's run metadata
+
+    @property
+    def identity(self) -> str:
+        """``<pipeline>@<store>``: what every task's id carries, so that runs of two pipelines, or of one pipeline
+        on two stores, never share a task on a luigid, while runs of one pipeline under other settings do (its
+        completion marks tell those apart)."""
+        return f"{self.pipeline}@{self.store.describe()}"
 
 
 _kept: tuple[SettingsSource, RunSettings] | None = None
@@ -84,6 +92,7 @@ def load_run_settings() -> RunSettings:
         check_landing_apart(landing.directory, store.describe())
     logger.info("etl: base directory %s (from %s)", store.describe(), origin)
     return RunSettings(
+        pipeline=values["etl"]["pipeline"],
         store=store,
         start_date=values["etl"]["start_date"],
         timezone=values["etl"]["timezone"],

@@ -19,6 +19,7 @@ import luigi.configuration
 import luigi.interface
 import luigi.task
 
+from etl import run_settings
 from etl.chunks import STAGES, stage_of
 from etl.day_ranges import days_between
 from etl.state import DayState
@@ -144,11 +145,13 @@ def _status(task: dict, url: str) -> StepStatus:
 
 
 def _asked(url: str | None) -> dict[str, dict] | None:
-    """luigid's running and disabled tasks; None without a luigid, or with one warning line when it cannot answer."""
+    """luigid's running and disabled tasks of this pipeline (one luigid may serve several); None without a luigid, or
+    with one warning line when it cannot answer."""
     if url is None:
         return None
+    identity = run_settings.current().identity
     try:
-        return scheduled_tasks(url)
+        return {key: task for key, task in scheduled_tasks(url).items() if task["params"].get("pipeline") == identity}
     except (OSError, ValueError, KeyError) as error:
         print(f"etl: warning: luigid {url} could not be asked ({error}); showing the store's states", file=sys.stderr)
         return None

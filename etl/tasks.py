@@ -18,7 +18,7 @@ from typing import ClassVar
 import luigi
 
 from etl import clock, landing, run_settings, steps
-from etl.config import DayParameter, FixedParams, SettingsError
+from etl.config import DayParameter, FixedParams, RunParameter, SettingsError
 from etl.day_ranges import ONE_DAY
 from etl.marks import RAW_STEP, process_settings, report_settings, rolling_settings, validate_settings
 from etl.metrics import window_dates
@@ -92,10 +92,26 @@ def check_day(date: datetime.date, settings: RunSettings) -> None:
 _DAYS_OVER: set[tuple[datetime.date, str]] = set()  # a day that is over stays over
 
 
+class PipelineParameter(RunParameter):
+    """The pipeline a task belongs to (:attr:`RunSettings.identity`); empty, the default, stands for the run's."""
+
+    def __init__(self) -> None:
+        super().__init__(description="The pipeline and store the task belongs to (default: the run's own).")
+
+    def normalize(self, x: str) -> str:
+        if x:
+            return x
+        try:
+            return run_settings.current().identity
+        except SettingsError:
+            return ""  # the settings' own error comes where Luigi reports it, scheduling the task
+
+
 class DailyTask(FixedParams, luigi.Task):
     """A step of one business day whose outputs are files in one day partition of one layer."""
 
     date = DayParameter(description="The business day (YYYY-MM-DD).")
+    pipeline = PipelineParameter()
 
     outputs: ClassVar[Outputs]
 
@@ -177,7 +193,7 @@ def landing_state_of_run(settings: RunSettings) -> str:
     return landing_state(settings)
 
 
-class LandingStateParameter(luigi.Parameter):
+class LandingStateParameter(RunParameter):
     """A landing state (:func:`landing_state`); empty, the default, stands for the run's own."""
 
     def normalize(self, x: str) -> str:
@@ -193,8 +209,9 @@ class IngestLandingFiles(FixedParams, luigi.Task):
     ago, so an ingest of new files must be a new task, while workers with nothing new share one."""
 
     landing_state = LandingStateParameter(
-        default="", description="Digest of the landing files and ingest index to ingest (default: as found now)."
+        description="Digest of the landing files and ingest index to ingest (default: as found now)."
     )
+    pipeline = PipelineParameter()
     priority = oldest_first(datetime.date.min)  # before every day's steps
 
     def complete(self) -> bool:
@@ -382,6 +399,7 @@ class CleanupOldPartitions(FixedParams, luigi.Task):
     """
 
     date = DayParameter(description="The business day the cleanup runs as of (YYYY-MM-DD).")
+    pipeline = PipelineParameter()
     priority = 0  # after every day's steps that are ready to run
 
     def complete(self) -> bool:
@@ -404,6 +422,7 @@ class DailyPipeline(FixedParams, luigi.Task):
     """
 
     date = DayParameter(description="The business day (YYYY-MM-DD).")
+    pipeline = PipelineParameter()
     priority = 0  # its cleanup runs after every day's steps that are ready to run
 
     @per_settings

@@ -39,8 +39,9 @@ def test_a_failed_day_fails_the_backfill_with_luigis_exit_code_and_later_chunks_
     )
 
 
-def test_through_is_inclusive_and_start_defaults_to_the_configured_start_date(configure, base_dir):
+def test_through_is_inclusive_and_start_defaults_to_the_configured_start_date(configure, base_dir, monkeypatch):
     configure({"etl": {"start_date": "2024-02-27"}})
+    monkeypatch.setenv("ETL_NOW", "2024-03-02T02:00+00:00")  # a range completes whole blocks, up to today
 
     code = main(
         ["backfill", "--through", "2024-03-01", "--local-scheduler", *fast_day_args(), f"--etl-base-dir={base_dir}"]
@@ -55,10 +56,14 @@ def test_through_is_inclusive_and_start_defaults_to_the_configured_start_date(co
     ]
 
 
-def test_default_range_reads_start_date_and_timezone_from_the_commands_own_flags(configure, base_dir, capsys):
+def test_default_range_reads_start_date_and_timezone_from_the_commands_own_flags(
+    configure, base_dir, capsys, monkeypatch
+):
     flags = ["--local-scheduler", "--no-lock", "--etl-start-date=2024-03-01", "--etl-timezone=Pacific/Kiritimati"]
+    monkeypatch.setenv("ETL_NOW", "2024-03-04T02:00+14:00")  # a range completes whole blocks, up to today
 
     code = main(["backfill", "--through", "2024-03-03", *flags])
+    monkeypatch.delenv("ETL_NOW")
 
     assert code == 0
     reports = sorted(p.parent.name for p in base_dir.glob("metrics/*/*/*/daily_report.json"))

@@ -23,6 +23,7 @@ from etl import (
     RangeDaily,
     ReportDays,
 )
+from etl.day_ranges import block_containing
 from etl.marks import built_from
 
 D = datetime.date
@@ -61,16 +62,18 @@ def spoil(base: Path, day: datetime.date) -> Path:
     return raw
 
 
-def test_chunks_are_blocks_of_a_fixed_grid_clipped_to_the_range_whatever_is_done_and_however_many_workers(
+def test_chunks_are_blocks_of_a_fixed_grid_clipped_to_the_calendar_whatever_the_range_the_days_done_or_the_workers(
     configure,
 ):
     week = {"of": DailyReport, "stop": D(2024, 1, 22), "days_per_task": 7}
     expected = [
-        ("ReportDays", D(2024, 1, 3), D(2024, 1, 8)),  # 2024-01-01 is a Monday: blocks are ISO weeks
+        ("ReportDays", D(2024, 1, 1), D(2024, 1, 8)),  # 2024-01-01 is a Monday: blocks are ISO weeks
         ("ReportDays", D(2024, 1, 8), D(2024, 1, 15)),
         ("ReportDays", D(2024, 1, 15), D(2024, 1, 22)),
     ]
-    assert chunks(start=D(2024, 1, 3), **week) == expected
+    assert chunks(start=D(2024, 1, 3), **week) == expected, "a range completes whole blocks"
+    assert chunks(start=D(2024, 1, 1), **week) == expected, "cron's range and a manual one share their blocks"
+    assert chunks(start=D(2024, 1, 10), stop=D(2024, 1, 17), of=DailyReport, days_per_task=7) == expected[1:]
     configure({"core": {"workers": 2}})
     assert chunks(start=D(2024, 1, 3), **week) == expected, "the same tasks with two workers"
 
@@ -79,9 +82,18 @@ def test_chunks_are_blocks_of_a_fixed_grid_clipped_to_the_range_whatever_is_done
     for day in days(D(2024, 1, 8), D(2024, 1, 15)):
         build(DailyReport(date=day))
     assert chunks(start=D(2024, 1, 3), **week) == [expected[0], expected[2]], "a block with nothing missing goes"
-    assert chunks(start=D(2024, 1, 1), **week)[1:] == [expected[2]], "cron's range and a manual one share full blocks"
-    assert [t[0] for t in chunks(of=DailyPipeline, start=D(2024, 1, 1), stop=D(2024, 1, 3))] == ["PipelineDays"]
+    configure({"etl": {"start_date": "2024-01-03"}})
+    assert chunks(start=D(2024, 1, 3), **week)[0] == ("ReportDays", D(2024, 1, 3), D(2024, 1, 8)), "the calendar's"
+    assert [t[0] for t in chunks(of=DailyPipeline, start=D(2024, 1, 3), stop=D(2024, 1, 5))] == ["PipelineDays"]
     assert [t[0] for t in chunks(of=ProcessDailyData, start=D(2024, 1, 20), stop=D(2024, 1, 22))] == ["ProcessDays"]
+
+
+def test_the_last_chunk_stops_at_the_first_day_not_over(configure, monkeypatch):
+    monkeypatch.setenv("ETL_NOW", "2024-01-19T12:00+00:00")
+    assert chunks(of=DailyReport, start=D(2024, 1, 10), days_per_task=7) == [
+        ("ReportDays", D(2024, 1, 8), D(2024, 1, 15)),
+        ("ReportDays", D(2024, 1, 15), D(2024, 1, 19)),
+    ]
 
 
 def test_one_day_per_task_and_tasks_without_a_chunk_form_are_scheduled_day_by_day(configure):
@@ -99,39 +111,40 @@ def test_days_per_task_below_one_is_refused(configure):
 
 
 def test_a_chunk_needs_what_its_days_own_tasks_need_from_other_stages(configure):
-    grid = {"range_start": D(2024, 1, 3), "days_per_task": 7}
-    first = ReportDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), **grid)
-    later = ReportDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), **grid)
+    configure({"etl": {"start_date": "2024-01-03"}})
+    first = ReportDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), days_per_task=7)
+    later = ReportDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), days_per_task=7)
 
     assert set(later.requires()) == {
-        ProcessDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), **grid),
-        ProcessDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), **grid),
-        ProcessDailyData(date=D(2024, 1, 2)),
-    }, "its days and its windows' earlier days: in the previous block, clipped to the range, or before the range"
-    assert set(first.requires()) == {
-        ProcessDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), **grid),
-        ProcessDailyData(date=D(2024, 1, 1)),
-        ProcessDailyData(date=D(2024, 1, 2)),
-    }, "days before the range are in no chunk: their own tasks provide them (or are already complete)"
-    assert set(PipelineDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), **grid).requires()) == {
-        ReportDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), **grid),
-        PipelineDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), **grid),
+        ProcessDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), days_per_task=7),
+        ProcessDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), days_per_task=7),
+    }, "its days and its windows' earlier days: the previous block's chunk, clipped to the calendar"
+    assert set(first.requires()) == {ProcessDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), days_per_task=7)}, (
+        "the calendar has no days before its start_date to need"
+    )
+    assert set(PipelineDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), days_per_task=7).requires()) == {
+        ReportDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), days_per_task=7),
+        PipelineDays(start=D(2024, 1, 3), stop=D(2024, 1, 8), days_per_task=7),
     }, "its reports, and the previous chunk's cleanups (a cleanup concerns every earlier day)"
-    assert later.task_id == ReportDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), range_start=D(2024, 1, 1),
-                                       days_per_task=7).task_id, "a chunk's id is its days alone"  # fmt: skip
+    assert later.task_id == ReportDays(start=D(2024, 1, 8), stop=D(2024, 1, 15), days_per_task=14).task_id, (
+        "a chunk's id is its days alone"
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_chunks_write_exactly_what_a_task_per_step_writes(configure, base_dir, tmp_path, workers):
     range_ = {"of": DailyReport, "start": D(2024, 1, 1), "stop": D(2024, 1, 19)}
-    assert build(RangeDaily(**range_, days_per_task=1)).status == luigi.LuigiStatusCode.SUCCESS
+    blocks_end = block_containing(D(2024, 1, 18), 5)[1]  # a range completes whole blocks
+    assert build(RangeDaily(**range_ | {"stop": blocks_end}, days_per_task=1)).status == luigi.LuigiStatusCode.SUCCESS
     configure({"etl": {"base_dir": str(tmp_path / "chunked")}})
 
     result = build(RangeDaily(**range_, days_per_task=5), workers=workers)
 
     assert result.status == luigi.LuigiStatusCode.SUCCESS
     assert contents(tmp_path / "chunked") == contents(base_dir)
-    assert len(list((tmp_path / "chunked").glob("metrics/*/*/*/daily_report.json"))) == 18
+    assert (
+        len(list((tmp_path / "chunked").glob("metrics/*/*/*/daily_report.json"))) == (blocks_end - D(2024, 1, 1)).days
+    )
 
 
 def test_a_failed_day_holds_back_exactly_the_reports_whose_windows_hold_it_and_the_range_names_it(configure, base_dir):
@@ -183,8 +196,8 @@ def test_the_night_after_a_failed_day_builds_the_new_days_own_steps_while_its_re
 
 def test_a_chunk_settles_on_a_failed_day_and_names_it_and_the_days_it_holds_back(configure, base_dir):
     raw = spoil(base_dir, D(2024, 1, 3))
-    chunk = PipelineDays(start=D(2024, 1, 1), stop=D(2024, 1, 5), range_start=D(2024, 1, 1), days_per_task=4)
-    build(ReportDays(start=D(2024, 1, 1), stop=D(2024, 1, 5), range_start=D(2024, 1, 1), days_per_task=4))
+    chunk = PipelineDays(start=D(2024, 1, 1), stop=D(2024, 1, 5), days_per_task=4)
+    build(ReportDays(start=D(2024, 1, 1), stop=D(2024, 1, 5), days_per_task=4))
     messages: list[str] = []
     chunk.set_status_message, chunk.set_progress_percentage = messages.append, lambda percent: None
 
@@ -209,6 +222,5 @@ def test_any_other_error_fails_the_chunk_and_blocks_what_needs_it(configure, bas
 
     assert result.status == luigi.LuigiStatusCode.FAILED
     failed = result.worker._scheduler.task_list("FAILED", "")
-    assert list(failed) == [ProcessDays(start=D(2024, 1, 1), stop=D(2024, 1, 8), range_start=D(2024, 1, 1),
-                                        days_per_task=7).task_id]  # fmt: skip
+    assert list(failed) == [ProcessDays(start=D(2024, 1, 1), stop=D(2024, 1, 8), days_per_task=7).task_id]
     assert not (base_dir / "metrics").exists()

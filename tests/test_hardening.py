@@ -56,8 +56,9 @@ def test_a_day_retired_by_retention_is_not_rebuilt_by_any_task_family(configure,
 
 
 def test_a_symlinked_layer_is_cleaned_inside_its_target_and_links_inside_a_layer_are_left_alone(
-    configure, base_dir, tmp_path
+    configure, base_dir, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("ETL_NOW", "2024-01-14T02:00+00:00")  # the night after the 13th
     other_disk = tmp_path / "other-disk" / "raw"
     other_disk.mkdir(parents=True)
     base_dir.mkdir()

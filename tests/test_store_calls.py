@@ -43,6 +43,7 @@ def calls_of_a_cron_run(configure, base_dir, monkeypatch, days: int) -> dict[str
     monkeypatch.setattr(run_settings, "open_store", lambda _: counting)
     monkeypatch.setattr(run_settings, "_kept", None)  # read the settings anew, opening the counting store
     stop = START + datetime.timedelta(days=days + 1)
+    monkeypatch.setenv("ETL_NOW", f"{stop}T02:00+00:00")  # cron's night after the new day
     result = build(RangeDaily(of=DailyPipeline, start=START, stop=stop))
     assert result.status.name == "SUCCESS", result.summary_text
     assert counting.calls["atomic_output"] > 0, "the new day was written"

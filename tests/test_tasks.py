@@ -178,10 +178,11 @@ def test_same_day_generated_twice_is_byte_identical(configure, base_dir, tmp_pat
     assert (day_dir(tmp_path / "other", "raw", D(2024, 3, 3)) / "orders.csv").read_bytes() == first
 
 
-def test_daily_pipeline_applies_retention_per_layer_and_records_it(configure, base_dir):
+def test_daily_pipeline_applies_retention_per_layer_and_records_it(configure, base_dir, monkeypatch):
     from etl import RangeDaily
 
     last = D(2024, 2, 20)
+    monkeypatch.setenv("ETL_NOW", "2024-02-21T02:00+00:00")  # the night after: the range's last block ends there
     configure({"retention": {"raw_days": 3, "processed_days": 10, "metrics_days": 20}})
 
     result = build(RangeDaily(of=DailyPipeline, start=D(2024, 1, 1), stop=last + datetime.timedelta(days=1)))
@@ -204,13 +205,15 @@ def test_daily_pipeline_applies_retention_per_layer_and_records_it(configure, ba
         assert task(date=D(2024, 1, 5)).complete(), f"{task.__name__}: a retired day stays done for every task"
 
 
-def test_cleanup_only_on_configured_weekdays(configure, base_dir):
+def test_cleanup_only_on_configured_weekdays(configure, base_dir, monkeypatch):
     from etl import RangeDaily
 
+    monkeypatch.setenv("ETL_NOW", "2024-01-14T02:00+00:00")  # Saturday's night: the range's last block ends there
     configure({"retention": {"raw_days": 1, "processed_days": 7, "cleanup_weekdays": "sun"}})
     saturday = D(2024, 1, 13)
 
     build(RangeDaily(of=DailyPipeline, start=D(2024, 1, 1), stop=saturday + datetime.timedelta(days=1)))
+    monkeypatch.delenv("ETL_NOW")
 
     raw_days = sorted(p.name for p in (base_dir / "raw").glob("year=*/month=*/day=*"))
     assert raw_days[0] == "day=06", "only as of Sunday the 7th is anything removed (raw before the 6th)"

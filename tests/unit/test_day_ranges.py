@@ -89,7 +89,7 @@ def test_block_size_must_be_at_least_one(size):
         block_containing(D(2024, 1, 1), size)
 
 
-def test_blocks_covering_is_the_blocks_of_the_days_clipped_to_the_range_oldest_first():
+def test_blocks_covering_is_the_blocks_of_the_days_clipped_to_the_calendar_oldest_first():
     range_start, range_stop = D(2024, 1, 3), D(2024, 2, 28)  # a Wednesday to a Wednesday
     days = [D(2024, 2, 27), D(2024, 1, 3), D(2024, 1, 4), D(2024, 1, 20), D(2024, 1, 21), D(2024, 1, 22)]
 
@@ -104,7 +104,7 @@ def test_blocks_covering_is_the_blocks_of_the_days_clipped_to_the_range_oldest_f
 
 
 @pytest.mark.parametrize("size", [1, 3, 7, 31])
-def test_blocks_covering_holds_every_day_once_and_nothing_outside_the_range(size):
+def test_blocks_covering_holds_every_day_once_and_nothing_outside_the_calendar(size):
     range_start, range_stop = D(2023, 12, 20), D(2024, 3, 2)
     days = [d for i, d in enumerate(days_between(range_start, range_stop)) if i % 5 in (0, 1) or i > 60]
 

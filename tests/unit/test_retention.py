@@ -483,6 +483,7 @@ DAILY_FILES = {
 
 def settings_for(store: LocalStore, rules: RetentionPolicy, window: int = 7) -> RunSettings:
     return RunSettings(
+        pipeline="etl",
         store=store,
         start_date=START,
         timezone="UTC",

@@ -1,0 +1,72 @@
+"""The one place the pipeline reaches into Luigi's worker, so that a fleet of workers on one luigid exits as it should.
+
+Luigi files a task another worker completed under "not run" (exit 25), or "run by another worker" (exit 10), since
+a worker's summary knows only what it did itself: a fleet that built every day once would alert every night. Here a
+worker, once its loop ends, asks each task it scheduled that is still pending in its eyes whether it is complete
+now; such a task is told to luigid as done and summarised as "already done", as a worker starting a moment later
+would have found it. A task that is not complete keeps Luigi's category and code: failed 30, disabled or not run 25,
+still running elsewhere 10. With ``[worker] keep_alive`` a worker also waits while other workers run tasks it needs,
+without that wait counting as idle (``max_keep_alive_idle_duration`` bounds only the rest, such as a failed task
+waiting out luigid's ``retry_delay``).
+
+It uses names Luigi does not document (a worker's histories, ``_keep_alive``, the factory the ``luigi`` command
+builds its worker with), checked at import against the pinned Luigi version.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import luigi
+import luigi.interface
+import luigi.worker
+from luigi.scheduler import DONE, PENDING
+
+_PRIVATE = (
+    (luigi.worker.Worker, "_keep_alive"),
+    (luigi.worker.Worker, "_add_task"),
+    (luigi.interface, "_WorkerSchedulerFactory"),
+)
+for _owner, _name in _PRIVATE:
+    if not hasattr(_owner, _name):
+        raise ImportError(f"etl.luigi_adapter: Luigi {luigi.__version__} has no {_name}; the pipeline needs Luigi 3.8")
+
+
+class FleetWorker(luigi.worker.Worker):
+    """Luigi's worker, which also counts as done what other workers of a fleet completed."""
+
+    def run(self) -> bool:
+        succeeded = super().run()
+        self._settle_completed_elsewhere()
+        return succeeded
+
+    def _settle_completed_elsewhere(self) -> None:
+        last = {task: status for task, status, _ in self._add_task_history}
+        pending = [task for task, status in last.items() if status == PENDING]
+        completed = {task for task in pending if task.complete()}
+        if not completed:
+            return
+        self._add_task_history = [entry for entry in self._add_task_history if entry[0] not in completed]
+        for task in completed:
+            self._add_task(worker=self._id, task_id=task.task_id, status=DONE, runnable=False)
+        done_ids = {task.task_id for task in completed}
+        for response in self._get_work_response_history:
+            response["running_tasks"] = [run for run in response["running_tasks"] if run["task_id"] not in done_ids]
+
+    def _keep_alive(self, get_work_response) -> bool:
+        if self._config.keep_alive and not self._assistant and get_work_response.running_tasks:
+            self._idle_since = datetime.datetime.now()  # another worker runs a task this one needs: not idle
+            return True
+        return super()._keep_alive(get_work_response)
+
+
+class FleetWorkerFactory(luigi.interface._WorkerSchedulerFactory):
+    """What the ``luigi`` command, ``luigi.build`` and ``etl`` build their worker with."""
+
+    def create_worker(self, scheduler, worker_processes, assistant=False) -> FleetWorker:
+        return FleetWorker(scheduler=scheduler, worker_processes=worker_processes, assistant=assistant)
+
+
+def install() -> None:
+    """Make every run of this process use :class:`FleetWorker`."""
+    luigi.interface._WorkerSchedulerFactory = FleetWorkerFactory
