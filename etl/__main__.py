@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
         return run_luigi(command)
     code = run_backfill(args.of, start, stop, luigi_args, name=args.command)
     if code == retcode().not_run:  # Luigi's summary does not say that luigid disabled a task the range needs
-        for line in disabled_lines(scheduler, start, stop):
+        for line in disabled_lines(scheduler, settings.identity, start, stop):
             print(line, file=sys.stderr)
     return code
 
@@ -170,7 +170,7 @@ def show_status(parser: argparse.ArgumentParser, args: argparse.Namespace, setti
     end = args.end or clock.last_complete_day(settings.timezone)
     if start < settings.start_date or end < start:
         parser.error(f"--start {start} --end {end}: need [etl] start_date {settings.start_date} <= start <= end")
-    rows = with_scheduler(day_rows(settings, start, end + ONE_DAY), scheduler)
+    rows = with_scheduler(day_rows(settings, start, end + ONE_DAY), scheduler, settings.identity)
     print(render(rows, list(STEPS), args.json))
     return exit_code(rows)
 
@@ -200,7 +200,7 @@ def check_deadline(settings: RunSettings, day: datetime.date, scheduler: str | N
     """0 when ``day``'s report is done (silent unless on a terminal); else 1, with one line naming the first step
     not done and why (running or disabled, asked of the ``scheduler`` luigid), mailed as a failure is (Luigi's
     ``[email]`` settings; nothing is sent when none are set)."""
-    (row,) = with_scheduler(day_rows(settings, day, day + ONE_DAY), scheduler)
+    (row,) = with_scheduler(day_rows(settings, day, day + ONE_DAY), scheduler, settings.identity)
     late = first_not_done(row)
     if late is None:
         if sys.stdout.isatty():  # a person asking; under cron, output would be mailed every morning

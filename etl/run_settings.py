@@ -48,13 +48,35 @@ class RunSettings:
 
     @property
     def identity(self) -> str:
-        """``<pipeline>@<store>``: what every task's id carries, so that runs of two pipelines, or of one pipeline
-        on two stores, never share a task on a luigid, while runs of one pipeline under other settings do (its
-        completion marks tell those apart)."""
-        return f"{self.pipeline}@{self.store.describe()}"
+        return pipeline_identity(self.pipeline, self.store)
+
+
+def pipeline_identity(name: str, store: Store) -> str:
+    """``<[etl] pipeline>@<store>``: what every task's id carries, so that runs of two pipelines, or of one pipeline
+    on two stores, never share a task on a luigid, while runs of one pipeline under other settings do (its
+    completion marks tell those apart)."""
+    return f"{name}@{store.describe()}"
 
 
 _kept: tuple[SettingsSource, RunSettings] | None = None
+_named: tuple[SettingsSource, str] | None = None
+
+
+def identity() -> str:
+    """This run's :func:`pipeline_identity`, read without the other settings and kept while the configuration is
+    unchanged: a root task names its pipeline while Luigi parses the command line, before it sets up its logging,
+    and the settings' own load (which logs the base directory) comes later. SettingsError when a setting is bad."""
+    global _named
+    if _named is None or not _named[0].unchanged():
+        source = SettingsSource()
+        values = read_sections()
+        base_dir, _ = base_dir_and_origin(values["etl"]["base_dir"])
+        try:
+            store = open_store(base_dir)
+        except UnsupportedStoreError as error:
+            raise SettingsError(f"setting [etl] base_dir: {error}") from None
+        _named = (source, pipeline_identity(values["etl"]["pipeline"], store))
+    return _named[1]
 
 
 def current() -> RunSettings:

@@ -19,7 +19,6 @@ import luigi.configuration
 import luigi.interface
 import luigi.task
 
-from etl import run_settings
 from etl.chunks import STAGES, stage_of
 from etl.day_ranges import days_between
 from etl.state import DayState
@@ -48,10 +47,11 @@ def scheduler_url(luigi_args: Sequence[str]) -> str | None:
     return f"http://{core.scheduler_host}:{core.scheduler_port:d}/" if named else None
 
 
-def with_scheduler(rows: list[DayRow], url: str | None) -> list[DayRow]:
-    """``rows`` with each step not finished in the store that luigid at ``url`` is running or has disabled shown so;
-    ``rows`` as they are without a luigid, or with one warning line on stderr when it cannot be asked."""
-    tasks = _asked(url) if rows else None
+def with_scheduler(rows: list[DayRow], url: str | None, pipeline: str) -> list[DayRow]:
+    """``rows`` with each step not finished in the store that luigid at ``url`` is running or has disabled for
+    ``pipeline`` (:attr:`RunSettings.identity`) shown so; ``rows`` as they are without a luigid, or with one warning
+    line on stderr when it cannot be asked."""
+    tasks = _asked(url, pipeline) if rows else None
     if tasks is None:
         return rows
     states = scheduled_states(tasks, steps_by_family(rows[0].day), url)
@@ -61,10 +61,10 @@ def with_scheduler(rows: list[DayRow], url: str | None) -> list[DayRow]:
     ]
 
 
-def disabled_lines(url: str | None, start: datetime.date, stop: datetime.date) -> list[str]:
-    """Why a run of ``[start, stop)`` was not run: each pipeline task on those days that luigid has disabled (Luigi's
-    own summary says only "not granted run permission by the scheduler", exit 25)."""
-    tasks = _asked(url) or {}
+def disabled_lines(url: str | None, pipeline: str, start: datetime.date, stop: datetime.date) -> list[str]:
+    """Why a run of ``[start, stop)`` was not run: each task of ``pipeline`` on those days that luigid has disabled
+    (Luigi's own summary says only "not granted run permission by the scheduler", exit 25)."""
+    tasks = _asked(url, pipeline) or {}
     families = {kind.task_family for kind in (*STAGES, *STAGES.values())}
     return [
         f"etl: {_status(task, url).reason}"
@@ -144,14 +144,13 @@ def _status(task: dict, url: str) -> StepStatus:
     return StepStatus(DayState.DISABLED.value, reason, "disabled by luigid")
 
 
-def _asked(url: str | None) -> dict[str, dict] | None:
-    """luigid's running and disabled tasks of this pipeline (one luigid may serve several); None without a luigid, or
+def _asked(url: str | None, pipeline: str) -> dict[str, dict] | None:
+    """luigid's running and disabled tasks of ``pipeline`` (one luigid may serve several); None without a luigid, or
     with one warning line when it cannot answer."""
     if url is None:
         return None
-    identity = run_settings.current().identity
     try:
-        return {key: task for key, task in scheduled_tasks(url).items() if task["params"].get("pipeline") == identity}
+        return {key: task for key, task in scheduled_tasks(url).items() if task["params"].get("pipeline") == pipeline}
     except (OSError, ValueError, KeyError) as error:
         print(f"etl: warning: luigid {url} could not be asked ({error}); showing the store's states", file=sys.stderr)
         return None

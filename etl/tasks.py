@@ -102,7 +102,7 @@ class PipelineParameter(RunParameter):
         if x:
             return x
         try:
-            return run_settings.current().identity
+            return run_settings.identity()
         except SettingsError:
             return ""  # the settings' own error comes where Luigi reports it, scheduling the task
 

@@ -83,8 +83,12 @@ def configure(base_dir: Path) -> Iterator:
 def run_luigi(
     *args: str, cwd: Path, env: dict[str, str] | None = None, scheduler: tuple[str, ...] = ("--local-scheduler",)
 ) -> subprocess.CompletedProcess:
-    """Run the real ``luigi`` command with ``--module etl`` in a clean environment; returns the finished process."""
+    """Run the real ``luigi`` command with ``--module etl`` in a clean environment; returns the finished process.
+
+    A range runs the night after its ``--stop``, unless ``env`` sets ``ETL_NOW``: a range completes whole blocks of
+    days up to the calendar's today, and a test's range is then exactly its days."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LUIGI_", "ETL_"))}
+    full_env.update(night_after(args, "--stop", days=0))
     full_env.update(env or {})
     return subprocess.run(
         [str(LUIGI), "--module", "etl", *args, *scheduler, "--log-level", "INFO"],
@@ -96,9 +100,21 @@ def run_luigi(
     )
 
 
+def night_after(args: tuple[str, ...], option: str, days: int) -> dict[str, str]:
+    """``ETL_NOW`` at 02:00 UTC ``days`` after the day ``option`` names in ``args`` (none without it)."""
+    for index, arg in enumerate(args):
+        if arg == option or arg.startswith(f"{option}="):
+            day = datetime.date.fromisoformat(arg.partition("=")[2] or args[index + 1])
+            return {"ETL_NOW": f"{day + datetime.timedelta(days=days)}T02:00+00:00"}
+    return {}
+
+
 def run_etl(*args: str, base: Path) -> subprocess.CompletedProcess:
-    """Run the installed ``etl`` command on ``base`` (from 2024-01-01, small days) in a clean environment."""
+    """Run the installed ``etl`` command on ``base`` (from 2024-01-01, small days) in a clean environment; a backfill
+    runs the night after its ``--end`` (see :func:`run_luigi`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LUIGI_", "ETL_"))}
+    if args[0] == "backfill":
+        env.update(night_after(args, "--end", days=1))
     return subprocess.run(
         [str(ETL), *args, f"--etl-base-dir={base}", "--etl-start-date=2024-01-01", *fast_day_args()],
         capture_output=True,

@@ -31,14 +31,16 @@ def test_any_chunk_size_and_worker_count_finishes_a_range_with_short_retention_i
     command = ("RangeDaily", "--of", "DailyPipeline", "--start", "2024-01-01", "--stop", "2024-03-15")
     flags = (f"--workers={workers}", f"--days-per-task={days_per_task}", "--retention-processed-days=7")
 
-    result = run_luigi(*command, *flags, f"--etl-base-dir={base}", *TINY_DAYS, cwd=tmp_path)
+    night = {"ETL_NOW": "2024-03-15T02:00+00:00"}  # a range completes whole blocks, up to the calendar's today
+
+    result = run_luigi(*command, *flags, f"--etl-base-dir={base}", *TINY_DAYS, cwd=tmp_path, env=night)
 
     assert result.returncode == 0, result.stderr[-3000:]
     reports = sorted(base.glob("metrics/year=*/month=*/day=*/daily_report.json"))
     assert len(reports) == 74, "every day's report, in one run"
     processed = sorted(p.name for p in base.glob("processed/year=2024/month=03/day=*"))
     assert processed == [f"day={d:02d}" for d in range(7, 15)], "processed keeps the last 7 days and the day"
-    again = run_luigi(*command, *flags, f"--etl-base-dir={base}", *TINY_DAYS, cwd=tmp_path)
+    again = run_luigi(*command, *flags, f"--etl-base-dir={base}", *TINY_DAYS, cwd=tmp_path, env=night)
     assert again.returncode == 0 and "complete ones were encountered" in again.stderr
 
 

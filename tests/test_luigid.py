@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 FIRST, LAST = datetime.date(2024, 1, 1), datetime.date(2024, 1, 10)
 BROKEN = datetime.date(2024, 1, 3)
-CHUNK = "ProcessDays(start=2024-01-01, stop=2024-01-11)"
+CHUNK = "ProcessDays(start=2024-01-01, stop=2024-01-11)"  # its block of the 14-day grid, up to the night it runs
 
 
 @pytest.fixture

@@ -101,8 +101,9 @@ def test_cron_wrapper_runs_yesterday_from_anywhere_logs_and_refuses_to_overlap(t
         "LUIGI_CONFIG_PATH": str(config),
     }
     wrapper = [str(REPO / "scripts" / "run_daily.sh"), "--date", "2024-01-05"]
+    night = {**env, "ETL_NOW": "2024-01-06T02:00+00:00"}  # cron's: a range completes whole blocks up to today
 
-    ok = subprocess.run(wrapper, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    ok = subprocess.run(wrapper, cwd=tmp_path, env=night, capture_output=True, text=True, timeout=300)
 
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert all(
@@ -113,12 +114,15 @@ def test_cron_wrapper_runs_yesterday_from_anywhere_logs_and_refuses_to_overlap(t
 
     with open(logs / "run_daily.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        busy = subprocess.run(wrapper, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        busy = subprocess.run(wrapper, cwd=tmp_path, env=night, capture_output=True, text=True, timeout=60)
     assert busy.returncode == 10, busy.stderr
 
     config.write_text("[validation]\nmin_orders = 100000\n")
     failed = subprocess.run(
-        [str(REPO / "scripts" / "run_daily.sh"), "--date", "2024-01-07"], cwd=tmp_path, env=env, capture_output=True
+        [str(REPO / "scripts" / "run_daily.sh"), "--date", "2024-01-07"],
+        cwd=tmp_path,
+        env={**env, "ETL_NOW": "2024-01-08T02:00+00:00"},
+        capture_output=True,
     )
     assert failed.returncode == 30, "a failed day reaches cron as a non-zero exit"
     assert (day_dir(base, "raw", datetime.date(2024, 1, 6)) / "validation_failed.json").exists()

@@ -122,10 +122,10 @@ def test_the_store_keeps_finished_steps_and_an_unreachable_luigid_costs_one_warn
     done, missing = StepStatus("done", None, None), StepStatus("missing", "not built yet", None)
     rows = [DayRow(D(2024, 1, 2), {"raw": done, "process": missing}), DayRow(D(2024, 1, 3), {"process": missing})]
 
-    assert with_scheduler(rows, None) is rows
+    assert with_scheduler(rows, None, "etl@/base") is rows
     unreachable = f"http://127.0.0.1:{free_port()}/"
-    assert with_scheduler(rows, unreachable) is rows
-    assert disabled_lines(unreachable, D(2024, 1, 1), D(2024, 1, 4)) == []
+    assert with_scheduler(rows, unreachable, "etl@/base") is rows
+    assert disabled_lines(unreachable, "etl@/base", D(2024, 1, 1), D(2024, 1, 4)) == []
     warnings = capsys.readouterr().err.splitlines()
     assert len(warnings) == 2 and all(f"luigid {unreachable} could not be asked" in line for line in warnings)
 
