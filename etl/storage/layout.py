@@ -59,6 +59,15 @@ def staged_key(key: str) -> str:
     return f"{directory}/.{name}.staged"
 
 
+def checked_key(key: str) -> str:
+    """``key`` itself when it names a place in one of the layers, else ValueError: no store reads or writes
+    outside its layout (an absolute path, ``..``, an empty segment)."""
+    layer = key.partition("/")[0]
+    if layer not in LAYERS or f"/{key}/".count("/./") or "/../" in f"/{key}/" or "//" in f"/{key}/":
+        raise ValueError(f"{key!r} is not a key of the pipeline's layout")
+    return key
+
+
 def part_number(level: int, name: str) -> int | None:
     """The number in a directory name of partition level ``level`` (0 year, 1 month, 2 day), or None."""
     match = _PARTS[level].fullmatch(name)

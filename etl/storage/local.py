@@ -9,13 +9,13 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
 
-from etl.storage.layout import LAYERS, PARTITION_DEPTH, date_of, part_number, partition_key
+from etl.storage.layout import PARTITION_DEPTH, checked_key, date_of, part_number, partition_key
 from etl.storage.store import FileStat, Partitions, Store
 
 TEMPORARY_SUFFIX = ".tmp"
@@ -132,8 +132,20 @@ class LocalStore(Store):
                 parent.rmdir()  # only when empty
         return True
 
+    def lease(self, key: str, ttl: float) -> contextlib.AbstractContextManager[None]:
+        """A ``flock``: the kernel releases it when its holder dies, so ``ttl`` is not needed."""
+        return self._locked(key)
+
+    def update_json(self, key: str, update: Callable[[dict | None], dict | None]) -> dict | None:
+        with self._locked(key):
+            current = self.read_json(key) if self.exists(key) else None
+            new = update(current)
+            if new is not None:
+                self.write_json(key, new)
+            return new
+
     @contextlib.contextmanager
-    def exclusive(self, key: str) -> Iterator[None]:
+    def _locked(self, key: str) -> Iterator[None]:
         """``flock`` on the directory that holds ``key``: no lock file is left behind."""
         directory = os.path.dirname(self._path(key))
         os.makedirs(directory, exist_ok=True)
@@ -153,10 +165,7 @@ class LocalStore(Store):
             directory = directory.parent
 
     def _path(self, key: str) -> str:
-        layer = key.partition("/")[0]
-        if layer not in LAYERS or f"/{key}/".count("/./") or "/../" in f"/{key}/" or "//" in f"/{key}/":
-            raise ValueError(f"{key!r} is not a key of the pipeline's layout")
-        return f"{self._root}/{key}"
+        return f"{self._root}/{checked_key(key)}"
 
 
 def _sync(path: str) -> None:
