@@ -54,7 +54,6 @@ from etl.storage.layout import (
     INGEST_INDEX_KEY,
     INGEST_JOURNAL_KEY,
     INGEST_RECORD_KEY,
-    INGEST_SPILL,
     MANIFEST,
     ORDERS,
     RAW,
@@ -101,6 +100,7 @@ class LandingSettings:
     decimal: str
     thousands: str
     defaults: dict[str, str]  # values of canonical columns the export lacks or leaves blank
+    scratch_dir: str | None = None  # where the ingest sets rows aside ([etl] scratch_dir; None: the system's temp)
 
     def value_format(self, timezone: str) -> ValueFormat:
         return ValueFormat(timezone, self.source_timezone, self.timestamp_format, self.decimal, self.thousands)
@@ -249,7 +249,7 @@ def ingest(
             store.write_json(INGEST_INDEX_KEY, found.index_with([]))
             return run_record([], [], set(), set())
         with contextlib.ExitStack() as stack:
-            spill = stack.enter_context(DaySpill(store, INGEST_SPILL))
+            spill = stack.enter_context(DaySpill(settings.scratch_dir))
             arrival = sorted(range(len(found.pending)), key=lambda n: (found.pending[n][1].mtime_ns, n))
             position = {number: place for place, number in enumerate(arrival)}  # pending is by name
             files = [

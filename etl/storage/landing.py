@@ -18,7 +18,12 @@ from etl.storage.store import FileStat
 
 GZIP_SUFFIX = ".gz"
 MAX_GZIP_RATIO = 200  # CSV exports compress some tenfold; a file that decompresses far more is refused
-_HASH_BLOCK = 1 << 20
+HASH_BLOCK = 1 << 20
+
+
+def open_landing(directory: str, patterns: tuple[str, ...]) -> LocalLanding:
+    """The landing area a ``[landing] directory`` names: the one place that decides what kind it is."""
+    return LocalLanding(directory, patterns)
 
 
 class LocalLanding:
@@ -80,7 +85,7 @@ class LocalLanding:
         """The file's bytes as stored (compressed ones too): what says it is the same file."""
         digest = hashlib.sha256()
         with open(self.describe(name), "rb") as handle:
-            while block := handle.read(_HASH_BLOCK):
+            while block := handle.read(HASH_BLOCK):
                 digest.update(block)
         return digest.hexdigest()
 

@@ -80,13 +80,7 @@ class LocalStore(Store):
     def atomic_output(self, key: str) -> Iterator[BinaryIO]:
         final = self._path(key)
         directory, name = os.path.split(final)
-        if directory not in self._safe_dirs:
-            self._refuse_links_below_layer(Path(directory))
-            os.makedirs(directory, exist_ok=True)
-            _clear_abandoned_writes(directory)
-            self._safe_dirs.add(directory)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}-", suffix=TEMPORARY_SUFFIX, dir=directory)
-        os.close(fd)
+        tmp_name = self._temporary_beside(directory, name)
         try:
             with pa.OSFile(tmp_name, "wb") as stream:
                 yield stream
@@ -109,14 +103,6 @@ class LocalStore(Store):
         os.utime(source_path)
         os.replace(source_path, final)
         _sync(os.path.dirname(final))
-
-    def remove_tree(self, key: str) -> None:
-        path = self._path(key)
-        self._safe_dirs.clear()
-        if os.path.islink(path):
-            os.unlink(path)
-        elif os.path.isdir(path):
-            shutil.rmtree(path)
 
     def remove_partition(self, layer: str, date: datetime.date) -> bool:
         path = Path(self._path(partition_key(layer, date)))
@@ -155,6 +141,26 @@ class LocalStore(Store):
             yield
         finally:
             os.close(fd)
+
+    def _temporary_beside(self, directory: str, name: str) -> str:
+        """A new empty temporary file in ``directory``, the directory checked and made the first time, and again
+        when it was removed behind the store's back (a partition deleted by hand)."""
+        for _ in range(2):
+            if directory not in self._safe_dirs:
+                self._refuse_links_below_layer(Path(directory))
+                os.makedirs(directory, exist_ok=True)
+                _clear_abandoned_writes(directory)
+                self._safe_dirs.add(directory)
+            try:
+                fd, tmp_name = tempfile.mkstemp(
+                    prefix=f".{name}.{os.getpid()}-", suffix=TEMPORARY_SUFFIX, dir=directory
+                )
+            except FileNotFoundError:
+                self._safe_dirs.discard(directory)
+                continue
+            os.close(fd)
+            return tmp_name
+        raise FileNotFoundError(f"{directory} vanished while a file was written there")
 
     def _refuse_links_below_layer(self, directory: Path) -> None:
         """A link inside a layer leads out of it: never write through one (the layer itself may be a link)."""

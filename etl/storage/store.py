@@ -97,11 +97,6 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def remove_tree(self, key: str) -> None:
-        """Remove the directory ``key`` (scratch space such as the ingest's spill) and everything below it, if
-        it exists. A link is removed, never followed."""
-
-    @abc.abstractmethod
     def remove_partition(self, layer: str, date: datetime.date) -> bool:
         """Remove one day partition with its files (and the month and year levels it leaves empty).
 

@@ -9,6 +9,7 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import stat
 import time
 from pathlib import Path
@@ -342,76 +343,6 @@ def test_move_works_through_a_symlinked_layer_directory(tmp_path):
     assert (base / "raw").is_symlink()
 
 
-# remove_tree ----------------------------------------------------------------------------------------------
-
-
-def test_remove_tree_removes_a_directory_and_everything_below_it(store, tmp_path):
-    store.write_json("ingest/spill/2024-01-05/orders-000000.arrow", {})
-    store.write_json("ingest/spill/2024-01-06/refused-000000.arrow", {})
-    (tmp_path / "ingest" / "spill" / "2024-01-06" / "deeper").mkdir()
-    (tmp_path / "ingest" / "spill" / "2024-01-06" / "deeper" / "file").write_text("x")
-    store.write_json("ingest/index.json", {"files": {}})
-
-    store.remove_tree("ingest/spill")
-
-    assert not (tmp_path / "ingest" / "spill").exists()
-    assert os.listdir(tmp_path / "ingest") == ["index.json"], "only the tree named goes"
-
-
-def test_remove_tree_of_a_missing_key_does_nothing(store, tmp_path):
-    store.remove_tree("ingest/spill")
-    (tmp_path / "ingest").mkdir()
-    store.remove_tree("ingest/spill")
-    assert os.listdir(tmp_path) == ["ingest"]
-    assert os.listdir(tmp_path / "ingest") == []
-
-
-def test_a_tree_removed_can_be_written_again(store, tmp_path):
-    """The store must not remember the removed directories as already there."""
-    store.write_json("ingest/spill/2024-01-05/part.json", {"run": 1})
-    store.remove_tree("ingest/spill")
-    store.write_json("ingest/spill/2024-01-05/part.json", {"run": 2})
-    assert store.read_json("ingest/spill/2024-01-05/part.json") == {"run": 2}
-
-
-def test_remove_tree_removes_a_symlink_at_the_key_and_not_its_target(store, tmp_path):
-    target = tmp_path / "precious"
-    (target / "2024-01-05").mkdir(parents=True)
-    (target / "2024-01-05" / "data.arrow").write_text("do not delete")
-    (tmp_path / "ingest").mkdir()
-    os.symlink(target, tmp_path / "ingest" / "spill")
-
-    store.remove_tree("ingest/spill")
-
-    assert not (tmp_path / "ingest" / "spill").is_symlink() and not (tmp_path / "ingest" / "spill").exists()
-    assert (target / "2024-01-05" / "data.arrow").read_text() == "do not delete"
-
-
-def test_remove_tree_removes_a_dangling_symlink_at_the_key(store, tmp_path):
-    (tmp_path / "ingest").mkdir()
-    os.symlink(tmp_path / "nowhere", tmp_path / "ingest" / "spill")
-    store.remove_tree("ingest/spill")
-    assert os.listdir(tmp_path / "ingest") == []
-
-
-def test_remove_tree_does_not_follow_a_symlink_inside_the_tree(tmp_path):
-    base = tmp_path / "base"
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "data.arrow").write_text("do not delete")
-    spill = base / "ingest" / "spill"
-    (spill / "2024-01-05").mkdir(parents=True)
-    (spill / "2024-01-05" / "orders-000000.arrow").write_text("scratch")
-    os.symlink(outside, spill / "2024-01-06")
-    os.symlink(outside / "data.arrow", spill / "2024-01-05" / "linked.arrow")
-
-    LocalStore(base).remove_tree("ingest/spill")
-
-    assert not spill.exists()
-    assert sorted(os.listdir(outside)) == ["data.arrow"]
-    assert (outside / "data.arrow").read_text() == "do not delete"
-
-
 # remove_partition -----------------------------------------------------------------------------------------
 
 
@@ -634,3 +565,10 @@ def test_a_write_killed_midway_leaves_no_partial_file_and_the_next_write_there_c
     assert sorted(p.name for p in partition.iterdir()) == [live.name, "validation_report.json"], (
         "the killed write's file is gone; a live writer's is kept"
     )
+
+
+def test_a_partition_removed_behind_the_store_s_back_is_made_again_on_the_next_write(store, tmp_path):
+    store.write_json(KEY, {"v": 1})
+    shutil.rmtree(tmp_path / "metrics")
+    store.write_json(KEY, {"v": 2})
+    assert store.read_json(KEY) == {"v": 2}
