@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
+from etl.storage.s3_options import S3Options
 from etl.storage.store import FileStat
 
 GZIP_SUFFIX = ".gz"
@@ -21,8 +22,13 @@ MAX_GZIP_RATIO = 200  # CSV exports compress some tenfold; a file that decompres
 HASH_BLOCK = 1 << 20
 
 
-def open_landing(directory: str, patterns: tuple[str, ...]) -> LocalLanding:
-    """The landing area a ``[landing] directory`` names: the one place that decides what kind it is."""
+def open_landing(directory: str, patterns: tuple[str, ...], s3: S3Options | None = None) -> LocalLanding:
+    """The landing area a ``[landing] directory`` names (a local directory or an ``s3://`` prefix): the one
+    place that decides what kind it is."""
+    if directory.startswith("s3://"):
+        from etl.storage import _s3_module
+
+        return _s3_module(directory).S3Landing(directory, patterns, s3)
     return LocalLanding(directory, patterns)
 
 
