@@ -28,6 +28,11 @@ setup(
         "tqdm>=4.66.3",
     ],
     # aiosmtpd: a real SMTP server on a loopback port, so tests read the failure mails Luigi sends;
-    # hypothesis: random partition trees and policies for the retention properties.
-    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", "aiosmtpd>=1.4", "hypothesis>=6"]},
+    # hypothesis: random partition trees and policies for the retention properties;
+    # moto[server]: a real S3 endpoint on a loopback port, so the store contract runs on S3 too.
+    # s3: boto3, the S3 client behind an s3:// base or landing directory (conditional writes, retries).
+    extras_require={
+        "dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", "aiosmtpd>=1.4", "hypothesis>=6", "moto[server]>=5"],
+        "s3": ["boto3>=1.35"],
+    },
 )
