@@ -128,14 +128,16 @@ def test_start_twice_runs_one_luigid_and_stop_saves_its_state(service):
 
 
 @pytest.mark.slow
-def test_a_run_against_the_service_is_done_in_the_web_view_counted_in_metrics_kept_in_history_and_over_a_restart(
+def test_a_run_configured_for_the_service_is_done_in_its_web_view_counted_in_metrics_kept_in_history_and_a_restart(
     tmp_path, service
 ):
+    """``luigi`` finds the service through ``[core] scheduler_url`` in the luigi.cfg of its working directory."""
     assert service("start").returncode == 0
+    (tmp_path / "luigi.cfg").write_text(f"[core]\nscheduler_url = {service.url}/\n")
     run = run_luigi(
         "RangeDaily", "--of", "DailyReport", "--start=2024-01-01", "--stop=2024-01-11", "--days-per-task=4",
         "--workers=2", f"--etl-base-dir={tmp_path / 'base'}", *fast_day_args(),
-        cwd=tmp_path, scheduler=("--scheduler-url", service.url),
+        cwd=tmp_path, scheduler=(),
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
 
