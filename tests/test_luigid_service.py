@@ -5,6 +5,7 @@ read as a person or a monitor would."""
 from __future__ import annotations
 
 import configparser
+import datetime
 import json
 import os
 import socket
@@ -18,11 +19,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import REPO, fast_day_args, free_port, run_luigi
+from conftest import REPO, day_dir, fast_day_args, free_port, run_luigi
 from prometheus_client.parser import text_string_to_metric_families
 
 SCRIPT = REPO / "scripts" / "luigid.sh"
 DAY = 24 * 3600
+CHUNK = "ProcessDays(start=2024-01-01, stop=2024-01-05, rerun=)"
 
 
 class Service:
@@ -45,10 +47,20 @@ class Service:
 
     def tasks(self, **query: str) -> dict[str, dict]:
         """The tasks the web view lists (its /api/task_list), by task id; ``status="DONE"`` as it filters them."""
-        return self.get_json("/api/task_list?data=" + urllib.parse.quote(json.dumps(query)))["response"]
+        return self.api("task_list", **query)
 
-    def get_json(self, path: str) -> dict:
-        return json.loads(self.get(path))
+    def api(self, method: str, **data: str) -> dict:
+        """An answer of luigid's HTTP API, the one its web view asks."""
+        return json.loads(self.get(f"/api/{method}?data=" + urllib.parse.quote(json.dumps(data))))["response"]
+
+    def metric(self, name: str) -> dict[str, float]:
+        """A counter of /metrics by task family."""
+        return {
+            sample.labels["family"]: sample.value
+            for family in text_string_to_metric_families(self.get("/metrics"))
+            for sample in family.samples
+            if sample.name == name
+        }
 
     def get(self, path: str) -> str:
         with urllib.request.urlopen(self.url + path, timeout=10) as response:
@@ -143,12 +155,7 @@ def test_a_run_configured_for_the_service_is_done_in_its_web_view_counted_in_met
 
     every = service.tasks()
     done = service.tasks(status="DONE")
-    metrics = {
-        sample.labels["family"]: sample.value
-        for family in text_string_to_metric_families(service.get("/metrics"))
-        for sample in family.samples
-        if sample.name == "luigi_task_done_total"
-    }
+    metrics = service.metric("luigi_task_done_total")
     assert service("stop").returncode == 0
     with sqlite3.connect(service.directory / "task-history.db") as history:
         recorded = {
@@ -170,3 +177,30 @@ def test_a_run_configured_for_the_service_is_done_in_its_web_view_counted_in_met
     assert metrics == families, "/metrics counts each family's done tasks, as many as the web view shows"
     assert recorded == every.keys(), "the task history holds each task, with its DONE event"
     assert restored.keys() == every.keys(), "after a restart luigid shows the night's tasks from its state file"
+
+
+@pytest.mark.slow
+def test_a_chunk_with_a_bad_day_shows_failed_with_its_error_its_days_and_progress_and_is_counted(tmp_path, service):
+    base = tmp_path / "base"
+    blocker = day_dir(base, "processed", datetime.date(2024, 1, 3))
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the day's partition goes: the day fails, not its validation")
+    assert service("start").returncode == 0
+    run = run_luigi(
+        "RangeDaily", "--of", "DailyReport", "--start=2024-01-01", "--stop=2024-01-05", "--days-per-task=4",
+        f"--etl-base-dir={base}", *fast_day_args(), cwd=tmp_path, scheduler=("--scheduler-url", service.url),
+    )  # fmt: skip
+
+    failed = service.tasks(status="FAILED")
+    assert run.returncode == 30, run.stderr[-3000:]
+    assert [(task["name"], task["params"]["start"], task["params"]["stop"]) for task in failed.values()] == [
+        ("ProcessDays", "2024-01-01", "2024-01-05")
+    ], "the chunk of the bad day failed, and only it: what depends on it waits"
+    (task_id,) = failed
+    error = service.api("fetch_error", task_id=task_id)["error"]
+    message = service.api("get_task_status_message", task_id=task_id)["statusMessage"]
+    progress = service.api("get_task_progress_percentage", task_id=task_id)["progressPercentage"]
+    assert f"1 of 4 days failed in {CHUNK}: 2024-01-03: " in error, error
+    assert message.startswith("3 of 4 days done, 1 failed\n2024-01-03: "), message
+    assert progress == 100, "the chunk went through all its days"
+    assert service.metric("luigi_task_failed_total") == {"ProcessDays": 1.0}
