@@ -39,7 +39,8 @@ SCHEME = "s3://"
 SPOOL_BYTES = 8 << 20  # an output is held in memory up to this size, then in a temporary file
 PART_BYTES = 64 << 20  # outputs larger than one part go up as a multipart upload
 DELETE_BATCH = 1000  # the most keys one delete_objects request takes
-CAS_ATTEMPTS = 10  # conditional writes of one update_json before it gives up
+CAS_ATTEMPTS = 20  # conditional writes of one update_json before it gives up: 8 writers racing on one key
+# under load lost 10 in a row
 CAS_BACKOFF_SECONDS = 0.05  # first wait after a lost conditional write, doubled each time (with jitter)
 CAS_BACKOFF_CAP_SECONDS = 2.0
 LEASE_POLL_SECONDS = 0.2  # how often a waiting holder looks at the lease again
