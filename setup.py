@@ -6,6 +6,9 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 VERSION = re.search(r'__version__ = "([^"]+)"', Path("etl/version.py").read_text()).group(1)
+# The central scheduler of scripts/luigid.sh: prometheus_client for its /metrics (Luigi's own bound), SQLAlchemy 1.4
+# for its task history, which Luigi 3.8.1 cannot start on SQLAlchemy 2 (spotify/luigi#3227).
+SERVICE = ["prometheus-client>=0.5,<0.25", "sqlalchemy>=1.4,<2"]
 
 setup(
     name="etl",
@@ -28,6 +31,13 @@ setup(
         "tqdm>=4.66.3",
     ],
     # aiosmtpd: a real SMTP server on a loopback port, so tests read the failure mails Luigi sends;
-    # hypothesis: random partition trees and policies for the retention properties.
-    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", "aiosmtpd>=1.4", "hypothesis>=6"]},
+    # hypothesis: random partition trees and policies for the retention properties;
+    # moto[server]: a real S3 endpoint on a loopback port, so the store contract runs on S3 too;
+    # the service's packages, since the tests run it.
+    # s3: boto3, the S3 client behind an s3:// base or landing directory (conditional writes, retries).
+    extras_require={
+        "service": SERVICE,
+        "s3": ["boto3>=1.35"],
+        "dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", "aiosmtpd>=1.4", "hypothesis>=6", "moto[server]>=5", *SERVICE],
+    },
 )

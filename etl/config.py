@@ -325,6 +325,11 @@ class etl(Settings):  # noqa: N801 - the class name is the config section and CL
         description="Whether a day's report also requires the previous day's report (Airflow's depends_on_past): a "
         "failed day then holds back every later report until it is fixed.",
     )
+    scratch_dir = luigi.Parameter(
+        default="",
+        description="Local directory where a run sets data aside for itself (the ingest's spill), in a private "
+        "folder removed after; never the store, even on object storage. Empty: the system's temporary directory.",
+    )
 
 
 class generation(Settings):  # noqa: N801

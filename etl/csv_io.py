@@ -57,8 +57,8 @@ def read_orders(store: Store, key: str) -> pd.DataFrame:
 
     A file whose values do not parse as those types is read as text instead, so that
     validation can name the rule and the rows that break it. The last file read stays parsed,
-    keyed by its location, size and modification time: validating and then processing a day
-    in one process reads its raw file once.
+    keyed by its location and its whole stat (the version token too, which every write changes, where a time
+    may not): validating and then processing a day in one process reads its raw file once.
     """
     key_now = (store.describe(key), store.stat(key))
     if key_now not in _LAST_READ:

@@ -54,7 +54,6 @@ from etl.storage.layout import (
     INGEST_INDEX_KEY,
     INGEST_JOURNAL_KEY,
     INGEST_RECORD_KEY,
-    INGEST_SPILL,
     MANIFEST,
     ORDERS,
     RAW,
@@ -71,6 +70,7 @@ REFUSED_COLUMNS = (SOURCE_FILE, LINE, REASON, *LANDED_COLUMNS)
 RECORD_RUNS_KEPT = 100
 UNDATED_ROWS_LISTED = 1000  # rows whose day cannot be told, listed in the record (all are counted)
 INGEST_LOCK_KEY = f"{INGEST}/lock/ingest"  # held for a whole ingest (ingest/ itself guards the index and record)
+INGEST_LEASE_SECONDS = 600  # how long a vanished ingest's lease outlives it on an object store (renewed while held)
 READING_THREADS = 2  # files read at once (Arrow's kernels release the GIL); each holds a batch in memory
 _ACCEPTED, _REFUSED = "orders", "refused"  # the two kinds of rows set aside by day, each file's apart
 _RAW_FILES = (REJECTED_ROWS, MANIFEST, ORDERS)  # a raw partition's files, in the order they are published
@@ -100,6 +100,7 @@ class LandingSettings:
     decimal: str
     thousands: str
     defaults: dict[str, str]  # values of canonical columns the export lacks or leaves blank
+    scratch_dir: str | None = None  # where the ingest sets rows aside ([etl] scratch_dir; None: the system's temp)
 
     def value_format(self, timezone: str) -> ValueFormat:
         return ValueFormat(timezone, self.source_timezone, self.timestamp_format, self.decimal, self.thousands)
@@ -241,14 +242,14 @@ def ingest(
     are counted, not used.
     Ingests exclude each other (cron and a manual backfill at once): the second scans after the first is done.
     """
-    with store.exclusive(INGEST_LOCK_KEY):
+    with store.lease(INGEST_LOCK_KEY, INGEST_LEASE_SECONDS):
         finish_interrupted(store)
         found = scan(store, landing, kept)
         if not found.pending and not found.rebuilding:  # at most new times of files touched but unchanged
             store.write_json(INGEST_INDEX_KEY, found.index_with([]))
             return run_record([], [], set(), set())
         with contextlib.ExitStack() as stack:
-            spill = stack.enter_context(DaySpill(store, INGEST_SPILL))
+            spill = stack.enter_context(DaySpill(settings.scratch_dir))
             arrival = sorted(range(len(found.pending)), key=lambda n: (found.pending[n][1].mtime_ns, n))
             position = {number: place for place, number in enumerate(arrival)}  # pending is by name
             files = [
@@ -363,7 +364,7 @@ def run_record(
 def write_day_without_orders(store: Store, day: datetime.date) -> None:
     """The raw partition of a day no export held an order of: its orders file with the header alone (unless an
     ingest gave the day rows meanwhile). Re-read, such a day is the same, so a rerun's request for it is met."""
-    with store.exclusive(INGEST_LOCK_KEY):
+    with store.lease(INGEST_LOCK_KEY, INGEST_LEASE_SECONDS):
         request = rerun_asked(store, RAW, day, RAW_STEP)
         if not store.exists(file_key(RAW, day, ORDERS)):
             store.write_json(file_key(RAW, day, MANIFEST), {"execution_date": day.isoformat(), "files": []})

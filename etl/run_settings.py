@@ -21,7 +21,7 @@ from etl.storage import Store, UnsupportedStoreError, open_store
 
 logger = logging.getLogger("luigi-interface")
 # Where things are and how a run goes, not what shapes the data: left out of reports.
-NOT_SHAPING = ("base_dir", "directory", "rebuild_stale", "depends_on_past", "pipeline")
+NOT_SHAPING = ("base_dir", "directory", "rebuild_stale", "depends_on_past", "pipeline", "scratch_dir")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -168,6 +168,9 @@ def landing_settings(values: dict[str, dict[str, object]]) -> LandingSettings:
         decimal=section["decimal"],
         thousands=thousands,
         defaults={name: str(value) for name, value in json.loads(section["defaults"]).items()},
+        scratch_dir=path_and_origin("etl", "scratch_dir", values["etl"]["scratch_dir"])[0]
+        if values["etl"]["scratch_dir"]
+        else None,
     )
 
 

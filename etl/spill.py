@@ -2,8 +2,8 @@
 
 This is what bounds the ingest's memory by a read batch and a day's rows, whatever the size of a file or the
 number of days it holds. Rows stay in memory up to a budget; past it, everything goes to Arrow IPC streams
-under one scratch directory of the store, cleared when the spill opens (what a killed run left) and when it
-closes.
+in a scratch directory of this host's own (:mod:`etl.storage.scratch`, never the store: on object storage every
+part would be a round trip), made when the spill opens and removed when it closes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 
-from etl.storage import Store
+from etl.storage.scratch import scratch_directory, scratch_input, scratch_output
 
 Part = datetime.date | int  # what rows are set aside by: their business day, or a group of index shards
 
@@ -39,9 +39,10 @@ class DaySpill:
     may add at once.
     """
 
-    def __init__(self, store: Store, directory: str, memory_budget: int = MEMORY_BUDGET) -> None:
-        self._store = store
-        self._directory = directory
+    def __init__(self, scratch_parent: str | None = None, memory_budget: int = MEMORY_BUDGET) -> None:
+        self._scratch_parent = scratch_parent
+        self._scratch = contextlib.ExitStack()
+        self._directory = ""
         self._room: int | None = memory_budget  # None once the spill is on disk
         self._held: dict[tuple[str, Part], list[pa.Table]] = defaultdict(list)
         self._open: dict[tuple[str, Part], _Stream] = {}  # least recently written first
@@ -49,7 +50,7 @@ class DaySpill:
         self._lock = threading.Lock()
 
     def __enter__(self) -> DaySpill:
-        self._store.remove_tree(self._directory)
+        self._directory = self._scratch.enter_context(scratch_directory(self._scratch_parent))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -57,7 +58,7 @@ class DaySpill:
             stream.close()
         self._open.clear()
         self._held.clear()
-        self._store.remove_tree(self._directory)
+        self._scratch.close()
 
     def add(self, kind: str, part: Part, table: pa.Table) -> None:
         with self._lock:
@@ -84,7 +85,7 @@ class DaySpill:
                 self._open.pop(next(iter(self._open))).close()
             file = f"{self._directory}/{part}/{kind}-{len(self._parts[key]):06d}.arrow"
             self._parts[key].append(file)
-            stream = _Stream(self._store, file, table.schema)
+            stream = _Stream(file, table.schema)
         stream.write(table)
         self._open[key] = stream
 
@@ -96,18 +97,17 @@ class DaySpill:
                 self._open.pop(key).close()
             tables, files = self._held.pop(key, []), self._parts.pop(key, [])
         for file in files:
-            with self._store.open_input(file) as source:
+            with scratch_input(file) as source:
                 tables.append(pa.ipc.open_stream(source).read_all())
         return pa.concat_tables(tables) if tables else None
 
 
 class _Stream:
-    """One part of the spill being written: an IPC stream into an atomic output, published on close."""
+    """One part of the spill being written: an IPC stream into a plain scratch file."""
 
-    def __init__(self, store: Store, key: str, schema: pa.Schema) -> None:
-        self._output = contextlib.ExitStack()
-        sink = self._output.enter_context(store.atomic_output(key))
-        self._writer = pa.ipc.new_stream(sink, schema)
+    def __init__(self, path: str, schema: pa.Schema) -> None:
+        self._output = scratch_output(path)
+        self._writer = pa.ipc.new_stream(self._output, schema)
 
     def write(self, table: pa.Table) -> None:
         self._writer.write_table(table)

@@ -26,7 +26,7 @@ from etl.retention import Holdings, Partition, Step, is_cleanup_due, plan_cleanu
 from etl.run_settings import RunSettings
 from etl.sources import order_source
 from etl.state import DayState, DayStatus, Outputs, StoreView, retired
-from etl.storage.landing import LocalLanding
+from etl.storage.landing import LocalLanding, open_landing
 from etl.storage.layout import (
     DAILY_REPORT,
     DAILY_SUMMARY,
@@ -258,7 +258,7 @@ def raw_day(date: datetime.date) -> DailyTask:
 
 
 def landing_area(settings: RunSettings) -> LocalLanding:
-    return LocalLanding(settings.landing.directory, settings.landing.patterns)
+    return open_landing(settings.landing.directory, settings.landing.patterns)
 
 
 class ValidateDailyData(DailyTask):

@@ -13,7 +13,7 @@ class ReadOnlyStore(LocalStore):
     def _wrote(self, *args, **kwargs):
         raise AssertionError(f"a read wrote: {args}")
 
-    atomic_output = remove = move = remove_tree = remove_partition = exclusive = _wrote
+    atomic_output = remove = move = remove_partition = lease = update_json = _wrote
 
 
 class CountingStore(LocalStore):

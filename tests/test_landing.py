@@ -10,6 +10,7 @@ import json
 import os
 import random
 import shutil
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -18,6 +19,7 @@ import luigi
 import pytest
 from conftest import build, day_dir, landing_source, summary
 
+import etl.spill
 from etl import DailyPipeline, DailyReport, IngestLandingFiles, RangeDaily
 
 D = datetime.date
@@ -391,3 +393,28 @@ def test_the_ingest_record_is_stamped_with_etl_now(landing, base_dir, monkeypatc
     assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
     record = json.loads((base_dir / "ingest" / "record.json").read_text())["runs"][-1]
     assert record["at"] == "2024-01-08T02:00:00+00:00", "the simulated moment, recorded in UTC"
+
+
+def test_the_spill_goes_to_the_configured_scratch_directory_never_under_the_base(
+    landing, base_dir, configure, tmp_path, monkeypatch
+):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    configure({"etl": {"scratch_dir": str(scratch)}})
+    monkeypatch.setattr(etl.spill.DaySpill.__init__, "__defaults__", (None, 0))  # every row goes to disk
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    (landing / "2024" / "week.csv").write_bytes(csv_bytes(export_rows(WEEK[:2], 30, seed=1)))
+
+    assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS
+
+    assert [Path(path).parent for path in made] == [scratch], "one scratch directory, in [etl] scratch_dir"
+    assert os.listdir(scratch) == [], "removed after the ingest"
+    under_base = [str(p.relative_to(base_dir)) for p in base_dir.rglob("*")]
+    assert not [name for name in under_base if "spill" in name], under_base

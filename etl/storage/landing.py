@@ -14,11 +14,22 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
+from etl.storage.s3_options import S3Options
 from etl.storage.store import FileStat
 
 GZIP_SUFFIX = ".gz"
 MAX_GZIP_RATIO = 200  # CSV exports compress some tenfold; a file that decompresses far more is refused
-_HASH_BLOCK = 1 << 20
+HASH_BLOCK = 1 << 20
+
+
+def open_landing(directory: str, patterns: tuple[str, ...], s3: S3Options | None = None) -> LocalLanding:
+    """The landing area a ``[landing] directory`` names (a local directory or an ``s3://`` prefix): the one
+    place that decides what kind it is."""
+    if directory.startswith("s3://"):
+        from etl.storage import _s3_module
+
+        return _s3_module(directory).S3Landing(directory, patterns, s3)
+    return LocalLanding(directory, patterns)
 
 
 class LocalLanding:
@@ -80,7 +91,7 @@ class LocalLanding:
         """The file's bytes as stored (compressed ones too): what says it is the same file."""
         digest = hashlib.sha256()
         with open(self.describe(name), "rb") as handle:
-            while block := handle.read(_HASH_BLOCK):
+            while block := handle.read(HASH_BLOCK):
                 digest.update(block)
         return digest.hexdigest()
 

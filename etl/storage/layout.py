@@ -34,7 +34,6 @@ RETIRED_DAYS_KEY = f"{CLEANUP}/retired_days.json"
 INGEST_INDEX_KEY = f"{INGEST}/index.json"
 INGEST_RECORD_KEY = f"{INGEST}/record.json"
 INGEST_JOURNAL_KEY = f"{INGEST}/journal.json"  # an ingest between writing its days and publishing them
-INGEST_SPILL = f"{INGEST}/spill"  # rows an ingest set aside by day while reading
 
 _PARTS = (re.compile(r"year=([0-9]{4})"), re.compile(r"month=([0-9]{2})"), re.compile(r"day=([0-9]{2})"))
 
@@ -57,6 +56,15 @@ def staged_key(key: str) -> str:
     """Where a file's next version waits, hidden beside it, until an ingest publishes it."""
     directory, _, name = key.rpartition("/")
     return f"{directory}/.{name}.staged"
+
+
+def checked_key(key: str) -> str:
+    """``key`` itself when it names a place in one of the layers, else ValueError: no store reads or writes
+    outside its layout (an absolute path, ``..``, an empty segment)."""
+    layer = key.partition("/")[0]
+    if layer not in LAYERS or f"/{key}/".count("/./") or "/../" in f"/{key}/" or "//" in f"/{key}/":
+        raise ValueError(f"{key!r} is not a key of the pipeline's layout")
+    return key
 
 
 def part_number(level: int, name: str) -> int | None:

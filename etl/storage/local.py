@@ -9,13 +9,13 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
 
-from etl.storage.layout import LAYERS, PARTITION_DEPTH, date_of, part_number, partition_key
+from etl.storage.layout import PARTITION_DEPTH, checked_key, date_of, part_number, partition_key
 from etl.storage.store import FileStat, Partitions, Store
 
 TEMPORARY_SUFFIX = ".tmp"
@@ -80,13 +80,7 @@ class LocalStore(Store):
     def atomic_output(self, key: str) -> Iterator[BinaryIO]:
         final = self._path(key)
         directory, name = os.path.split(final)
-        if directory not in self._safe_dirs:
-            self._refuse_links_below_layer(Path(directory))
-            os.makedirs(directory, exist_ok=True)
-            _clear_abandoned_writes(directory)
-            self._safe_dirs.add(directory)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}-", suffix=TEMPORARY_SUFFIX, dir=directory)
-        os.close(fd)
+        tmp_name = self._temporary_beside(directory, name)
         try:
             with pa.OSFile(tmp_name, "wb") as stream:
                 yield stream
@@ -110,14 +104,6 @@ class LocalStore(Store):
         os.replace(source_path, final)
         _sync(os.path.dirname(final))
 
-    def remove_tree(self, key: str) -> None:
-        path = self._path(key)
-        self._safe_dirs.clear()
-        if os.path.islink(path):
-            os.unlink(path)
-        elif os.path.isdir(path):
-            shutil.rmtree(path)
-
     def remove_partition(self, layer: str, date: datetime.date) -> bool:
         path = Path(self._path(partition_key(layer, date)))
         self._safe_dirs.clear()
@@ -132,8 +118,20 @@ class LocalStore(Store):
                 parent.rmdir()  # only when empty
         return True
 
+    def lease(self, key: str, ttl: float) -> contextlib.AbstractContextManager[None]:
+        """A ``flock``: the kernel releases it when its holder dies, so ``ttl`` is not needed."""
+        return self._locked(key)
+
+    def update_json(self, key: str, update: Callable[[dict | None], dict | None]) -> dict | None:
+        with self._locked(key):
+            current = self.read_json(key) if self.exists(key) else None
+            new = update(current)
+            if new is not None:
+                self.write_json(key, new)
+            return new
+
     @contextlib.contextmanager
-    def exclusive(self, key: str) -> Iterator[None]:
+    def _locked(self, key: str) -> Iterator[None]:
         """``flock`` on the directory that holds ``key``: no lock file is left behind."""
         directory = os.path.dirname(self._path(key))
         os.makedirs(directory, exist_ok=True)
@@ -144,6 +142,26 @@ class LocalStore(Store):
         finally:
             os.close(fd)
 
+    def _temporary_beside(self, directory: str, name: str) -> str:
+        """A new empty temporary file in ``directory``, the directory checked and made the first time, and again
+        when it was removed behind the store's back (a partition deleted by hand)."""
+        for _ in range(2):
+            if directory not in self._safe_dirs:
+                self._refuse_links_below_layer(Path(directory))
+                os.makedirs(directory, exist_ok=True)
+                _clear_abandoned_writes(directory)
+                self._safe_dirs.add(directory)
+            try:
+                fd, tmp_name = tempfile.mkstemp(
+                    prefix=f".{name}.{os.getpid()}-", suffix=TEMPORARY_SUFFIX, dir=directory
+                )
+            except FileNotFoundError:
+                self._safe_dirs.discard(directory)
+                continue
+            os.close(fd)
+            return tmp_name
+        raise FileNotFoundError(f"{directory} vanished while a file was written there")
+
     def _refuse_links_below_layer(self, directory: Path) -> None:
         """A link inside a layer leads out of it: never write through one (the layer itself may be a link)."""
         layer = self.base / directory.relative_to(self.base).parts[0]
@@ -153,10 +171,7 @@ class LocalStore(Store):
             directory = directory.parent
 
     def _path(self, key: str) -> str:
-        layer = key.partition("/")[0]
-        if layer not in LAYERS or f"/{key}/".count("/./") or "/../" in f"/{key}/" or "//" in f"/{key}/":
-            raise ValueError(f"{key!r} is not a key of the pipeline's layout")
-        return f"{self._root}/{key}"
+        return f"{self._root}/{checked_key(key)}"
 
 
 def _sync(path: str) -> None:

@@ -28,7 +28,7 @@ class FileStat:
 
     size: int
     mtime_ns: int
-    version: int = 0  # what changes with every whole-file write: the inode locally, a generation in object stores
+    version: int | str = 0  # what changes with every whole-file write: the inode locally, the ETag in object stores
 
 
 Partitions = dict[datetime.date, dict[str, FileStat]]
@@ -97,11 +97,6 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def remove_tree(self, key: str) -> None:
-        """Remove the directory ``key`` (scratch space such as the ingest's spill) and everything below it, if
-        it exists. A link is removed, never followed."""
-
-    @abc.abstractmethod
     def remove_partition(self, layer: str, date: datetime.date) -> bool:
         """Remove one day partition with its files (and the month and year levels it leaves empty).
 
@@ -109,8 +104,18 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def exclusive(self, key: str) -> contextlib.AbstractContextManager[None]:
-        """Hold the store's lock for ``key`` (across processes) for the duration of the block."""
+    def lease(self, key: str, ttl: float) -> contextlib.AbstractContextManager[None]:
+        """Hold ``key``'s lease, across processes and hosts, for the duration of the block.
+
+        A holder that vanishes keeps it at most ``ttl`` seconds where the store cannot tell it is gone (an object
+        store); a local lock goes with its process.
+        """
+
+    @abc.abstractmethod
+    def update_json(self, key: str, update: Callable[[dict | None], dict | None]) -> dict | None:
+        """Read-modify-write of a small JSON document that loses no concurrent update: ``update`` gets the current
+        document (None if there is none) and returns the new one, or None to leave it unchanged. It may be called
+        again with a newer document when another writer came first."""
 
     def version(self, key: str, stat: FileStat | None = None) -> Version | None:
         """The file's content version (None when there is no such file); ``stat``, when the caller has listed it,
@@ -146,16 +151,6 @@ class Store(abc.ABC):
         data = dumps_json(payload)
         with self.atomic_output(key) as stream:
             stream.write(data)
-
-    def update_json(self, key: str, update: Callable[[dict | None], dict | None]) -> dict | None:
-        """Read-modify-write of a small JSON document under the key's lock: ``update`` gets the current
-        document (None if there is none) and returns the new one, or None to leave it unchanged."""
-        with self.exclusive(key):
-            current = self.read_json(key) if self.exists(key) else None
-            new = update(current)
-            if new is not None:
-                self.write_json(key, new)
-            return new
 
 
 def dumps_json(payload: object) -> bytes:

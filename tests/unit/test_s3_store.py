@@ -1,0 +1,204 @@
+"""The store contract (:mod:`store_contract`) on S3 (moto's server on loopback), and what only S3 shows: bounded
+listings, retried transient errors, failed writes that leave nothing, conditional writes that give up naming
+the key, a lease a vanished holder loses, and the landing area on a bucket."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import gzip
+import hashlib
+import math
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+from store_contract import *  # noqa: F403 - the contract's tests, run here on an S3Store
+
+boto3 = pytest.importorskip("boto3", reason="boto3 is not installed: pip install -e '.[dev,s3]'")
+
+from botocore.awsrequest import AWSResponse  # noqa: E402
+
+import etl.storage.s3  # noqa: E402
+from etl.storage import UnsupportedStoreError, open_store  # noqa: E402
+from etl.storage.layout import file_key  # noqa: E402
+from etl.storage.s3 import ConflictError, S3Landing, S3Options, S3Store, S3WriteError  # noqa: E402
+
+D = datetime.date
+KEY = file_key("metrics", D(2024, 3, 9), "out.json")
+
+
+@pytest.fixture
+def store(s3_bucket) -> S3Store:
+    return S3Store(f"{s3_bucket}/base")
+
+
+class _Raw:
+    """What botocore reads an answer's body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **kwargs):
+        yield self.body
+
+
+def answer_500(times: int | None):
+    """A botocore ``before-send`` handler answering 500 to the first ``times`` requests (every one if None),
+    as a struggling service does; it counts the requests it saw."""
+    seen = []
+
+    def handler(request, **kwargs):
+        seen.append(request.url)
+        if times is None or len(seen) <= times:
+            return AWSResponse(request.url, 500, {}, _Raw(b"<Error><Code>InternalError</Code></Error>"))
+        return None
+
+    handler.seen = seen
+    return handler
+
+
+def test_open_store_of_an_s3_url_is_an_s3_store_and_other_schemes_are_refused(s3_bucket):
+    store = open_store(f"{s3_bucket}/base/")
+    assert isinstance(store, S3Store) and store.describe() == f"{s3_bucket}/base"
+    assert store == S3Store(f"{s3_bucket}/base")
+    for url in ("gs://bucket/data", "file:///tmp/x"):
+        with pytest.raises(UnsupportedStoreError, match="not supported"):
+            open_store(url)
+
+
+def test_listing_three_years_costs_bounded_requests(store):
+    days = [D(2022, 1, 1) + datetime.timedelta(days=n) for n in range(3 * 365 + 1)]
+    names = [store._name(file_key("raw", day, "orders.csv")) for day in days]
+    put_empty(store.bucket, names)
+    listings = []
+    store.client.meta.events.register("before-call.s3.ListObjectsV2", lambda **kwargs: listings.append(1))
+
+    found = store.list_partitions("raw")
+
+    assert sorted(found) == days and all(list(files) == ["orders.csv"] for files in found.values())
+    assert len(listings) == math.ceil(len(days) / 1000), "a page of 1,000 objects a request, never one per day"
+    listings.clear()
+    assert store.list_partitions("processed") == {} and len(listings) == 1
+
+
+def test_a_transient_500_is_retried(store):
+    failing = answer_500(times=2)
+    store.client.meta.events.register("before-send.s3.PutObject", failing)
+    store.write_json(KEY, {"v": 1})
+    assert len(failing.seen) == 3, "two 500s, then the write"
+    assert store.read_json(KEY) == {"v": 1}
+
+
+def test_a_failed_write_leaves_nothing_and_names_the_key(s3_bucket):
+    store = S3Store(f"{s3_bucket}/base", S3Options(max_attempts=2))
+    failing = answer_500(times=None)
+    store.client.meta.events.register("before-send.s3.PutObject", failing)
+    with pytest.raises(S3WriteError, match=f"could not write {store.describe(KEY)}"):
+        store.write_json(KEY, {"v": 1})
+    assert len(failing.seen) > 1, "retried before giving up"
+    assert store.stat(KEY) is None and store.list_partitions("metrics") == {}
+
+
+def test_update_json_conflict_retries_then_names_the_key(store, monkeypatch):
+    monkeypatch.setattr(etl.storage.s3, "CAS_BACKOFF_SECONDS", 0)
+    calls = []
+
+    def overtaken(current):
+        calls.append(current)
+        store.write_json(KEY, {"by": "another writer", "n": len(calls)})  # lands between our read and write
+        return {"by": "us"}
+
+    with pytest.raises(ConflictError, match=store.describe(KEY)):
+        store.update_json(KEY, overtaken)
+    assert len(calls) == etl.storage.s3.CAS_ATTEMPTS
+    assert store.read_json(KEY) == {"by": "another writer", "n": len(calls)}, "the other writer's update stands"
+
+
+def test_two_threads_racing_update_json_lose_nothing(s3_bucket):
+    stores = [S3Store(f"{s3_bucket}/base") for _ in range(2)]  # two clients, as two hosts have
+
+    def increment_many(store) -> None:
+        for _ in range(30):
+            store.update_json(KEY, lambda current: {"n": (current or {"n": 0})["n"] + 1})
+
+    threads = [threading.Thread(target=increment_many, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert stores[0].read_json(KEY) == {"n": 60}
+
+
+def test_the_lease_excludes_a_second_holder_and_expires_when_its_holder_vanishes(store):
+    key, ttl = "ingest/lock/ingest", 2
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LEASE.format(url=store.describe(), key=key, ttl=ttl)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        entered = threading.Event()
+
+        def second() -> None:
+            with store.lease(key, ttl=ttl):
+                entered.set()
+
+        thread = threading.Thread(target=second, daemon=True)
+        thread.start()
+        assert not entered.wait(ttl * 1.5), "a live holder renews its lease: the second waits"
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+        assert entered.wait(ttl * 4), "a vanished holder's lease is taken once it expires"
+        thread.join(timeout=30)
+        assert store.stat(f"{key}.lease") is None, "released by the second holder"
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+_HOLD_LEASE = textwrap.dedent("""
+    import time
+    from etl.storage.s3 import S3Store
+    with S3Store({url!r}).lease({key!r}, ttl={ttl}):
+        print("held", flush=True)
+        time.sleep(600)
+""")
+
+
+def test_the_landing_area_on_a_bucket_lists_fingerprints_and_reads_exports(s3_bucket, store):
+    landing_url = f"{s3_bucket}/landing"
+    body = b"Id,Total\n1,2.50\n"
+    objects = {
+        "landing/b.csv": body,
+        "landing/shop/a.csv.gz": gzip.compress(body),
+        "landing/notes.txt": b"not an export",
+        "landing/.partial/c.csv": body,
+        "base/raw/x.csv": b"the pipeline's own",
+    }
+    for name, data in objects.items():
+        store.client.put_object(Bucket=store.bucket, Key=name, Body=data)
+    landing = S3Landing(landing_url, ("*.csv", "*.csv.gz"))
+
+    files = landing.files()
+
+    assert [name for name, _ in files] == ["b.csv", "shop/a.csv.gz"]
+    assert files[0][1].size == len(body) and isinstance(files[0][1].version, str)
+    assert landing.open("shop/a.csv.gz").read() == body and landing.open("b.csv").read() == body
+    assert landing.sha256("b.csv") == hashlib.sha256(body).hexdigest()
+    assert landing.max_decoded_bytes("shop/a.csv.gz") == 200 * len(gzip.compress(body))
+    assert landing.max_decoded_bytes("b.csv") is None and landing.target("b.csv") is None
+    assert landing.describe("b.csv") == f"{landing_url}/b.csv"
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        S3Landing("s3://no-such-bucket-here/landing", ("*.csv",)).files()
+
+
+def put_empty(bucket: str, names: list[str]) -> None:
+    """Small objects put from a few threads at once: three years of keys in seconds on moto."""
+    client = boto3.session.Session().client("s3")
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda name: client.put_object(Bucket=bucket, Key=name, Body=b"x"), names))
