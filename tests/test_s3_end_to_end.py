@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ETL, REPO, fast_day_args, run_luigi
 from test_day_range_tasks import contents
+from test_landing import COLUMN_MAP, WEEK, csv_bytes, export_rows
 
 from etl.storage.s3 import split_url
 
@@ -24,11 +25,12 @@ KEEP = ("--retention-raw-days=3",)  # raw partitions of all but the last days go
 RERUN = "2024-01-12"  # a day whose raw partition retention kept, which the rerun rebuilds from
 
 
-def backfill(base: str, cwd: Path) -> None:
-    """Two weeks of DailyPipeline (one block of the grid), with cleanup, by the real luigi command."""
+def backfill(base: str, cwd: Path, *args: str, stop: str = "2024-01-15", env: dict[str, str] = ENV) -> None:
+    """DailyPipeline from 2024-01-01 to ``stop`` (by default one block of the grid, with cleanup) by the real luigi
+    command."""
     result = run_luigi(
-        "RangeDaily", "--of", "DailyPipeline", "--start", "2024-01-01", "--stop", "2024-01-15",
-        f"--etl-base-dir={base}", *fast_day_args(), *KEEP, cwd=cwd, env=ENV,
+        "RangeDaily", "--of", "DailyPipeline", "--start", "2024-01-01", "--stop", stop, f"--etl-base-dir={base}",
+        *fast_day_args(), *(args or KEEP), cwd=cwd, env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -80,3 +82,37 @@ def test_backfill_retention_status_and_rerun_on_s3_give_what_they_give_on_local_
     assert said[0] == said[1] and f"{RERUN} processed: <base>/processed/" in said[0]
 
     assert s3_contents(s3, tmp_path / "rerun") == contents(Path(local))
+
+
+def land(url: str, directory: Path, name: str, data: bytes) -> None:
+    """An export file put on the bucket with boto3, and the same file in ``directory`` modified at the object's
+    LastModified (as the S3 landing reads it, to the second): the same inputs, times included, to both ingests."""
+    bucket, prefix = split_url(url)
+    client = boto3.session.Session().client("s3")
+    client.put_object(Bucket=bucket, Key=f"{prefix}/{name}", Body=data)
+    modified = client.head_object(Bucket=bucket, Key=f"{prefix}/{name}")["LastModified"]
+    (directory / name).write_bytes(data)
+    at = int(modified.timestamp()) * 1_000_000_000
+    os.utime(directory / name, ns=(at, at))
+
+
+def test_the_landing_source_on_s3_with_a_late_file_gives_what_a_local_landing_directory_gives(s3_bucket, tmp_path):
+    s3, local = f"{s3_bucket}/base", str(tmp_path / "base")
+    landings = {s3: f"{s3_bucket}/landing", local: str(tmp_path / "landing")}
+    (tmp_path / "landing").mkdir()
+    week = {**ENV, "ETL_NOW": "2024-01-08T02:00+00:00"}
+    source = ("--etl-source=landing", f"--landing-column-map={json.dumps(COLUMN_MAP)}")
+
+    land(landings[s3], tmp_path / "landing", "week.csv", csv_bytes(export_rows(WEEK, per_day=30, seed=2)))
+    for base, landing in landings.items():
+        backfill(base, tmp_path, *source, f"--landing-directory={landing}", stop="2024-01-08", env=week)
+    assert s3_contents(s3, tmp_path / "first") == contents(Path(local))
+
+    late = export_rows([WEEK[2]], per_day=5, seed=3, prefix="LATE")
+    land(landings[s3], tmp_path / "landing", "late.csv", csv_bytes(late))
+    for base, landing in landings.items():
+        backfill(base, tmp_path, *source, f"--landing-directory={landing}", stop="2024-01-08", env=week)
+
+    built = contents(Path(local))
+    assert s3_contents(s3, tmp_path / "late") == built
+    assert json.loads(built["processed/year=2024/month=01/day=03/daily_summary.json"])["total_orders"] == 35
