@@ -1,5 +1,6 @@
 """End to end on a real S3 endpoint (moto's server on loopback, issue 15, 4): a backfill with retention, status,
-a rerun and a backfill after it, each run once on ``s3://`` and once on local disk, every output identical."""
+a rerun and a backfill after it, and the landing source with a late file, each run once on ``s3://`` and once on
+local disk, every output identical (run-time fields apart)."""
 
 from __future__ import annotations
 
@@ -80,7 +81,6 @@ def test_backfill_retention_status_and_rerun_on_s3_give_what_they_give_on_local_
         backfill(base, tmp_path)
 
     assert said[0] == said[1] and f"{RERUN} processed: <base>/processed/" in said[0]
-
     assert s3_contents(s3, tmp_path / "rerun") == contents(Path(local))
 
 
