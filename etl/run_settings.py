@@ -70,11 +70,7 @@ def identity() -> str:
     if _named is None or not _named[0].unchanged():
         source = SettingsSource()
         values = read_sections()
-        base_dir, _ = base_dir_and_origin(values["etl"]["base_dir"])
-        try:
-            store = open_store(base_dir)
-        except UnsupportedStoreError as error:
-            raise SettingsError(f"setting [etl] base_dir: {error}") from None
+        store, _ = configured_store(values)
         _named = (source, pipeline_identity(values["etl"]["pipeline"], store))
     return _named[1]
 
@@ -95,11 +91,7 @@ def current() -> RunSettings:
 def load_run_settings() -> RunSettings:
     """Read every section, check each value and their combinations; SettingsError names the first problem."""
     values = read_sections()
-    base_dir, origin = base_dir_and_origin(values["etl"]["base_dir"])
-    try:
-        store = open_store(base_dir)
-    except UnsupportedStoreError as error:
-        raise SettingsError(f"setting [etl] base_dir: {error}") from None
+    store, origin = configured_store(values)
     kept = values["retention"]
     window_days = values["rolling"]["window_days"]
     if kept["processed_days"] < window_days:
@@ -140,6 +132,15 @@ def load_run_settings() -> RunSettings:
             for section, options in values.items()
         },
     )
+
+
+def configured_store(values: dict[str, dict[str, object]]) -> tuple[Store, str]:
+    """The store ``[etl] base_dir`` names, and where that value came from (a flag, the environment or a file)."""
+    base_dir, origin = base_dir_and_origin(values["etl"]["base_dir"])
+    try:
+        return open_store(base_dir), origin
+    except UnsupportedStoreError as error:
+        raise SettingsError(f"setting [etl] base_dir: {error}") from None
 
 
 def landing_settings(values: dict[str, dict[str, object]]) -> LandingSettings:

@@ -195,13 +195,16 @@ def luigid(tmp_path):
 def running_luigid(directory: Path) -> Iterator[int]:
     """luigid on a free loopback port, run in ``directory`` (where it reads a luigi.cfg and writes its state)."""
     port = free_port()
-    process = subprocess.Popen(
-        [str(LUIGI.with_name("luigid")), "--address", "127.0.0.1", "--port", str(port), "--logdir", str(directory)],
-        cwd=directory,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
+    command = [str(LUIGI.with_name("luigid")), "--address", "127.0.0.1", "--port", str(port), "--logdir"]
+    command.append(str(directory))
+    with serving(subprocess.Popen(command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), port):
+        yield port
+
+
+@contextlib.contextmanager
+def serving(process: subprocess.Popen, port: int, wait_seconds: float = 30) -> Iterator[None]:
+    """Wait until the server ``process`` listens on ``port`` (fail the test otherwise); stop it after the block."""
+    deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -210,9 +213,9 @@ def running_luigid(directory: Path) -> Iterator[int]:
             time.sleep(0.2)
     else:
         process.kill()
-        pytest.fail("luigid did not start")
+        pytest.fail(f"{process.args[0]} did not start listening on port {port}")
     try:
-        yield port
+        yield
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -228,26 +231,9 @@ def s3_endpoint() -> Iterator[str]:
     except ImportError:
         pytest.skip("boto3 and moto[server] are not installed: pip install -e '.[dev,s3]'")
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("moto's S3 server did not start")
-    try:
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with serving(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), port, 60):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture
