@@ -102,11 +102,12 @@ def run_luigi(
 
 
 def night_after(args: tuple[str, ...], option: str, days: int) -> dict[str, str]:
-    """``ETL_NOW`` at 02:00 UTC ``days`` after the day ``option`` names in ``args`` (none without it)."""
+    """``ETL_NOW`` at noon UTC ``days`` after the day ``option`` names in ``args`` (none without it): that day has
+    begun, and the day before it is over, in every [etl] timezone from UTC-12 to UTC+11."""
     for index, arg in enumerate(args):
         if arg == option or arg.startswith(f"{option}="):
             day = datetime.date.fromisoformat(arg.partition("=")[2] or args[index + 1])
-            return {"ETL_NOW": f"{day + datetime.timedelta(days=days)}T02:00+00:00"}
+            return {"ETL_NOW": f"{day + datetime.timedelta(days=days)}T12:00+00:00"}
     return {}
 
 
