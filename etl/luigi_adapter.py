@@ -4,10 +4,13 @@ Luigi files a task another worker completed under "not run" (exit 25), or "run b
 a worker's summary knows only what it did itself: a fleet that built every day once would alert every night. Here a
 worker, once its loop ends, asks each task it scheduled that is still pending in its eyes whether it is complete
 now; such a task is told to luigid as done and summarised as "already done", as a worker starting a moment later
-would have found it. A task that is not complete keeps Luigi's category and code: failed 30, disabled or not run 25,
-still running elsewhere 10. With ``[worker] keep_alive`` a worker also waits while other workers run tasks it needs,
-without that wait counting as idle (``max_keep_alive_idle_duration`` bounds only the rest, such as a failed task
-waiting out luigid's ``retry_delay``).
+would have found it. One that luigid holds as failed (another worker ran it) is summarised as failed, so that every
+worker of a fleet exits 30 when the range fails, not only the one that ran it. Any other task keeps Luigi's category
+and code: disabled or not run 25, still running elsewhere 10.
+
+With ``[worker] keep_alive`` a worker also waits while other workers run tasks it needs, without that wait counting
+as idle (``max_keep_alive_idle_duration`` bounds only the rest, such as a failed task waiting out luigid's
+``retry_delay``).
 
 It uses names Luigi does not document (a worker's histories, ``_keep_alive``, the factory the ``luigi`` command
 builds its worker with), checked at import against the pinned Luigi version.
@@ -20,7 +23,7 @@ import datetime
 import luigi
 import luigi.interface
 import luigi.worker
-from luigi.scheduler import DONE, PENDING
+from luigi.scheduler import DONE, FAILED, PENDING
 
 _PRIVATE = (
     (luigi.worker.Worker, "_keep_alive"),
@@ -37,21 +40,23 @@ class FleetWorker(luigi.worker.Worker):
 
     def run(self) -> bool:
         succeeded = super().run()
-        self._settle_completed_elsewhere()
-        return succeeded
+        return self._settle_run_elsewhere() and succeeded
 
-    def _settle_completed_elsewhere(self) -> None:
+    def _settle_run_elsewhere(self) -> bool:
+        """Summarise the tasks other workers completed or failed as such; False when one failed."""
         last = {task: status for task, status, _ in self._add_task_history}
         pending = [task for task, status in last.items() if status == PENDING]
         completed = {task for task in pending if task.complete()}
-        if not completed:
-            return
+        failed_there = set(self._scheduler.task_list(FAILED, "")) if len(completed) < len(pending) else set()
+        failed = [task for task in pending if task not in completed and task.task_id in failed_there]
         self._add_task_history = [entry for entry in self._add_task_history if entry[0] not in completed]
         for task in completed:
             self._add_task(worker=self._id, task_id=task.task_id, status=DONE, runnable=False)
-        done_ids = {task.task_id for task in completed}
+        self._add_task_history.extend((task, FAILED, True) for task in failed)
+        settled = {task.task_id for task in (*completed, *failed)}
         for response in self._get_work_response_history:
-            response["running_tasks"] = [run for run in response["running_tasks"] if run["task_id"] not in done_ids]
+            response["running_tasks"] = [run for run in response["running_tasks"] if run["task_id"] not in settled]
+        return not failed
 
     def _keep_alive(self, get_work_response) -> bool:
         if self._config.keep_alive and not self._assistant and get_work_response.running_tasks:

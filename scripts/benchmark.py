@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -68,6 +69,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--start", type=datetime.date.fromisoformat, default=datetime.date(2024, 1, 1))
     parser.add_argument("--scan", action="store_true", help=f"also time the missing-day scan over {SCAN_DAYS} days")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument(
+        "--days-per-task", type=int, help="[RangeDaily] days_per_task for the luigi variants (default: the config's)"
+    )
+    parser.add_argument(
+        "--fleet",
+        default="",
+        metavar="W,W",
+        help="also run W luigi processes at once against one luigid on a loopback port, for each W listed (a fleet "
+        "of workers on one host: --no-lock --worker-keep-alive), against the same range",
+    )
     parser.add_argument("--workdir", help="where the temporary base directories go (default: the system's temp)")
     parser.add_argument(
         "--landing",
@@ -90,13 +101,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
-    variants = {
-        "bare": bare_command,
-        "luigi_w1": luigi_command(1),
-        "luigi_w2": luigi_command(2),
-        "per_day_w1": luigi_command(1, days_per_task=1),
-        "bare_x2": bare_halves_commands,
-    }
+    with contextlib.ExitStack() as services:
+        fleets = [int(size) for size in args.fleet.split(",") if size]
+        url = services.enter_context(central_scheduler(workdir / "luigid")) if fleets else ""
+        variants = {
+            "bare": bare_command,
+            "luigi_w1": luigi_command(1, args.days_per_task),
+            "luigi_w2": luigi_command(2, args.days_per_task),
+            "per_day_w1": luigi_command(1, days_per_task=1),
+            "bare_x2": bare_halves_commands,
+            **{f"fleet_{size}": fleet_command(size, args.days_per_task, url) for size in fleets},
+        }
+        return measure(args, workdir, variants)
+
+
+BARE_VARIANTS = ("bare", "bare_x2")  # the references; every other variant must write their bytes
+
+
+def measure(args: argparse.Namespace, workdir: Path, variants: dict) -> dict:
     timings: dict[str, list[float]] = {name: [] for name in variants}
     peaks: dict[str, list[float]] = {name: [] for name in variants}
     busy: dict[str, list[float]] = {name: [] for name in variants}
@@ -134,8 +156,16 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
         "peak_rss_mb": {name: round(max(values), 1) for name, values in peaks.items()},
         "cores_busy": {name: round(statistics.median(values) / median[name], 2) for name, values in busy.items()},
         "stage_s": {stage: round(statistics.median(s[stage] for s in stages), 3) for stage in STAGES},
-        "same_bytes": all(same_bytes(bases["bare"], bases[name]) for name in ("luigi_w1", "luigi_w2", "per_day_w1")),
+        "same_bytes": all(
+            same_bytes(bases["bare"], bases[name]) for name in variants if name.startswith(("luigi", "p", "f"))
+        ),
     }
+    for name in variants:
+        if name.startswith("fleet_"):
+            result[f"{name}_s"] = round(median[name], 3)
+            result[f"{name}_vs_bare_x2"] = round(median["bare_x2"] / median[name], 3)
+    if args.days_per_task:
+        result["days_per_task"] = args.days_per_task
     if args.scan:
         result["scan_days"] = SCAN_DAYS
         result["scan_s"] = round(scan_time(workdir / "scan"), 4)
@@ -197,6 +227,39 @@ def luigi_command(workers: int, days_per_task: int | None = None):
         ]  # fmt: skip
 
     return command
+
+
+def fleet_command(size: int, days_per_task: int | None, url: str):
+    """``size`` luigi processes started at once on the range, against the luigid at ``url``."""
+
+    def command(args: argparse.Namespace, base: Path) -> list[list[str]]:
+        (one,) = luigi_command(1, days_per_task)(args, base)
+        fleet = ["--no-lock", "--worker-keep-alive", "--worker-wait-interval=0.2", "--worker-wait-jitter=0.2"]
+        return [[argument for argument in one if argument != "--local-scheduler"] + ["--scheduler-url", url, *fleet]
+                for _ in range(size)]  # fmt: skip
+
+    return command
+
+
+@contextlib.contextmanager
+def central_scheduler(home: Path):
+    """luigid on a free loopback port for the benchmark's fleets; its URL."""
+    home.mkdir(parents=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    luigid = str(Path(sys.executable).with_name("luigid"))
+    process = subprocess.Popen([luigid, "--address", "127.0.0.1", "--port", str(port), "--logdir", str(home)],
+                               cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(150):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @dataclasses.dataclass(frozen=True)

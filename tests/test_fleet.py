@@ -104,3 +104,19 @@ def test_a_worker_killed_mid_chunk_hands_its_chunk_to_another_and_the_range_comp
     assert not [path for path in base.rglob("*") if path.name.endswith(".tmp")], "nothing partial is left"
     marks = [json.loads(path.read_text()) for path in base.rglob("_*.json") if not path.name.endswith(".rerun.json")]
     assert marks and {mark["outcome"] for mark in marks} == {"done"}, "no step is left half built"
+
+
+def test_a_chunk_that_fails_on_one_worker_fails_the_range_on_every_worker(tmp_path):
+    base = tmp_path / "base"
+    blocker = day_dir(base, "processed", datetime.date(2024, 1, 3))
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the day's partition goes: its chunk fails, not a day's validation")
+    (tmp_path / "luigid").mkdir()
+    with running_luigid(tmp_path / "luigid") as port:
+        url = f"http://127.0.0.1:{port}"
+        bounded = (*FLEET_WORKER, "--worker-max-keep-alive-idle-duration=3")
+        runs = finish([start_worker(tmp_path, url, base, *bounded) for _ in range(3)])
+
+    assert [code for code, _ in runs] == [30, 30, 30], "\n\n".join(log[-1500:] for _, log in runs)
+    ran = chunk_runs([log for _, log in runs])
+    assert ran["ProcessDays(start=2024-01-01, stop=2024-01-15, pipeline=etl@" + str(base) + ", rerun=)"] == 1
