@@ -121,9 +121,9 @@ def test_a_bad_parameter_on_the_command_line_is_one_line_naming_it(tmp_path, fla
         ("[etl]\ntimezone = Mars/Base\n", (), "setting [etl] timezone (--etl-timezone): 'Mars/Base' is not an IANA"),
         ("[rolling]\nwindow_days = 0\n", (), "setting [rolling] window_days (--rolling-window-days): '0' is not"),
         (
-            "[etl]\nbase_dir = s3://bucket/orders\n",
+            "[etl]\nbase_dir = gs://bucket/orders\n",
             (),
-            "setting [etl] base_dir: 's3://bucket/orders': object storage is not supported yet",
+            "setting [etl] base_dir: 'gs://bucket/orders': this kind of storage is not supported; use s3:// or a",
         ),
         ("", ("--date=2023-12-31",), "day 2023-12-31 is before [etl] start_date 2024-01-01"),
     ],

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 SCRIPT = REPO / "scripts" / "luigid.sh"
 DAY = 24 * 3600
-CHUNK = "ProcessDays(start=2024-01-01, stop=2024-01-05, rerun=)"
+CHUNK = "ProcessDays(start=2024-01-01, stop=2024-01-05, pipeline=etl@{base}, rerun=)"  # its block, up to the night
 
 
 class Service:
@@ -200,7 +200,7 @@ def test_a_chunk_with_a_bad_day_shows_failed_with_its_error_its_days_and_progres
     error = service.api("fetch_error", task_id=task_id)["error"]
     message = service.api("get_task_status_message", task_id=task_id)["statusMessage"]
     progress = service.api("get_task_progress_percentage", task_id=task_id)["progressPercentage"]
-    assert f"1 of 4 days failed in {CHUNK}: 2024-01-03: " in error, error
+    assert f"1 of 4 days failed in {CHUNK.format(base=base)}: 2024-01-03: " in error, error
     assert message.startswith("3 of 4 days done, 1 failed\n2024-01-03: "), message
     assert progress == 100, "the chunk went through all its days"
     assert service.metric("luigi_task_failed_total") == {"ProcessDays": 1.0}
