@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
     backfill = commands.add_parser(
         "backfill",
         help="fill [start, stop) with RangeDaily; other arguments go to luigi "
-        "(--local-scheduler, --workers 2, --days-per-task 14, --etl-base-dir DIR, ...)",
+        "(--local-scheduler, --workers 2, --days-per-task 7, --etl-base-dir DIR, ...)",
     )
     backfill.add_argument("--of", default="DailyReport", help="the daily task to complete (default DailyReport)")
     backfill.add_argument(

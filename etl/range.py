@@ -36,11 +36,11 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         description="parameter of --of that takes the date; default: its first positional parameter",
     )
     days_per_task = luigi.IntParameter(
-        default=14,
+        default=5,
         positional=False,
-        description="days in a block of the chunk grid (blocks aligned to a fixed Monday, so with 14 each is two ISO "
-        "weeks): one Luigi task does a block's missing days per stage; 1 schedules each step of each day as its own "
-        "task: most detail in the web view, slowest",
+        description="days in a block of the chunk grid (blocks aligned to a fixed Monday; 7 gives ISO weeks): one "
+        "Luigi task does a block's missing days per stage, so a range of 2W blocks keeps W workers busy; 1 schedules "
+        "each step of each day as its own task: most detail in the web view, slowest",
     )
 
     pipeline = PipelineParameter()

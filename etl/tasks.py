@@ -433,6 +433,18 @@ class DailyPipeline(FixedParams, luigi.Task):
         return view_of(run_settings.current()).status(self).finished
 
     def status_in(self, view: StoreView) -> DayStatus:
+        """The day's own status, once every earlier day's is settled too: an earlier day still to build writes what
+        a cleanup as of this day would remove (a run after a failed one, blocks taken out of order), so that
+        cleanup is not over until it has run after that day's build."""
+        own = self.own_status(view)
+        if not own.finished:
+            return own
+        first = view.memo("first day to build", lambda: first_day_to_build(view))
+        if first is not None and first < self.date:
+            return DayStatus(DayState.MISSING, f"a cleanup as of {self.date} follows the build of {first}")
+        return own
+
+    def own_status(self, view: StoreView) -> DayStatus:
         """The report's status, once it is finished and no cleanup is due as of the day."""
         report = view.status(DailyReport(date=self.date))
         if report.finished and cleanup_due(view, self.date):
@@ -446,6 +458,18 @@ class DailyPipeline(FixedParams, luigi.Task):
 
     def run(self) -> None:
         run_cleanup(self.date)
+
+
+def first_day_to_build(view: StoreView) -> datetime.date | None:
+    """The calendar's first day over whose report is still to build or whose cleanup is due (a failed day is
+    settled: it holds back nothing here)."""
+    settings = run_settings.current()
+    day = settings.start_date
+    while clock.is_day_over(day, settings.timezone):
+        if not DailyPipeline(date=day).own_status(view).settled:
+            return day
+        day += ONE_DAY
+    return None
 
 
 def cleanup_due(view: StoreView, date: datetime.date) -> bool:

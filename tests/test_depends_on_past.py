@@ -145,10 +145,11 @@ def test_status_of_three_years_held_back_by_one_day_judges_each_step_once_withou
 
 
 def test_a_cleanup_keeps_what_held_back_days_need_and_retires_finished_reports_later_days_still_wait_on(
-    configure, base_dir
+    configure, base_dir, monkeypatch
 ):
     configure({**DEPENDS_ON_PAST, "retention": {"raw_days": 1, "processed_days": 7, "metrics_days": 1}})
-    bad, last = D(2024, 1, 5), D(2024, 1, 28)  # the last day of a block of the 14-day grid: a range does whole blocks
+    bad, last = D(2024, 1, 5), D(2024, 1, 20)
+    monkeypatch.setenv("ETL_NOW", f"{last + ONE_DAY}T12:00+00:00")  # the night after: the range's blocks end there
     spoil(base_dir, bad)
     every_day = days_between(D(2024, 1, 1), last + ONE_DAY)
     range_failures(RangeDaily(of=DailyReport, start=every_day[0], stop=last + ONE_DAY))

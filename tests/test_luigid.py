@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from conftest import day_dir, fast_day_args, run_etl, run_luigi, running_luigid
 
+from etl.day_ranges import block_containing
+
 pytestmark = pytest.mark.slow
 
 FIRST, LAST = datetime.date(2024, 1, 1), datetime.date(2024, 1, 10)
 BROKEN = datetime.date(2024, 1, 3)
-CHUNK = "ProcessDays(start=2024-01-01, stop=2024-01-11)"  # its block of the 14-day grid, up to the night it runs
+CHUNK = "ProcessDays(start={}, stop={})".format(*block_containing(BROKEN, 5))  # the broken day's block
 
 
 @pytest.fixture

@@ -139,7 +139,7 @@ def test_a_range_runs_against_a_real_luigid_which_shows_each_chunk_done_with_its
     scheduler = ("--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid))
 
     result = run_luigi(
-        "RangeDaily", "--of", "DailyReport", "--start", "2024-01-01", "--stop", "2024-01-06",
+        "RangeDaily", "--of", "DailyReport", "--start", "2024-01-01", "--stop", "2024-01-06", "--days-per-task=7",
         f"--etl-base-dir={base}", *fast_day_args(), cwd=tmp_path, scheduler=scheduler,
     )  # fmt: skip
 
@@ -148,7 +148,7 @@ def test_a_range_runs_against_a_real_luigid_which_shows_each_chunk_done_with_its
     with urllib.request.urlopen(f"http://127.0.0.1:{luigid}/api/task_list?data={query}", timeout=10) as response:
         tasks = json.load(response)["response"]
     chunks = {t["name"]: t for t in tasks.values() if t["name"] != "RangeDaily"}
-    assert set(chunks) == {"ProcessDays", "ReportDays"}, "one task per stage for the 5 days"
+    assert set(chunks) == {"ProcessDays", "ReportDays"}, "one task per stage for the 5 days of an ISO week"
     for chunk in chunks.values():
         assert (chunk["params"]["start"], chunk["params"]["stop"]) == ("2024-01-01", "2024-01-06")
         assert chunk["status_message"] == "5 of 5 days done, 0 failed"
@@ -166,7 +166,7 @@ def test_a_refusal_quoting_markup_from_a_file_reaches_luigids_page_escaped(tmp_p
     scheduler = ("--scheduler-host", "127.0.0.1", "--scheduler-port", str(luigid))
 
     result = run_luigi(
-        "RangeDaily", "--of", "DailyReport", "--start", "2024-01-01", "--stop", "2024-01-04",
+        "RangeDaily", "--of", "DailyReport", "--start", "2024-01-01", "--stop", "2024-01-04", "--days-per-task=7",
         f"--etl-base-dir={base}", *fast_day_args(), cwd=tmp_path, scheduler=scheduler,
     )  # fmt: skip
 
