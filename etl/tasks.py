@@ -258,7 +258,7 @@ def raw_day(date: datetime.date) -> DailyTask:
 
 
 def landing_area(settings: RunSettings) -> LocalLanding:
-    return open_landing(settings.landing.directory, settings.landing.patterns)
+    return open_landing(settings.landing.directory, settings.landing.patterns, settings.s3)
 
 
 class ValidateDailyData(DailyTask):

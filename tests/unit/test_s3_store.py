@@ -16,6 +16,7 @@ import textwrap
 import threading
 
 import pytest
+from conftest import REPO, run_luigi
 from store_contract import *  # noqa: F403 - the contract's tests, run here on an S3Store
 
 boto3 = pytest.importorskip("boto3", reason="boto3 is not installed: pip install -e '.[dev,s3]'")
@@ -68,6 +69,20 @@ def test_open_store_of_an_s3_url_is_an_s3_store_and_other_schemes_are_refused(s3
     for url in ("gs://bucket/data", "file:///tmp/x"):
         with pytest.raises(UnsupportedStoreError, match="not supported"):
             open_store(url)
+
+
+def test_the_s3_endpoint_url_flag_reaches_the_store_without_aws_endpoint_url(
+    s3_endpoint, s3_bucket, monkeypatch, tmp_path
+):
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    result = run_luigi(
+        "GenerateDailyData", "--date", "2024-01-01", f"--etl-base-dir={s3_bucket}/base",
+        f"--s3-endpoint-url={s3_endpoint}", "--s3-addressing-style=path", cwd=tmp_path, env={"PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = boto3.session.Session().client("s3", endpoint_url=s3_endpoint)
+    listed = client.list_objects_v2(Bucket=s3_bucket.removeprefix("s3://"), Prefix="base/raw/")
+    assert f"base/{file_key('raw', D(2024, 1, 1), 'orders.csv')}" in [item["Key"] for item in listed["Contents"]]
 
 
 def test_listing_three_years_costs_bounded_requests(store):
