@@ -85,6 +85,41 @@ def test_the_s3_endpoint_url_flag_reaches_the_store_without_aws_endpoint_url(
     assert f"base/{file_key('raw', D(2024, 1, 1), 'orders.csv')}" in [item["Key"] for item in listed["Contents"]]
 
 
+def test_open_store_checks_conditional_writes_once_per_bucket_and_leaves_no_probe(s3_bucket, monkeypatch):
+    puts = []
+    made = etl.storage.s3.make_client
+
+    def counting_client(options):
+        client = made(options)
+        client.meta.events.register("before-call.s3.PutObject", lambda **kwargs: puts.append(1))
+        return client
+
+    monkeypatch.setattr(etl.storage.s3, "make_client", counting_client)
+    store = open_store(f"{s3_bucket}/base")
+    assert len(puts) == 3, "one write, then two that must fail"
+    open_store(f"{s3_bucket}/other")
+    assert len(puts) == 3, "once per process and bucket"
+    assert "Contents" not in store.client.list_objects_v2(Bucket=store.bucket), "the probe object is removed"
+
+
+@pytest.mark.parametrize(("ignored", "header"), [("IfNoneMatch", "If-None-Match: \\*"), ("IfMatch", "If-Match")])
+def test_an_endpoint_ignoring_a_write_condition_is_refused_naming_it(
+    s3_endpoint, s3_bucket, monkeypatch, ignored, header
+):
+    made = etl.storage.s3.make_client
+
+    def ignoring(options):
+        """A client whose puts lose the condition on the way, as an endpoint without conditional writes drops it."""
+        client = made(options)
+        client.meta.events.register("before-parameter-build.s3.PutObject", lambda params, **_: params.pop(ignored, 0))
+        return client
+
+    monkeypatch.setattr(etl.storage.s3, "make_client", ignoring)
+    message = f"{s3_bucket}/base: the S3 endpoint {s3_endpoint} ignores {header} on a write"
+    with pytest.raises(UnsupportedStoreError, match=message):
+        open_store(f"{s3_bucket}/base")
+
+
 def test_listing_three_years_costs_bounded_requests(store):
     days = [D(2022, 1, 1) + datetime.timedelta(days=n) for n in range(3 * 365 + 1)]
     names = [store._name(file_key("raw", day, "orders.csv")) for day in days]
