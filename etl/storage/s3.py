@@ -34,7 +34,7 @@ from etl.storage import UnsupportedStoreError
 from etl.storage.landing import GZIP_SUFFIX, HASH_BLOCK, MAX_GZIP_RATIO
 from etl.storage.layout import PROBE_KEY_PREFIX, checked_key, partition_key, partition_of_key
 from etl.storage.s3_options import S3Options
-from etl.storage.store import FileStat, Partitions, Store, dumps_json
+from etl.storage.store import ConflictError, FileStat, Partitions, Store, dumps_json
 
 SCHEME = "s3://"
 SPOOL_BYTES = 8 << 20  # an output is held in memory up to this size, then in a temporary file
@@ -48,10 +48,6 @@ LEASE_POLL_SECONDS = 0.2  # how often a waiting holder looks at the lease again
 _CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict")
 _PROBED: set[tuple[str, str]] = set()  # (endpoint, bucket) whose conditional writes this process has seen work
 _MISSING = ("NoSuchKey", "404", "NotFound")
-
-
-class ConflictError(RuntimeError):
-    """A conditional write lost to other writers every time it was tried."""
 
 
 class S3WriteError(OSError):
@@ -233,6 +229,16 @@ class S3Store(Store):
                     raise S3WriteError(f"could not write {self.describe(key)}: {error}") from error
             time.sleep(random.uniform(0, min(CAS_BACKOFF_CAP_SECONDS, CAS_BACKOFF_SECONDS * 2**attempt)))
         raise ConflictError(f"{self.describe(key)}: other writers changed it on each of {CAS_ATTEMPTS} attempts")
+
+    def replace_if(self, key: str, data: bytes, seen: FileStat | None) -> None:
+        """One conditional write: ``If-Match`` on the ETag seen, or ``If-None-Match: *`` for a file seen absent."""
+        condition = {"IfMatch": str(seen.version)} if seen else {"IfNoneMatch": "*"}
+        try:
+            self._put(key, self._name(key), data, **condition)
+        except ClientError as error:
+            if _code(error) in _CONFLICTS:
+                raise ConflictError(f"{self.describe(key)} changed since it was read: not written") from None
+            raise S3WriteError(f"could not write {self.describe(key)}: {error}") from error
 
     @contextlib.contextmanager
     def lease(self, key: str, ttl: float) -> Iterator[None]:

@@ -16,7 +16,7 @@ import textwrap
 import threading
 
 import pytest
-from conftest import REPO, run_luigi
+from conftest import REPO, landing_source, run_luigi
 from store_contract import *  # noqa: F403 - the contract's tests, run here on an S3Store
 
 boto3 = pytest.importorskip("boto3", reason="boto3 is not installed: pip install -e '.[dev,s3]'")
@@ -24,8 +24,10 @@ boto3 = pytest.importorskip("boto3", reason="boto3 is not installed: pip install
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
 import etl.storage.s3  # noqa: E402
+from etl import landing, run_settings  # noqa: E402
 from etl.storage import UnsupportedStoreError, open_store  # noqa: E402
-from etl.storage.layout import file_key  # noqa: E402
+from etl.storage.landing import LocalLanding  # noqa: E402
+from etl.storage.layout import INGEST_INDEX_KEY, file_key  # noqa: E402
 from etl.storage.s3 import ConflictError, S3Landing, S3Options, S3Store, S3WriteError  # noqa: E402
 
 D = datetime.date
@@ -151,6 +153,28 @@ def test_a_failed_write_leaves_nothing_and_names_the_key(s3_bucket):
         store.write_json(KEY, {"v": 1})
     assert len(failing.seen) > 1, "retried before giving up"
     assert store.stat(KEY) is None and store.list_partitions("metrics") == {}
+
+
+def test_an_ingest_whose_lease_was_taken_over_does_not_write_over_the_new_holders_index(
+    store, configure, tmp_path, monkeypatch
+):
+    from test_landing import COLUMN_MAP, WEEK, csv_bytes, export_rows
+
+    directory = landing_source(configure, tmp_path / "landing", COLUMN_MAP)
+    (directory / "week.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=5, seed=1)))
+    settings = run_settings.load_run_settings().landing
+    store.write_json(INGEST_INDEX_KEY, {"files": {}})
+    check_bucketing = landing.check_bucketing
+
+    def taken_over_meanwhile(*args, **kwargs):
+        """The holder pauses past its lease here; another takes the lease and publishes its own index."""
+        store.write_json(INGEST_INDEX_KEY, {"files": {}, "by": "the new holder"})
+        return check_bucketing(*args, **kwargs)
+
+    monkeypatch.setattr(landing, "check_bucketing", taken_over_meanwhile)
+    with pytest.raises(ConflictError, match=f"{store.describe(INGEST_INDEX_KEY)} changed since it was read"):
+        landing.ingest(store, LocalLanding(str(directory), settings.patterns), settings, "UTC", WEEK[0], lambda _: True)
+    assert store.read_json(INGEST_INDEX_KEY) == {"files": {}, "by": "the new holder"}
 
 
 def test_update_json_conflict_retries_then_names_the_key(store, monkeypatch):
