@@ -112,7 +112,7 @@ class FileRows:
     wait in the spill), and the rows whose day cannot be told."""
 
     name: str
-    stat: FileStat  # size and time when the ingest found it: what the index records
+    stat: FileStat  # size, time and version token when the ingest found it: what the index records
     sha256: str
     dropped_columns: tuple[str, ...]
     number: int  # its place among the files one ingest reads: its rows' names in the spill
@@ -157,6 +157,7 @@ class LandingScan:
             files[rows.name] = {
                 "size": rows.stat.size,
                 "mtime_ns": rows.stat.mtime_ns,
+                "version": rows.stat.version,
                 "sha256": rows.sha256,
                 "days": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
                 "rank": [rows.run, rows.position],
@@ -212,7 +213,7 @@ def scan(store: Store, landing: LocalLanding, kept: Callable[[datetime.date], bo
             continue
         digest = landing.sha256(name)
         if entry is not None and entry["sha256"] == digest:
-            entry["mtime_ns"] = stat.mtime_ns
+            entry["mtime_ns"], entry["version"] = stat.mtime_ns, stat.version
             continue
         pending.append((name, stat, digest))
     gone = gone_days(store, index, kept)
@@ -698,8 +699,15 @@ def _problem(error: Exception, encoding: str) -> str:
 
 
 def _seen(entry: dict | None, stat: FileStat) -> bool:
-    """Whether the index entry is of this file as it is now (same size and time)."""
-    return entry is not None and (entry["size"], entry["mtime_ns"]) == (stat.size, stat.mtime_ns)
+    """Whether the index entry is of this file as it is now: same size, time and version token. The token tells a
+    rewrite within one second on S3 (whose times have that grain) by its ETag; locally the inode changes only when
+    a file is replaced, and a copy of the same bytes is then hashed once, found unchanged and not read. An entry of
+    an older index, without a token, is judged by size and time."""
+    return entry is not None and (entry["size"], entry["mtime_ns"], entry.get("version", stat.version)) == (
+        stat.size,
+        stat.mtime_ns,
+        stat.version,
+    )
 
 
 def _no_orders() -> pa.Table:

@@ -177,6 +177,21 @@ def test_an_ingest_whose_lease_was_taken_over_does_not_write_over_the_new_holder
     assert store.read_json(INGEST_INDEX_KEY) == {"files": {}, "by": "the new holder"}
 
 
+def test_a_landing_file_rewritten_within_its_second_at_the_same_size_is_seen_as_changed(s3_bucket, store):
+    landing_url, name = f"{s3_bucket}/landing", "week.csv"
+    exports = S3Landing(landing_url, ("*.csv",))
+    store.client.put_object(Bucket=store.bucket, Key=f"landing/{name}", Body=b"Id,Total\n1,2.50\n")
+    (_, first), *_ = exports.files()
+    store.client.put_object(Bucket=store.bucket, Key=f"landing/{name}", Body=b"Id,Total\n1,9.50\n")
+    (_, now), *_ = exports.files()
+    seen = {"size": first.size, "mtime_ns": now.mtime_ns, "version": first.version, "sha256": "of the first bytes"}
+    store.write_json(INGEST_INDEX_KEY, {"files": {name: {**seen, "days": {}, "rank": [1, 0]}}})
+
+    assert now.size == first.size and now.version != first.version
+    assert not landing.up_to_date(store, exports, lambda _: True), "same size and second, another ETag"
+    assert [pending[0] for pending in landing.scan(store, exports, lambda _: True).pending] == [name]
+
+
 def test_update_json_conflict_retries_then_names_the_key(store, monkeypatch):
     monkeypatch.setattr(etl.storage.s3, "CAS_BACKOFF_SECONDS", 0)
     calls = []
