@@ -12,6 +12,7 @@ import datetime
 import json
 import logging
 import os
+import posixpath
 
 from etl.config import SettingsError, SettingsSource, base_dir_and_origin, path_and_origin, read_sections
 from etl.generation import GenerationSettings
@@ -20,6 +21,7 @@ from etl.retention import RetentionPolicy, parse_weekdays
 from etl.storage import S3Options, Store, UnsupportedStoreError, open_store
 
 logger = logging.getLogger("luigi-interface")
+S3 = "s3://"
 # Where things are and how a run goes, not what shapes the data: left out of reports.
 NOT_SHAPING = ("base_dir", "directory", "rebuild_stale", "depends_on_past", "pipeline", "scratch_dir")
 NOT_SHAPING_SECTIONS = ("s3",)  # how the store is reached: a report does not change because an endpoint moved
@@ -186,11 +188,15 @@ def landing_settings(values: dict[str, dict[str, object]]) -> LandingSettings:
 
 def check_landing_apart(directory: str, base_dir: str) -> None:
     """Refuse a landing directory that is, holds or lies inside the base directory: the ingest would read the
-    pipeline's own files, or the pipeline write among the shop's exports."""
-    if "://" in base_dir or "://" in directory:
+    pipeline's own files, or the pipeline write among the shop's exports. Two ``s3://`` locations are compared by
+    bucket and prefix, segment by segment; a bucket and a local directory never overlap."""
+    if directory.startswith(S3) and base_dir.startswith(S3):
+        landing, base = (posixpath.normpath("/" + url.removeprefix(S3)) for url in (directory, base_dir))
+    elif "://" in base_dir or "://" in directory:
         return
-    landing, base = os.path.realpath(directory), os.path.realpath(base_dir)
-    if os.path.commonpath([landing, base]) in (landing, base):
+    else:
+        landing, base = os.path.realpath(directory), os.path.realpath(base_dir)
+    if posixpath.commonpath([landing, base]) in (landing, base):
         raise SettingsError(
             f"setting [landing] directory {directory} and [etl] base_dir {base_dir} overlap: the landing directory "
             "must be neither the base directory, nor inside it, nor hold it"

@@ -22,7 +22,7 @@ from etl.config import (
     base_dir_and_origin,
     read_sections,
 )
-from etl.run_settings import load_run_settings
+from etl.run_settings import check_landing_apart, load_run_settings
 from etl.storage import S3Options
 
 D = datetime.date
@@ -234,6 +234,33 @@ def test_a_landing_directory_overlapping_the_base_directory_is_refused(configure
         load_run_settings()
     configure({"etl": {"source": "synthetic"}})
     assert load_run_settings().source == "synthetic", "only the landing source reads it"
+
+
+@pytest.mark.parametrize(
+    ("landing", "base"),
+    [
+        ("s3://shop/etl", "s3://shop/etl/"),
+        ("s3://shop/etl/landing", "s3://shop/etl"),
+        ("s3://shop", "s3://shop/etl"),
+        ("s3://shop/exports/", "s3://shop/exports/etl"),
+    ],
+)
+def test_s3_locations_where_one_holds_the_other_are_refused(landing, base):
+    with pytest.raises(SettingsError, match=f"setting \\[landing\\] directory {landing} and \\[etl\\] base_dir {base}"):
+        check_landing_apart(landing, base)
+
+
+@pytest.mark.parametrize(
+    ("landing", "base"),
+    [
+        ("s3://shop/landing", "s3://shop/etl"),
+        ("s3://shop/etl-exports", "s3://shop/etl"),  # a prefix of the name, not of the path
+        ("s3://exports/etl", "s3://etl/etl"),
+        ("s3://shop/etl", "/srv/etl"),
+    ],
+)
+def test_s3_locations_apart_are_accepted(landing, base):
+    check_landing_apart(landing, base)
 
 
 # base_dir_and_origin --------------------------------------------------------------------------------------
