@@ -9,7 +9,7 @@ import re
 
 from etl.storage.local import LocalStore
 from etl.storage.s3_options import S3Options
-from etl.storage.store import FileStat, Partitions, Store, Version, dumps_json
+from etl.storage.store import ConflictError, FileStat, Partitions, Store, Version, dumps_json
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -19,12 +19,16 @@ class UnsupportedStoreError(ValueError):
 
 
 def open_store(base_dir: str, s3: S3Options | None = None) -> Store:
-    """The store of an absolute base directory or an ``s3://bucket/prefix`` (reached as ``s3`` says).
+    """The store of an absolute base directory or an ``s3://bucket/prefix`` (reached as ``s3`` says, and refused when
+    its endpoint ignores conditional writes).
 
     Another URL (``gs://``, ``file://``, ...) is refused rather than mistaken for a folder named ``gs:``.
     """
     if base_dir.startswith("s3://"):
-        return _s3_module(base_dir).S3Store(base_dir, s3)
+        s3_module = _s3_module(base_dir)
+        store = s3_module.S3Store(base_dir, s3)
+        s3_module.check_conditional_writes(store)
+        return store
     if _URL.match(base_dir):
         raise UnsupportedStoreError(f"{base_dir!r}: this kind of storage is not supported; use s3:// or a directory")
     return LocalStore(base_dir)
@@ -40,6 +44,7 @@ def _s3_module(url: str):
 
 
 __all__ = [
+    "ConflictError",
     "FileStat",
     "LocalStore",
     "Partitions",
