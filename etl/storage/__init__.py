@@ -19,16 +19,12 @@ class UnsupportedStoreError(ValueError):
 
 
 def open_store(base_dir: str, s3: S3Options | None = None) -> Store:
-    """The store of an absolute base directory or an ``s3://bucket/prefix`` (reached as ``s3`` says, and refused when
-    its endpoint ignores conditional writes).
+    """The store of an absolute base directory or an ``s3://bucket/prefix`` (reached as ``s3`` says).
 
     Another URL (``gs://``, ``file://``, ...) is refused rather than mistaken for a folder named ``gs:``.
     """
     if base_dir.startswith("s3://"):
-        s3_module = _s3_module(base_dir)
-        store = s3_module.S3Store(base_dir, s3)
-        s3_module.check_conditional_writes(store)
-        return store
+        return _s3_module(base_dir).S3Store(base_dir, s3)
     if _URL.match(base_dir):
         raise UnsupportedStoreError(f"{base_dir!r}: this kind of storage is not supported; use s3:// or a directory")
     return LocalStore(base_dir)

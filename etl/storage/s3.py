@@ -76,10 +76,11 @@ def make_client(options: S3Options):
 
 
 def check_conditional_writes(store: S3Store) -> None:
-    """Refuse, once per process and bucket, an endpoint that ignores ``If-None-Match: *`` or ``If-Match``: every
-    "only one writer" rule (the pointer, the ledger, the ingest's lease and index) rests on them, and an endpoint
-    without them (an older MinIO or Ceph) accepts both writers silently. A probe object, unique to this process, is
-    written three times under conditions that must fail the last two, then removed."""
+    """Refuse, once per process and bucket, before its first conditional write, an endpoint that ignores
+    ``If-None-Match: *`` or ``If-Match``: every "only one writer" rule (the pointer, the ledger, the ingest's lease
+    and index) rests on them, and an endpoint without them (an older MinIO or Ceph) accepts both writers silently.
+    A probe object, unique to this process, is written three times under conditions that must fail the last two,
+    then removed; never on opening the store, since a read never writes."""
     endpoint = store.client.meta.endpoint_url
     if (endpoint, store.bucket) in _PROBED:
         return
@@ -215,6 +216,7 @@ class S3Store(Store):
         """Compare-and-swap: the document is written only if it is still the one read (its ETag, or absent);
         a lost race reads again, after a jittered wait, at most CAS_ATTEMPTS times."""
         name = self._name(key)
+        check_conditional_writes(self)
         for attempt in range(CAS_ATTEMPTS):
             current, etag = self._read_json(name)
             new = update(current)
@@ -233,6 +235,7 @@ class S3Store(Store):
     def replace_if(self, key: str, data: bytes, seen: FileStat | None) -> None:
         """One conditional write: ``If-Match`` on the ETag seen, or ``If-None-Match: *`` for a file seen absent."""
         condition = {"IfMatch": str(seen.version)} if seen else {"IfNoneMatch": "*"}
+        check_conditional_writes(self)
         try:
             self._put(key, self._name(key), data, **condition)
         except ClientError as error:
@@ -244,6 +247,7 @@ class S3Store(Store):
     def lease(self, key: str, ttl: float) -> Iterator[None]:
         """An object ``<key>.lease`` naming its holder and when it expires, taken with a conditional write and
         renewed while the block runs; a vanished holder's lease is taken over once it has expired."""
+        check_conditional_writes(self)
         held = _Lease(self, self._name(f"{key}.lease"), ttl)
         held.acquire()
         try:

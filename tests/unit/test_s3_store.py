@@ -87,7 +87,7 @@ def test_the_s3_endpoint_url_flag_reaches_the_store_without_aws_endpoint_url(
     assert f"base/{file_key('raw', D(2024, 1, 1), 'orders.csv')}" in [item["Key"] for item in listed["Contents"]]
 
 
-def test_open_store_checks_conditional_writes_once_per_bucket_and_leaves_no_probe(s3_bucket, monkeypatch):
+def test_the_first_conditional_write_checks_the_endpoint_once_per_bucket_and_leaves_no_probe(s3_bucket, monkeypatch):
     puts = []
     made = etl.storage.s3.make_client
 
@@ -98,10 +98,16 @@ def test_open_store_checks_conditional_writes_once_per_bucket_and_leaves_no_prob
 
     monkeypatch.setattr(etl.storage.s3, "make_client", counting_client)
     store = open_store(f"{s3_bucket}/base")
-    assert len(puts) == 3, "one write, then two that must fail"
-    open_store(f"{s3_bucket}/other")
-    assert len(puts) == 3, "once per process and bucket"
-    assert "Contents" not in store.client.list_objects_v2(Bucket=store.bucket), "the probe object is removed"
+    store.stat("raw/year=2024/month=01/day=01/orders.csv")
+    assert puts == [], "opening and reading a store never writes"
+    store.update_json(INGEST_INDEX_KEY, lambda current: {"n": 1})
+    assert len(puts) == 1 + 3, "one write, then two that must fail, then the update"
+    open_store(f"{s3_bucket}/other").update_json(INGEST_INDEX_KEY, lambda current: {"n": 1})
+    assert len(puts) == 4 + 1, "once per process and bucket"
+    listed = store.client.list_objects_v2(Bucket=store.bucket)["Contents"]
+    assert [item["Key"] for item in listed] == [f"{prefix}/{INGEST_INDEX_KEY}" for prefix in ("base", "other")], (
+        "the probe object is removed"
+    )
 
 
 @pytest.mark.parametrize(("ignored", "header"), [("IfNoneMatch", "If-None-Match: \\*"), ("IfMatch", "If-Match")])
@@ -118,8 +124,9 @@ def test_an_endpoint_ignoring_a_write_condition_is_refused_naming_it(
 
     monkeypatch.setattr(etl.storage.s3, "make_client", ignoring)
     message = f"{s3_bucket}/base: the S3 endpoint {s3_endpoint} ignores {header} on a write"
+    store = open_store(f"{s3_bucket}/base")
     with pytest.raises(UnsupportedStoreError, match=message):
-        open_store(f"{s3_bucket}/base")
+        store.update_json(INGEST_INDEX_KEY, lambda current: {"n": 1})
 
 
 def test_listing_three_years_costs_bounded_requests(store):
