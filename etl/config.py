@@ -27,6 +27,7 @@ from luigi.configuration import LuigiConfigParser, get_config
 from etl.csv_io import ORDER_COLUMNS
 from etl.ingest import EPOCH_FORMATS, MAPPABLE_COLUMNS
 from etl.retention import WEEKDAYS, RetentionConfigError, parse_weekdays
+from etl.storage.s3_options import S3Options
 
 PACKAGE_DEFAULTS = Path(__file__).with_name("luigi_defaults.cfg")
 BASE_DIR_ENV = "ETL_BASE_DIR"
@@ -453,7 +454,31 @@ class retention(Settings):  # noqa: N801
     )
 
 
-SECTIONS = (etl, generation, validation, rolling, report, retention, landing, revenue)
+class s3(Settings):  # noqa: N801
+    """How an ``s3://`` base directory or landing directory is reached. An empty value leaves it to the standard
+    AWS places (``AWS_ENDPOINT_URL``, ``AWS_DEFAULT_REGION``, ``~/.aws/config`` profiles); a value set here wins."""
+
+    endpoint_url = luigi.Parameter(
+        default="",
+        description="URL of an S3-compatible service (MinIO, Ceph RGW, ...), e.g. http://minio.internal:9000; "
+        "empty: AWS_ENDPOINT_URL, else AWS itself.",
+    )
+    region = luigi.Parameter(default="", description="The bucket's region; empty: AWS_DEFAULT_REGION or the profile's.")
+    addressing_style = ChoiceParameter(
+        default="",
+        choices=("", "auto", "path", "virtual"),
+        description="How a bucket is named in requests: path (http://host/bucket/key, what MinIO and Ceph usually "
+        "need), virtual (http://bucket.host/key) or auto; empty: botocore's choice.",
+    )
+    max_attempts = WholeNumberParameter(
+        default=S3Options.max_attempts,
+        minimum=1,
+        description="Attempts per request, the first included, before a throttled, failing (5xx) or timed-out "
+        "request is an error; botocore waits with backoff between them.",
+    )
+
+
+SECTIONS = (etl, generation, validation, rolling, report, retention, landing, revenue, s3)
 
 
 def install_package_defaults() -> None:

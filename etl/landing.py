@@ -47,7 +47,7 @@ from etl.ingest import (
 from etl.line_items import OrderLines
 from etl.marks import RAW_STEP, clear_rerun, rerun_asked, rerun_file
 from etl.spill import DaySpill
-from etl.storage import FileStat, Store
+from etl.storage import FileStat, Store, dumps_json
 from etl.storage.landing import LocalLanding
 from etl.storage.layout import (
     INGEST,
@@ -112,7 +112,7 @@ class FileRows:
     wait in the spill), and the rows whose day cannot be told."""
 
     name: str
-    stat: FileStat  # size and time when the ingest found it: what the index records
+    stat: FileStat  # size, time and version token when the ingest found it: what the index records
     sha256: str
     dropped_columns: tuple[str, ...]
     number: int  # its place among the files one ingest reads: its rows' names in the spill
@@ -157,6 +157,7 @@ class LandingScan:
             files[rows.name] = {
                 "size": rows.stat.size,
                 "mtime_ns": rows.stat.mtime_ns,
+                "version": rows.stat.version,
                 "sha256": rows.sha256,
                 "days": {day.isoformat(): count for day, count in sorted(rows.accepted.items())},
                 "rank": [rows.run, rows.position],
@@ -212,7 +213,7 @@ def scan(store: Store, landing: LocalLanding, kept: Callable[[datetime.date], bo
             continue
         digest = landing.sha256(name)
         if entry is not None and entry["sha256"] == digest:
-            entry["mtime_ns"] = stat.mtime_ns
+            entry["mtime_ns"], entry["version"] = stat.mtime_ns, stat.version
             continue
         pending.append((name, stat, digest))
     gone = gone_days(store, index, kept)
@@ -241,12 +242,15 @@ def ingest(
     Rows of a day not ``kept`` (before ``start_date``, or too late: retention retired what its rebuild needs)
     are counted, not used.
     Ingests exclude each other (cron and a manual backfill at once): the second scans after the first is done.
+    One that paused past its lease on an object store, and was taken over, finds the index changed when it
+    publishes: ConflictError, and it does not write the index over the one the new holder wrote.
     """
     with store.lease(INGEST_LOCK_KEY, INGEST_LEASE_SECONDS):
         finish_interrupted(store)
+        seen = store.stat(INGEST_INDEX_KEY)  # before the scan reads it: what the index may replace
         found = scan(store, landing, kept)
         if not found.pending and not found.rebuilding:  # at most new times of files touched but unchanged
-            store.write_json(INGEST_INDEX_KEY, found.index_with([]))
+            store.replace_if(INGEST_INDEX_KEY, dumps_json(found.index_with([])), seen)
             return run_record([], [], set(), set())
         with contextlib.ExitStack() as stack:
             spill = stack.enter_context(DaySpill(settings.scratch_dir))
@@ -287,7 +291,7 @@ def ingest(
         index = found.index_with(read) | {"order_index": {"bits": resolution.bits, "orders": resolution.orders}}
         journal = {"actions": actions, "index": index, "record": record}
         store.write_json(INGEST_JOURNAL_KEY, journal)
-        publish(store, journal)
+        publish(store, journal, seen)
         for day, request in found.asked.items():
             clear_rerun(store, RAW, day, RAW_STEP, request)
     for rows in read:
@@ -308,28 +312,30 @@ def ingest(
 
 def finish_interrupted(store: Store) -> None:
     """Finish publishing what a killed ingest had staged in full, or drop what it had only begun to stage."""
+    seen = store.stat(INGEST_INDEX_KEY)
     if not store.exists(INGEST_JOURNAL_KEY):
         return
     journal = store.read_json(INGEST_JOURNAL_KEY)
     if "actions" in journal:
         logger.warning("etl: finishing the ingest of %s, which an earlier run left half published",
                        ", ".join(entry["file"] for entry in journal["record"]["files"]))  # fmt: skip
-        publish(store, journal)
+        publish(store, journal, seen)
         return
     for key in journal["staging"]:
         store.remove(key)
     store.remove(INGEST_JOURNAL_KEY)
 
 
-def publish(store: Store, journal: dict) -> None:
-    """Move each staged file into place (or remove a file the day no longer has), then the index and the
-    record; every step can be repeated, so a journal is finished however often a run dies in it."""
+def publish(store: Store, journal: dict, seen: FileStat | None) -> None:
+    """Move each staged file into place (or remove a file the day no longer has), then the index, only over the
+    one ``seen`` before it was read (fenced), and the record; every step can be repeated, so a journal is finished
+    however often a run dies in it."""
     for action, *keys in journal["actions"]:
         if action == "move" and store.exists(keys[0]):
             store.move(keys[0], keys[1])
         elif action == "remove":
             store.remove(keys[0])
-    store.write_json(INGEST_INDEX_KEY, journal["index"])
+    store.replace_if(INGEST_INDEX_KEY, dumps_json(journal["index"]), seen)
     store.update_json(INGEST_RECORD_KEY, lambda current: _with_run((current or {}).get("runs", []), journal["record"]))
     store.remove(INGEST_JOURNAL_KEY)
 
@@ -693,8 +699,15 @@ def _problem(error: Exception, encoding: str) -> str:
 
 
 def _seen(entry: dict | None, stat: FileStat) -> bool:
-    """Whether the index entry is of this file as it is now (same size and time)."""
-    return entry is not None and (entry["size"], entry["mtime_ns"]) == (stat.size, stat.mtime_ns)
+    """Whether the index entry is of this file as it is now: same size, time and version token. The token tells a
+    rewrite within one second on S3 (whose times have that grain) by its ETag; locally the inode changes only when
+    a file is replaced, and a copy of the same bytes is then hashed once, found unchanged and not read. An entry of
+    an older index, without a token, is judged by size and time."""
+    return entry is not None and (entry["size"], entry["mtime_ns"], entry.get("version", stat.version)) == (
+        stat.size,
+        stat.mtime_ns,
+        stat.version,
+    )
 
 
 def _no_orders() -> pa.Table:

@@ -18,10 +18,10 @@ from etl.landing import check_rereadable
 from etl.marks import ask_rerun
 from etl.retention import ledger_without
 from etl.run_settings import RunSettings
-from etl.state import DayState
+from etl.state import DayState, retired
 from etl.status import STEPS, day_rows
 from etl.storage.layout import RAW, RETAINED_LAYERS, RETIRED_DAYS_KEY
-from etl.tasks import day_reads, full_view, landing_area, readers
+from etl.tasks import day_reads, full_view, landing_area, readers, reads
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +30,7 @@ class RerunPlan:
     it leaves alone (or restores, with ``--include-expired``); the later days that may follow."""
 
     steps: dict[datetime.date, list[str]]
-    expired: list[datetime.date]
+    expired: dict[datetime.date, str]  # why each day is left: what of it, or of what it reads, retention retired
     following: list[datetime.date]
 
 
@@ -44,11 +44,14 @@ def plan_rerun(
     include_expired: bool,
 ) -> RerunPlan:
     """The days of ``[start, end]`` to rebuild (those failed or stale, when asked), their steps from
-    ``first_layer`` down, and the days whose rolling metrics read them. From raw with the landing source,
+    ``first_layer`` down, and the days whose rolling metrics read them. A day retention retired, or whose steps
+    read a partition it retired (a raw partition under ``--from processed``), is left unless ``include_expired``:
+    its rebuild would fail for want of it. From raw with the landing source,
     LandingFileError names the days whose files are gone, before anything is asked."""
     layers = RETAINED_LAYERS[RETAINED_LAYERS.index(first_layer) :]
     chosen: dict[datetime.date, list[str]] = {}
-    expired = []
+    expired = {}
+    ledger = retired(settings.store)
     for row in day_rows(settings, start, end + ONE_DAY):
         states = {status.state for status in row.steps.values()}
         if (failed or stale) and not (
@@ -58,7 +61,14 @@ def plan_rerun(
             continue
         names = [name for name, make in STEPS.items() if make(date=row.day).outputs.layer in layers]
         if any(row.steps[name].state == DayState.EXPIRED.value for name in names) and not include_expired:
-            expired.append(row.day)
+            expired[row.day] = "retired by retention"
+            continue
+        gone = sorted(
+            {read for name in names for read in reads(STEPS[name](date=row.day)) if read[1] in ledger[read[0]]}
+        )
+        if gone and not include_expired:  # kept itself, but rebuilding it reads what retention retired
+            partitions = ", ".join(f"{layer} {day}" for layer, day in gone)
+            expired[row.day] = f"rebuilding it reads what retention retired ({partitions})"
             continue
         chosen[row.day] = names
     if settings.source == "landing" and RAW in layers:  # re-reading the source needs the files that fed each day
@@ -112,8 +122,8 @@ def describe(settings: RunSettings, plan: RerunPlan) -> list[str]:
             by_layer.setdefault(STEPS[name](date=day).outputs.layer, []).append(name)
         for layer, steps in by_layer.items():
             lines.append(f"{day} {layer}: {store.partition_location(layer, day)} ({', '.join(steps)})")
-    for day in plan.expired:
-        lines.append(f"{day}: retired by retention, left as it is (--include-expired rebuilds it)")
+    for day, why in plan.expired.items():
+        lines.append(f"{day}: {why}, left as it is (--include-expired rebuilds it)")
     if plan.following:
         days = ", ".join(str(day) for day in plan.following)
         lines.append(f"then, where the rebuilt bytes differ, the rolling metrics and reports of {days}")

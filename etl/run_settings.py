@@ -12,16 +12,19 @@ import datetime
 import json
 import logging
 import os
+import posixpath
 
 from etl.config import SettingsError, SettingsSource, base_dir_and_origin, path_and_origin, read_sections
 from etl.generation import GenerationSettings
 from etl.landing import LandingSettings
 from etl.retention import RetentionPolicy, parse_weekdays
-from etl.storage import Store, UnsupportedStoreError, open_store
+from etl.storage import S3Options, Store, UnsupportedStoreError, open_store
 
 logger = logging.getLogger("luigi-interface")
+S3 = "s3://"
 # Where things are and how a run goes, not what shapes the data: left out of reports.
 NOT_SHAPING = ("base_dir", "directory", "rebuild_stale", "depends_on_past", "pipeline", "scratch_dir")
+NOT_SHAPING_SECTIONS = ("s3",)  # how the store is reached: a report does not change because an endpoint moved
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -45,6 +48,7 @@ class RunSettings:
     trend_threshold: float
     retention: RetentionPolicy
     report_config: dict[str, dict[str, object]]  # what shapes the data, for the report's run metadata
+    s3: S3Options = S3Options()  # how s3:// stores and landing areas are reached (the [s3] section)
 
     @property
     def identity(self) -> str:
@@ -130,7 +134,9 @@ def load_run_settings() -> RunSettings:
         report_config={
             section: {option: _plain(value) for option, value in options.items() if option not in NOT_SHAPING}
             for section, options in values.items()
+            if section not in NOT_SHAPING_SECTIONS
         },
+        s3=s3_options(values),
     )
 
 
@@ -138,9 +144,14 @@ def configured_store(values: dict[str, dict[str, object]]) -> tuple[Store, str]:
     """The store ``[etl] base_dir`` names, and where that value came from (a flag, the environment or a file)."""
     base_dir, origin = base_dir_and_origin(values["etl"]["base_dir"])
     try:
-        return open_store(base_dir), origin
+        return open_store(base_dir, s3_options(values)), origin
     except UnsupportedStoreError as error:
         raise SettingsError(f"setting [etl] base_dir: {error}") from None
+
+
+def s3_options(values: dict[str, dict[str, object]]) -> S3Options:
+    """The ``[s3]`` section as the S3 store takes it."""
+    return S3Options(**values["s3"])
 
 
 def landing_settings(values: dict[str, dict[str, object]]) -> LandingSettings:
@@ -177,11 +188,15 @@ def landing_settings(values: dict[str, dict[str, object]]) -> LandingSettings:
 
 def check_landing_apart(directory: str, base_dir: str) -> None:
     """Refuse a landing directory that is, holds or lies inside the base directory: the ingest would read the
-    pipeline's own files, or the pipeline write among the shop's exports."""
-    if "://" in base_dir or "://" in directory:
+    pipeline's own files, or the pipeline write among the shop's exports. Two ``s3://`` locations are compared by
+    bucket and prefix, segment by segment; a bucket and a local directory never overlap."""
+    if directory.startswith(S3) and base_dir.startswith(S3):
+        landing, base = (posixpath.normpath("/" + url.removeprefix(S3)) for url in (directory, base_dir))
+    elif "://" in base_dir or "://" in directory:
         return
-    landing, base = os.path.realpath(directory), os.path.realpath(base_dir)
-    if os.path.commonpath([landing, base]) in (landing, base):
+    else:
+        landing, base = os.path.realpath(directory), os.path.realpath(base_dir)
+    if posixpath.commonpath([landing, base]) in (landing, base):
         raise SettingsError(
             f"setting [landing] directory {directory} and [etl] base_dir {base_dir} overlap: the landing directory "
             "must be neither the base directory, nor inside it, nor hold it"

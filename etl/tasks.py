@@ -166,7 +166,7 @@ class GenerateDailyData(DailyTask):
 
 
 def landing_state(settings: RunSettings) -> str:
-    """A digest of the work waiting for the ingest: each landing file's name, size and time, the ingest index's
+    """A digest of the work waiting for the ingest: each landing file's name, size, time and version, the ingest index's
     version, whether an ingest is half published and the days whose raw partition went or a rerun asked to read
     again. It changes when there is new work, and only then. A missing landing directory is left for the ingest's
     ``complete()`` to report, as a scheduling error."""
@@ -174,7 +174,7 @@ def landing_state(settings: RunSettings) -> str:
     index = store.stat(INGEST_INDEX_KEY)
     gone = landing.gone_days(store, store.read_json(INGEST_INDEX_KEY), kept_days(settings)) if index else set()
     try:
-        files = [(name, stat.size, stat.mtime_ns) for name, stat in landing_area(settings).files()]
+        files = [(name, stat.size, stat.mtime_ns, stat.version) for name, stat in landing_area(settings).files()]
     except FileNotFoundError:
         files = None
     waiting = {
@@ -258,7 +258,7 @@ def raw_day(date: datetime.date) -> DailyTask:
 
 
 def landing_area(settings: RunSettings) -> LocalLanding:
-    return open_landing(settings.landing.directory, settings.landing.patterns)
+    return open_landing(settings.landing.directory, settings.landing.patterns, settings.s3)
 
 
 class ValidateDailyData(DailyTask):

@@ -457,7 +457,7 @@ def cron_calls(args: argparse.Namespace) -> int:
         config.set(section, option, value)
     for layer in ("raw", "processed", "metrics"):
         config.set("retention", f"{layer}_days", "10000")
-    run_settings.open_store = Counting
+    run_settings.open_store = lambda base_dir, s3: Counting(base_dir)
     stop = args.start + datetime.timedelta(days=args.days + 1)
     os.environ["ETL_NOW"] = f"{stop}T02:00+00:00"  # cron's night after the new day
     luigi.build([etl.RangeDaily(of=etl.DailyPipeline, start=args.start, stop=stop)], local_scheduler=True,

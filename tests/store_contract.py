@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from etl.storage import Store
+from etl.storage import ConflictError, Store
 from etl.storage.layout import file_key, partition_key, staged_key
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "test_move_replaces_whole",
     "test_open_input_missing_names_the_location",
     "test_remove_deletes_one_file_and_ignores_a_missing_one",
+    "test_replace_if_writes_only_over_the_file_as_it_was_seen",
     "test_remove_partition_removes_only_that_day_of_that_layer",
     "test_stat_tells_the_size_and_none_for_a_missing_file",
     "test_update_json_creates_changes_and_can_leave_a_document_alone",
@@ -178,6 +179,19 @@ def test_version_token_changes_with_every_write_and_not_with_a_read(store):
         f"every write gives a token other than the one before (a freed inode may come back later): {tokens}"
     )
     assert store.version(KEY).sha256 == store.version(KEY, store.stat(KEY)).sha256
+
+
+def test_replace_if_writes_only_over_the_file_as_it_was_seen(store):
+    store.replace_if(KEY, b"first", None)
+    seen = store.stat(KEY)
+    with pytest.raises(ConflictError, match="changed since it was read"):
+        store.replace_if(KEY, b"not over an existing file", None)
+    write(store, KEY, b"another writer's")  # between the holder's read and its write
+    with pytest.raises(ConflictError, match=f"{store.describe(KEY)} changed since it was read"):
+        store.replace_if(KEY, b"the paused holder's", seen)
+    assert store.read_bytes(KEY) == b"another writer's"
+    store.replace_if(KEY, b"third", store.stat(KEY))
+    assert store.read_bytes(KEY) == b"third"
 
 
 def test_update_json_creates_changes_and_can_leave_a_document_alone(store):

@@ -315,6 +315,22 @@ def test_an_unchanged_landing_directory_is_not_read_again(landing, base_dir, mon
     assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
 
 
+def test_a_landing_file_replaced_by_a_copy_of_its_bytes_is_hashed_not_read_again(landing, base_dir, monkeypatch):
+    (landing / "week.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=10, seed=13)))
+    assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
+    shutil.copy2(landing / "week.csv", landing / "copy.tmp")
+    os.replace(landing / "copy.tmp", landing / "week.csv")  # another inode, the same bytes and time (rsync's way)
+    from etl import landing as landing_module
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a file whose bytes the index has seen was read again")
+
+    monkeypatch.setattr(landing_module, "read_file", no_reading)
+    assert build(week_range()).status == luigi.LuigiStatusCode.SUCCESS
+    index = json.loads((base_dir / "ingest" / "index.json").read_text())
+    assert index["files"]["week.csv"]["version"] == (landing / "week.csv").stat().st_ino, "the new inode recorded"
+
+
 @pytest.mark.slow
 def test_two_overlapping_runs_over_one_landing_directory_leave_every_partition_correct(tmp_path):
     import subprocess

@@ -161,3 +161,29 @@ def test_a_day_retired_by_retention_is_left_unless_included(tmp_path):
     assert [(day_dir(base, "metrics", D(2024, 1, n)) / "daily_report.json").exists() for n in (1, 2, 3, 4)] == [
         True, True, True, False
     ]  # fmt: skip
+
+
+def test_a_kept_day_whose_raw_partition_retention_retired_is_left_unless_included(tmp_path):
+    base, keep = tmp_path / "base", ("--retention-raw-days=3",)
+    built = run_etl("backfill", "--of", "DailyPipeline", "--start", "2024-01-01", "--end", "2024-01-14",
+                    "--local-scheduler", *keep, base=base)  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    day = D(2024, 1, 5)
+    assert day_dir(base, "processed", day).exists() and not day_dir(base, "raw", day).exists()
+    before = files(base)
+
+    left = run_etl("rerun", "--start", str(day), "--local-scheduler", *keep, base=base)
+
+    assert left.returncode == 0, left.stdout + left.stderr[-3000:]
+    assert (
+        f"{day}: rebuilding it reads what retention retired (raw {day}), left as it is (--include-expired rebuilds it)"
+        in left.stdout
+    )
+    assert files(base) == before, "nothing asked, nothing rebuilt"
+
+    included = run_etl("rerun", "--start", str(day), "--include-expired", "--local-scheduler", *keep, base=base)
+
+    assert included.returncode == 0, included.stdout + included.stderr[-3000:]
+    summary = f"{partition('processed', day)}/daily_summary.json"
+    assert files(base)[summary][2] == before[summary][2], "rebuilt from raw generated again: the same figures"
+    assert f"{day} processed: {day_dir(base, 'processed', day)}" in included.stdout

@@ -164,9 +164,9 @@ def test_a_request_written_while_the_day_is_read_again_stays(exports, base_dir, 
     ask_rerun(settings.store, "raw", DAYS[1], "raw", "r1")
     publish = landing.publish
 
-    def asked_again_meanwhile(store, journal):
+    def asked_again_meanwhile(store, journal, seen):
         ask_rerun(store, "raw", DAYS[1], "raw", "r2")
-        publish(store, journal)
+        publish(store, journal, seen)
 
     monkeypatch.setattr(landing, "publish", asked_again_meanwhile)
     assert build(IngestLandingFiles()).status == luigi.LuigiStatusCode.SUCCESS

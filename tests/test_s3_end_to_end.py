@@ -96,6 +96,15 @@ def land(url: str, directory: Path, name: str, data: bytes) -> None:
     os.utime(directory / name, ns=(at, at))
 
 
+def without_versions(files: dict[str, object]) -> dict[str, object]:
+    """``files`` with the ingest index's version tokens taken out: ETags on S3, inodes on disk, the one part of the
+    index that tells the stores apart."""
+    index = json.loads(files["ingest/index.json"])
+    for entry in index["files"].values():
+        entry.pop("version")
+    return {**files, "ingest/index.json": index}
+
+
 def test_the_landing_source_on_s3_with_a_late_file_gives_what_a_local_landing_directory_gives(s3_bucket, tmp_path):
     s3, local = f"{s3_bucket}/base", str(tmp_path / "base")
     landings = {s3: f"{s3_bucket}/landing", local: str(tmp_path / "landing")}
@@ -106,13 +115,13 @@ def test_the_landing_source_on_s3_with_a_late_file_gives_what_a_local_landing_di
     land(landings[s3], tmp_path / "landing", "week.csv", csv_bytes(export_rows(WEEK, per_day=30, seed=2)))
     for base, landing in landings.items():
         backfill(base, tmp_path, *source, f"--landing-directory={landing}", stop="2024-01-08", env=week)
-    assert s3_contents(s3, tmp_path / "first") == contents(Path(local))
+    assert without_versions(s3_contents(s3, tmp_path / "first")) == without_versions(contents(Path(local)))
 
     late = export_rows([WEEK[2]], per_day=5, seed=3, prefix="LATE")
     land(landings[s3], tmp_path / "landing", "late.csv", csv_bytes(late))
     for base, landing in landings.items():
         backfill(base, tmp_path, *source, f"--landing-directory={landing}", stop="2024-01-08", env=week)
 
-    built = contents(Path(local))
-    assert s3_contents(s3, tmp_path / "late") == built
+    built = without_versions(contents(Path(local)))
+    assert without_versions(s3_contents(s3, tmp_path / "late")) == built
     assert json.loads(built["processed/year=2024/month=01/day=03/daily_summary.json"])["total_orders"] == 35

@@ -40,7 +40,7 @@ def calls_of_a_cron_run(configure, base_dir, monkeypatch, days: int) -> dict[str
                                                                  "metrics_days": "1000"}})  # fmt: skip
     built_store(days)
     counting = CountingStore(base_dir)
-    monkeypatch.setattr(run_settings, "open_store", lambda _: counting)
+    monkeypatch.setattr(run_settings, "open_store", lambda *_: counting)
     monkeypatch.setattr(run_settings, "_kept", None)  # read the settings anew, opening the counting store
     stop = START + datetime.timedelta(days=days + 1)
     monkeypatch.setenv("ETL_NOW", f"{stop}T02:00+00:00")  # cron's night after the new day

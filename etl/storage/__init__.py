@@ -9,7 +9,7 @@ import re
 
 from etl.storage.local import LocalStore
 from etl.storage.s3_options import S3Options
-from etl.storage.store import FileStat, Partitions, Store, Version, dumps_json
+from etl.storage.store import ConflictError, FileStat, Partitions, Store, Version, dumps_json
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -40,6 +40,7 @@ def _s3_module(url: str):
 
 
 __all__ = [
+    "ConflictError",
     "FileStat",
     "LocalStore",
     "Partitions",

@@ -34,6 +34,7 @@ RETIRED_DAYS_KEY = f"{CLEANUP}/retired_days.json"
 INGEST_INDEX_KEY = f"{INGEST}/index.json"
 INGEST_RECORD_KEY = f"{INGEST}/record.json"
 INGEST_JOURNAL_KEY = f"{INGEST}/journal.json"  # an ingest between writing its days and publishing them
+PROBE_KEY_PREFIX = f"{INGEST}/.probe-"  # an object store's conditional writes are tried here, once per process
 
 _PARTS = (re.compile(r"year=([0-9]{4})"), re.compile(r"month=([0-9]{2})"), re.compile(r"day=([0-9]{2})"))
 

@@ -16,7 +16,7 @@ from typing import BinaryIO
 import pyarrow as pa
 
 from etl.storage.layout import PARTITION_DEPTH, checked_key, date_of, part_number, partition_key
-from etl.storage.store import FileStat, Partitions, Store
+from etl.storage.store import ConflictError, FileStat, Partitions, Store
 
 TEMPORARY_SUFFIX = ".tmp"
 _TEMPORARY = re.compile(r"\..+\.([0-9]+)-[^.]+\.tmp")  # .<name>.<pid>-<random>.tmp, as atomic_output names them
@@ -91,6 +91,14 @@ class LocalStore(Store):
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
+
+    def replace_if(self, key: str, data: bytes, seen: FileStat | None) -> None:
+        """A look, then the write: locally the key's lease is a ``flock`` that no paused holder outlives, so no
+        other writer comes between them; the look (size, time and inode) catches a writer that took no lease."""
+        if self.stat(key) != seen:
+            raise ConflictError(f"{self.describe(key)} changed since it was read: not written")
+        with self.atomic_output(key) as stream:
+            stream.write(data)
 
     def remove(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

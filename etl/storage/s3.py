@@ -30,10 +30,11 @@ import pyarrow as pa
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from etl.storage import UnsupportedStoreError
 from etl.storage.landing import GZIP_SUFFIX, HASH_BLOCK, MAX_GZIP_RATIO
-from etl.storage.layout import checked_key, partition_key, partition_of_key
+from etl.storage.layout import PROBE_KEY_PREFIX, checked_key, partition_key, partition_of_key
 from etl.storage.s3_options import S3Options
-from etl.storage.store import FileStat, Partitions, Store, dumps_json
+from etl.storage.store import ConflictError, FileStat, Partitions, Store, dumps_json
 
 SCHEME = "s3://"
 SPOOL_BYTES = 8 << 20  # an output is held in memory up to this size, then in a temporary file
@@ -45,11 +46,8 @@ CAS_BACKOFF_SECONDS = 0.05  # first wait after a lost conditional write, doubled
 CAS_BACKOFF_CAP_SECONDS = 2.0
 LEASE_POLL_SECONDS = 0.2  # how often a waiting holder looks at the lease again
 _CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict")
+_PROBED: set[tuple[str, str]] = set()  # (endpoint, bucket) whose conditional writes this process has seen work
 _MISSING = ("NoSuchKey", "404", "NotFound")
-
-
-class ConflictError(RuntimeError):
-    """A conditional write lost to other writers every time it was tried."""
 
 
 class S3WriteError(OSError):
@@ -75,6 +73,51 @@ def make_client(options: S3Options):
     return boto3.session.Session().client(
         "s3", endpoint_url=options.endpoint_url or None, region_name=options.region or None, config=config
     )
+
+
+def check_conditional_writes(store: S3Store) -> None:
+    """Refuse, once per process and bucket, before its first conditional write, an endpoint that ignores
+    ``If-None-Match: *`` or ``If-Match``: every "only one writer" rule (the pointer, the ledger, the ingest's lease
+    and index) rests on them, and an endpoint without them (an older MinIO or Ceph) accepts both writers silently.
+    A probe object, unique to this process, is written three times under conditions that must fail the last two,
+    then removed; never on opening the store, since a read never writes."""
+    endpoint = store.client.meta.endpoint_url
+    if (endpoint, store.bucket) in _PROBED:
+        return
+    key = f"{PROBE_KEY_PREFIX}{uuid.uuid4().hex}"
+    name = store._name(key)
+    try:
+        store._put(key, name, b"", IfNoneMatch="*")
+        missing = [
+            header
+            for header, condition in (("If-None-Match: *", {"IfNoneMatch": "*"}), ("If-Match", {"IfMatch": '"0"'}))
+            if _accepted(store, key, name, condition)
+        ]
+    except (ClientError, BotoCoreError) as error:
+        raise UnsupportedStoreError(
+            f"{store.describe()}: cannot try a conditional write at {endpoint} ({error})"
+        ) from None
+    finally:
+        with contextlib.suppress(ClientError, BotoCoreError):
+            store.client.delete_object(Bucket=store.bucket, Key=name)
+    if missing:
+        raise UnsupportedStoreError(
+            f"{store.describe()}: the S3 endpoint {endpoint} ignores {' and '.join(missing)} on a write, so two "
+            "writers would lose each other's updates; use a store with conditional writes (AWS S3, a recent MinIO, "
+            "Ceph RGW with If-Match support)"
+        )
+    _PROBED.add((endpoint, store.bucket))
+
+
+def _accepted(store: S3Store, key: str, name: str, condition: dict[str, str]) -> bool:
+    """Whether a write that ``condition`` must fail (412) went through."""
+    try:
+        store._put(key, name, b"", **condition)
+    except ClientError as error:
+        if _code(error) in _CONFLICTS:
+            return False
+        raise
+    return True
 
 
 class S3Store(Store):
@@ -173,6 +216,7 @@ class S3Store(Store):
         """Compare-and-swap: the document is written only if it is still the one read (its ETag, or absent);
         a lost race reads again, after a jittered wait, at most CAS_ATTEMPTS times."""
         name = self._name(key)
+        check_conditional_writes(self)
         for attempt in range(CAS_ATTEMPTS):
             current, etag = self._read_json(name)
             new = update(current)
@@ -188,10 +232,22 @@ class S3Store(Store):
             time.sleep(random.uniform(0, min(CAS_BACKOFF_CAP_SECONDS, CAS_BACKOFF_SECONDS * 2**attempt)))
         raise ConflictError(f"{self.describe(key)}: other writers changed it on each of {CAS_ATTEMPTS} attempts")
 
+    def replace_if(self, key: str, data: bytes, seen: FileStat | None) -> None:
+        """One conditional write: ``If-Match`` on the ETag seen, or ``If-None-Match: *`` for a file seen absent."""
+        condition = {"IfMatch": str(seen.version)} if seen else {"IfNoneMatch": "*"}
+        check_conditional_writes(self)
+        try:
+            self._put(key, self._name(key), data, **condition)
+        except ClientError as error:
+            if _code(error) in _CONFLICTS:
+                raise ConflictError(f"{self.describe(key)} changed since it was read: not written") from None
+            raise S3WriteError(f"could not write {self.describe(key)}: {error}") from error
+
     @contextlib.contextmanager
     def lease(self, key: str, ttl: float) -> Iterator[None]:
         """An object ``<key>.lease`` naming its holder and when it expires, taken with a conditional write and
         renewed while the block runs; a vanished holder's lease is taken over once it has expired."""
+        check_conditional_writes(self)
         held = _Lease(self, self._name(f"{key}.lease"), ttl)
         held.acquire()
         try:

@@ -34,6 +34,10 @@ class FileStat:
 Partitions = dict[datetime.date, dict[str, FileStat]]
 
 
+class ConflictError(RuntimeError):
+    """A conditional write found the document changed by another writer (each time it was tried)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Version:
     """A file's content version: its sha256 and size, never a time; ``seen`` is how the listing showed that
@@ -116,6 +120,12 @@ class Store(abc.ABC):
         """Read-modify-write of a small JSON document that loses no concurrent update: ``update`` gets the current
         document (None if there is none) and returns the new one, or None to leave it unchanged. It may be called
         again with a newer document when another writer came first."""
+
+    @abc.abstractmethod
+    def replace_if(self, key: str, data: bytes, seen: FileStat | None) -> None:
+        """Write ``data`` at ``key`` whole, only if the file is still as ``seen`` showed it (None: still absent);
+        ConflictError otherwise, and nothing changes. What fences a lease holder that paused past its lease: what
+        it read may have been replaced by the holder that took over, and it must not write over that."""
 
     def version(self, key: str, stat: FileStat | None = None) -> Version | None:
         """The file's content version (None when there is no such file); ``stat``, when the caller has listed it,

@@ -22,7 +22,8 @@ from etl.config import (
     base_dir_and_origin,
     read_sections,
 )
-from etl.run_settings import load_run_settings
+from etl.run_settings import check_landing_apart, load_run_settings
+from etl.storage import S3Options
 
 D = datetime.date
 
@@ -142,7 +143,9 @@ def test_good_values_on_the_command_line_reach_the_task():
 def test_read_sections_gives_parsed_values(configure, base_dir):
     configure({"generation": {"seed": "7", "null_rate": "0.25"}, "retention": {"cleanup_weekdays": "sun"}})
     values = read_sections()
-    assert list(values) == ["etl", "generation", "validation", "rolling", "report", "retention", "landing", "revenue"]
+    assert list(values) == [
+        "etl", "generation", "validation", "rolling", "report", "retention", "landing", "revenue", "s3"
+    ]  # fmt: skip
     assert values["etl"]["base_dir"] == str(base_dir)
     assert values["generation"]["seed"] == 7
     assert values["generation"]["null_rate"] == 0.25
@@ -177,6 +180,8 @@ def test_read_sections_gives_parsed_values(configure, base_dir):
         ("validation", "max_rejected_share", "2", "'2' is not a number from 0.0 to 1.0"),
         ("rolling", "window_days", "a week", "'a week' is not a whole number of at least 1"),
         ("retention", "cleanup_weekdays", "sundays", "'sundays' is not a comma-separated list"),
+        ("s3", "addressing_style", "host", "'host' is not one of '', auto, path, virtual"),
+        ("s3", "max_attempts", "0", "'0' is not a whole number of at least 1"),
     ],
 )
 def test_read_sections_names_the_section_option_and_flag_of_a_bad_value(configure, section, option, value, message):
@@ -206,6 +211,15 @@ def test_new_landing_settings_are_read_into_plain_values(configure, base_dir, tm
     assert load_run_settings().negative_amounts == "sign_error", "the synthetic source keeps the seed's rule"
 
 
+def test_the_s3_section_reaches_the_store_options_and_stays_out_of_reports(configure):
+    assert load_run_settings().s3 == S3Options(), "empty values: the standard AWS places decide"
+    configure({"s3": {"endpoint_url": "http://minio.internal:9000", "region": "eu-west-3", "addressing_style": "path",
+                      "max_attempts": "9"}})  # fmt: skip
+    settings = load_run_settings()
+    assert settings.s3 == S3Options("http://minio.internal:9000", "eu-west-3", "path", 9)
+    assert "s3" not in settings.report_config, "a report does not change because an endpoint moved"
+
+
 def test_one_mark_for_decimals_and_thousands_is_refused(configure):
     configure({"landing": {"decimal": ",", "thousands": ","}})
     with pytest.raises(SettingsError, match=r"\[landing\] decimal and thousands are both ','"):
@@ -220,6 +234,33 @@ def test_a_landing_directory_overlapping_the_base_directory_is_refused(configure
         load_run_settings()
     configure({"etl": {"source": "synthetic"}})
     assert load_run_settings().source == "synthetic", "only the landing source reads it"
+
+
+@pytest.mark.parametrize(
+    ("landing", "base"),
+    [
+        ("s3://shop/etl", "s3://shop/etl/"),
+        ("s3://shop/etl/landing", "s3://shop/etl"),
+        ("s3://shop", "s3://shop/etl"),
+        ("s3://shop/exports/", "s3://shop/exports/etl"),
+    ],
+)
+def test_s3_locations_where_one_holds_the_other_are_refused(landing, base):
+    with pytest.raises(SettingsError, match=f"setting \\[landing\\] directory {landing} and \\[etl\\] base_dir {base}"):
+        check_landing_apart(landing, base)
+
+
+@pytest.mark.parametrize(
+    ("landing", "base"),
+    [
+        ("s3://shop/landing", "s3://shop/etl"),
+        ("s3://shop/etl-exports", "s3://shop/etl"),  # a prefix of the name, not of the path
+        ("s3://exports/etl", "s3://etl/etl"),
+        ("s3://shop/etl", "/srv/etl"),
+    ],
+)
+def test_s3_locations_apart_are_accepted(landing, base):
+    check_landing_apart(landing, base)
 
 
 # base_dir_and_origin --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import textwrap
 import threading
 
 import pytest
+from conftest import REPO, landing_source, run_luigi
 from store_contract import *  # noqa: F403 - the contract's tests, run here on an S3Store
 
 boto3 = pytest.importorskip("boto3", reason="boto3 is not installed: pip install -e '.[dev,s3]'")
@@ -23,8 +24,10 @@ boto3 = pytest.importorskip("boto3", reason="boto3 is not installed: pip install
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
 import etl.storage.s3  # noqa: E402
+from etl import landing, run_settings  # noqa: E402
 from etl.storage import UnsupportedStoreError, open_store  # noqa: E402
-from etl.storage.layout import file_key  # noqa: E402
+from etl.storage.landing import LocalLanding  # noqa: E402
+from etl.storage.layout import INGEST_INDEX_KEY, file_key  # noqa: E402
 from etl.storage.s3 import ConflictError, S3Landing, S3Options, S3Store, S3WriteError  # noqa: E402
 
 D = datetime.date
@@ -70,6 +73,62 @@ def test_open_store_of_an_s3_url_is_an_s3_store_and_other_schemes_are_refused(s3
             open_store(url)
 
 
+def test_the_s3_endpoint_url_flag_reaches_the_store_without_aws_endpoint_url(
+    s3_endpoint, s3_bucket, monkeypatch, tmp_path
+):
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    result = run_luigi(
+        "GenerateDailyData", "--date", "2024-01-01", f"--etl-base-dir={s3_bucket}/base",
+        f"--s3-endpoint-url={s3_endpoint}", "--s3-addressing-style=path", cwd=tmp_path, env={"PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = boto3.session.Session().client("s3", endpoint_url=s3_endpoint)
+    listed = client.list_objects_v2(Bucket=s3_bucket.removeprefix("s3://"), Prefix="base/raw/")
+    assert f"base/{file_key('raw', D(2024, 1, 1), 'orders.csv')}" in [item["Key"] for item in listed["Contents"]]
+
+
+def test_the_first_conditional_write_checks_the_endpoint_once_per_bucket_and_leaves_no_probe(s3_bucket, monkeypatch):
+    puts = []
+    made = etl.storage.s3.make_client
+
+    def counting_client(options):
+        client = made(options)
+        client.meta.events.register("before-call.s3.PutObject", lambda **kwargs: puts.append(1))
+        return client
+
+    monkeypatch.setattr(etl.storage.s3, "make_client", counting_client)
+    store = open_store(f"{s3_bucket}/base")
+    store.stat("raw/year=2024/month=01/day=01/orders.csv")
+    assert puts == [], "opening and reading a store never writes"
+    store.update_json(INGEST_INDEX_KEY, lambda current: {"n": 1})
+    assert len(puts) == 1 + 3, "one write, then two that must fail, then the update"
+    open_store(f"{s3_bucket}/other").update_json(INGEST_INDEX_KEY, lambda current: {"n": 1})
+    assert len(puts) == 4 + 1, "once per process and bucket"
+    listed = store.client.list_objects_v2(Bucket=store.bucket)["Contents"]
+    assert [item["Key"] for item in listed] == [f"{prefix}/{INGEST_INDEX_KEY}" for prefix in ("base", "other")], (
+        "the probe object is removed"
+    )
+
+
+@pytest.mark.parametrize(("ignored", "header"), [("IfNoneMatch", "If-None-Match: \\*"), ("IfMatch", "If-Match")])
+def test_an_endpoint_ignoring_a_write_condition_is_refused_naming_it(
+    s3_endpoint, s3_bucket, monkeypatch, ignored, header
+):
+    made = etl.storage.s3.make_client
+
+    def ignoring(options):
+        """A client whose puts lose the condition on the way, as an endpoint without conditional writes drops it."""
+        client = made(options)
+        client.meta.events.register("before-parameter-build.s3.PutObject", lambda params, **_: params.pop(ignored, 0))
+        return client
+
+    monkeypatch.setattr(etl.storage.s3, "make_client", ignoring)
+    message = f"{s3_bucket}/base: the S3 endpoint {s3_endpoint} ignores {header} on a write"
+    store = open_store(f"{s3_bucket}/base")
+    with pytest.raises(UnsupportedStoreError, match=message):
+        store.update_json(INGEST_INDEX_KEY, lambda current: {"n": 1})
+
+
 def test_listing_three_years_costs_bounded_requests(store):
     days = [D(2022, 1, 1) + datetime.timedelta(days=n) for n in range(3 * 365 + 1)]
     names = [store._name(file_key("raw", day, "orders.csv")) for day in days]
@@ -101,6 +160,43 @@ def test_a_failed_write_leaves_nothing_and_names_the_key(s3_bucket):
         store.write_json(KEY, {"v": 1})
     assert len(failing.seen) > 1, "retried before giving up"
     assert store.stat(KEY) is None and store.list_partitions("metrics") == {}
+
+
+def test_an_ingest_whose_lease_was_taken_over_does_not_write_over_the_new_holders_index(
+    store, configure, tmp_path, monkeypatch
+):
+    from test_landing import COLUMN_MAP, WEEK, csv_bytes, export_rows
+
+    directory = landing_source(configure, tmp_path / "landing", COLUMN_MAP)
+    (directory / "week.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=5, seed=1)))
+    settings = run_settings.load_run_settings().landing
+    store.write_json(INGEST_INDEX_KEY, {"files": {}})
+    check_bucketing = landing.check_bucketing
+
+    def taken_over_meanwhile(*args, **kwargs):
+        """The holder pauses past its lease here; another takes the lease and publishes its own index."""
+        store.write_json(INGEST_INDEX_KEY, {"files": {}, "by": "the new holder"})
+        return check_bucketing(*args, **kwargs)
+
+    monkeypatch.setattr(landing, "check_bucketing", taken_over_meanwhile)
+    with pytest.raises(ConflictError, match=f"{store.describe(INGEST_INDEX_KEY)} changed since it was read"):
+        landing.ingest(store, LocalLanding(str(directory), settings.patterns), settings, "UTC", WEEK[0], lambda _: True)
+    assert store.read_json(INGEST_INDEX_KEY) == {"files": {}, "by": "the new holder"}
+
+
+def test_a_landing_file_rewritten_within_its_second_at_the_same_size_is_seen_as_changed(s3_bucket, store):
+    landing_url, name = f"{s3_bucket}/landing", "week.csv"
+    exports = S3Landing(landing_url, ("*.csv",))
+    store.client.put_object(Bucket=store.bucket, Key=f"landing/{name}", Body=b"Id,Total\n1,2.50\n")
+    (_, first), *_ = exports.files()
+    store.client.put_object(Bucket=store.bucket, Key=f"landing/{name}", Body=b"Id,Total\n1,9.50\n")
+    (_, now), *_ = exports.files()
+    seen = {"size": first.size, "mtime_ns": now.mtime_ns, "version": first.version, "sha256": "of the first bytes"}
+    store.write_json(INGEST_INDEX_KEY, {"files": {name: {**seen, "days": {}, "rank": [1, 0]}}})
+
+    assert now.size == first.size and now.version != first.version
+    assert not landing.up_to_date(store, exports, lambda _: True), "same size and second, another ETag"
+    assert [pending[0] for pending in landing.scan(store, exports, lambda _: True).pending] == [name]
 
 
 def test_update_json_conflict_retries_then_names_the_key(store, monkeypatch):
