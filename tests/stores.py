@@ -104,6 +104,9 @@ class FaultyStore(Store):
     def update_json(self, key, update):
         return self._call("update_json", key, update)
 
+    def replace_if(self, key, data, seen):
+        return self._call("replace_if", key, data, seen)
+
     @contextlib.contextmanager
     def atomic_output(self, key):
         number = self._begin("atomic_output")

@@ -43,7 +43,7 @@ SETTINGS = {
 SPREAD = 14  # a verb called more often (a step's writes) fails at this many of its calls, spread over the run
 
 
-WRITE_VERBS = ("atomic_output", "remove", "move", "remove_partition", "update_json", "lease")
+WRITE_VERBS = ("atomic_output", "remove", "move", "remove_partition", "update_json", "replace_if", "lease")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +93,7 @@ class Scenario:
 def run_range(monkeypatch, store: Store, config: dict[str, dict[str, str]]) -> luigi.execution_summary.LuigiRunResult:
     """The range in this process on ``store`` under SETTINGS and ``config``, the night after it, as cron runs it."""
     monkeypatch.setenv("ETL_NOW", f"{STOP}T12:00+00:00")
-    monkeypatch.setattr(run_settings, "open_store", lambda _: store)
+    monkeypatch.setattr(run_settings, "open_store", lambda *_: store)
     monkeypatch.setattr(run_settings, "_kept", None)  # read the settings anew, opening ``store``
     monkeypatch.setattr(run_settings, "_named", None)
     with luigi_config() as apply:
@@ -204,7 +204,7 @@ def test_a_failed_store_call_of_a_step_or_a_cleanup_is_finished_by_the_next_run(
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
-@pytest.mark.parametrize("verb", ["lease", "atomic_output", "move", "remove", "update_json"])
+@pytest.mark.parametrize("verb", ["lease", "atomic_output", "move", "remove", "update_json", "replace_if"])
 def test_a_failed_store_call_of_an_ingest_is_finished_by_the_next_run(landed, verb, when, monkeypatch):
     check_faults(landed, verb, when, monkeypatch)
 
