@@ -21,7 +21,7 @@ from pathlib import Path
 
 import luigi
 import pytest
-from conftest import build, luigi_config
+from conftest import build, download_s3, luigi_config
 from stores import FaultyStore
 from test_crash import JOURNAL, assert_as_before_or_as_it_ends, hidden_files, outputs
 from test_landing import COLUMN_MAP, WEEK, csv_bytes, export_rows
@@ -61,20 +61,9 @@ class Place:
         """The base ``name`` as a local tree: the directory itself, or its objects as they are now."""
         if self.bucket is None:
             return self.root / name
-        import boto3  # the s3 extra, there when the bucket is
-
-        from etl.storage.s3 import split_url
-
         into = self.root / "downloaded" / name
         shutil.rmtree(into, ignore_errors=True)
-        bucket, prefix = split_url(f"{self.bucket}/{name}")
-        client = boto3.session.Session().client("s3")
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
-            for item in page.get("Contents", []):
-                path = into / item["Key"][len(prefix) + 1 :]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                client.download_file(bucket, item["Key"], str(path))
-        return into
+        return download_s3(f"{self.bucket}/{name}", into)
 
 
 @dataclasses.dataclass(frozen=True)

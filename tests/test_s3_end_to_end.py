@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ETL, REPO, fast_day_args, run_luigi
+from conftest import ETL, REPO, download_s3, fast_day_args, run_luigi
 from test_day_range_tasks import contents
 from test_landing import COLUMN_MAP, WEEK, csv_bytes, export_rows
 
@@ -47,14 +47,7 @@ def etl(*args: str, base: str) -> subprocess.CompletedProcess:
 
 def s3_contents(url: str, into: Path) -> dict[str, object]:
     """What :func:`contents` says of a local tree, of the objects under ``url``: downloaded, then read the same."""
-    bucket, prefix = split_url(url)
-    client = boto3.session.Session().client("s3")
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
-        for item in page.get("Contents", []):
-            path = into / item["Key"][len(prefix) + 1 :]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            client.download_file(bucket, item["Key"], str(path))
-    return contents(into)
+    return contents(download_s3(url, into))
 
 
 def status(base: str) -> list[dict]:
