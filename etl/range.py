@@ -113,9 +113,17 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         days = [getattr(task, self._param_name) for task in day_tasks]
         calendar = (run_settings.current().start_date, self._first_open_day)
         return [
-            stage(start=a, stop=b, days_per_task=self.days_per_task, rerun=self.rerun)
+            stage(start=a, stop=b, days_per_task=self.days_per_task, rerun=self.chunks_named_by())
             for a, b in blocks_covering(days, self.days_per_task, *calendar)
         ]
+
+    def chunks_named_by(self) -> str:
+        """What makes this run's chunks new tasks for a luigid that keeps a chunk done moments ago as done: the
+        rerun's request, or with the landing source the work the run's ingest found (a late file changes days of
+        blocks built last night, under the same ids)."""
+        if self.rerun or not self.plans_after_ingest():
+            return self.rerun
+        return f"landing-{IngestLandingFiles().landing_state}"
 
     def plans_after_ingest(self) -> bool:
         """With the landing source, which days are missing or stale is known only once new files are read."""
