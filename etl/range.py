@@ -39,8 +39,8 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         default=5,
         positional=False,
         description="days in a block of the chunk grid (blocks aligned to a fixed Monday; 7 gives ISO weeks): one "
-        "Luigi task does a block's missing days per stage, so a range of 2W blocks keeps W workers busy; 1 schedules "
-        "each step of each day as its own task: most detail in the web view, slowest",
+        "Luigi task does a block's missing days per stage, and a stage's blocks run side by side (W blocks keep W "
+        "workers busy); 1 schedules each step of each day as its own task: most detail in the web view, slowest",
     )
 
     pipeline = PipelineParameter()
