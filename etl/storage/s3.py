@@ -170,13 +170,7 @@ class S3Store(Store):
         }
 
     def open_input(self, key: str) -> BinaryIO:
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"]
-        except ClientError as error:
-            if _code(error) in _MISSING:
-                raise FileNotFoundError(f"no such file: {self.describe(key)}") from None
-            raise
-        return _reader(body)
+        return _get(self.client, self.bucket, self._name(key), self.describe(key))
 
     @contextlib.contextmanager
     def atomic_output(self, key: str) -> Iterator[BinaryIO]:
@@ -360,13 +354,7 @@ class S3Landing:
         return pa.CompressedInputStream(stream, "gzip") if name.endswith(GZIP_SUFFIX) else stream
 
     def _stream(self, name: str) -> BinaryIO:
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._name(name))["Body"]
-        except ClientError as error:
-            if _code(error) in _MISSING:
-                raise FileNotFoundError(f"no such file: {self.describe(name)}") from None
-            raise
-        return _reader(body)
+        return _get(self.client, self.bucket, self._name(name), self.describe(name))
 
     def _name(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
@@ -440,6 +428,17 @@ class _Body(io.RawIOBase):
     def close(self) -> None:
         self._body.close()
         super().close()
+
+
+def _get(client, bucket: str, name: str, location: str) -> BinaryIO:
+    """A stream over an object's bytes; FileNotFoundError naming ``location`` when there is no such object."""
+    try:
+        body = client.get_object(Bucket=bucket, Key=name)["Body"]
+    except ClientError as error:
+        if _code(error) in _MISSING:
+            raise FileNotFoundError(f"no such file: {location}") from None
+        raise
+    return _reader(body)
 
 
 def _reader(body) -> BinaryIO:
