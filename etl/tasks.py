@@ -464,8 +464,9 @@ def first_day_to_build(view: StoreView) -> datetime.date | None:
     """The calendar's first day over whose report is still to build or whose cleanup is due (a failed day is
     settled: it holds back nothing here)."""
     settings = run_settings.current()
+    today = clock.today(settings.timezone)
     day = settings.start_date
-    while clock.is_day_over(day, settings.timezone):
+    while day < today:
         if not DailyPipeline(date=day).own_status(view).settled:
             return day
         day += ONE_DAY
