@@ -5,11 +5,12 @@
 
 import gc
 
-from etl import luigi_adapter
+from etl import log_context, luigi_adapter
 from etl.config import install_package_defaults
 
 install_package_defaults()
 luigi_adapter.install()
+log_context.install()
 
 from etl.chunks import PipelineDays, ProcessDays, ReportDays  # noqa: E402
 from etl.range import RangeDaily  # noqa: E402

@@ -24,12 +24,13 @@ RangeDaily then fails naming each such day, file and rule. Any other error fails
 from __future__ import annotations
 
 import html
+import logging
 from typing import ClassVar
 
 import luigi
 import luigi.task
 
-from etl import run_settings
+from etl import log_context, run_settings
 from etl.config import DayParameter, FixedParams
 from etl.day_ranges import ONE_DAY, block_containing, days_between
 from etl.state import DayState, StoreView, blocked_by
@@ -48,6 +49,8 @@ from etl.tasks import (
     per_settings,
 )
 from etl.validation import DataValidationError
+
+logger = logging.getLogger(log_context.LOGGER)
 
 
 class DaysFailedError(RuntimeError):
@@ -205,7 +208,8 @@ def complete_in_process(
     done: set[luigi.Task],
 ) -> None:
     """Run ``task`` after its incomplete requirements that ``chunk`` does, in this process, as a one-worker Luigi
-    run would.
+    run would, and log it as Luigi's worker does (``running``, ``done``, ``failed``), each line naming the task and
+    its day.
 
     Other requirements were completed by the chunks this one requires: one that failed blocks the task.
     ``view`` is the chunk's one look at the store, told of each partition written here. ``failed`` records
@@ -213,6 +217,13 @@ def complete_in_process(
     already refused, unchanged since, is not run again. ``done`` holds the tasks found complete in this run,
     which stay so: a window's days are checked once, not once a day.
     """
+    with log_context.working_on(task):
+        _complete_in_process(task, chunk, view, failed, done)
+
+
+def _complete_in_process(
+    task: luigi.Task, chunk: DayRange, view: StoreView, failed: dict[luigi.Task, str], done: set[luigi.Task]
+) -> None:
     if task in done:
         return
     if task in failed:
@@ -245,13 +256,19 @@ def complete_in_process(
         if view.status(task).finished:  # its requirements were rebuilt to the bytes it was built from
             done.add(task)
             return
+        logger.info("running")
         try:
             task.run()
         except DataValidationError as error:
+            logger.error("failed: %s", error)
             task.trigger_event(luigi.Event.FAILURE, task, error)
+            raise
+        except Exception:
+            logger.exception("failed")
             raise
         finally:
             wrote(view, task)
+        logger.info("done")
         done.add(task)
     except Exception as error:
         failed.setdefault(task, str(error))

@@ -45,6 +45,7 @@ from etl.ingest import (
     version_values,
 )
 from etl.line_items import OrderLines
+from etl.log_context import narrowed_to
 from etl.marks import RAW_STEP, clear_rerun, rerun_asked, rerun_file
 from etl.spill import DaySpill
 from etl.storage import FileStat, Store, dumps_json
@@ -295,18 +296,22 @@ def ingest(
         for day, request in found.asked.items():
             clear_rerun(store, RAW, day, RAW_STEP, request)
     for rows in read:
-        logger.info("etl: ingested %s: %s", landing.describe(rows.name), describe_rows(rows))
+        with narrowed_to(rows.name):
+            logger.info("etl: ingested %s: %s", landing.describe(rows.name), describe_rows(rows))
     for day in rebuilt:
-        logger.info("etl: raw partition of %s rebuilt from %s", day, ", ".join(r.name for r in read if r.gave(day)))
+        with narrowed_to(str(day)):
+            logger.info("etl: raw partition of %s rebuilt from %s", day, ", ".join(r.name for r in read if r.gave(day)))
     for day, count in record["too_late"].items():
-        logger.warning(
-            "etl: %d rows of %s arrived after retention retired the day or what rebuilding it needs (its processed "
-            "partition or its rolling window's); not used",
-            count,
-            day,
-        )
+        with narrowed_to(str(day)):
+            logger.warning(
+                "etl: %d rows of %s arrived after retention retired the day or what rebuilding it needs (its "
+                "processed partition or its rolling window's); not used",
+                count,
+                day,
+            )
     for day, count in record["before_start_date"].items():
-        logger.warning("etl: %d rows of %s are before [etl] start_date; not used", count, day)
+        with narrowed_to(str(day)):
+            logger.warning("etl: %d rows of %s are before [etl] start_date; not used", count, day)
     return record
 
 
