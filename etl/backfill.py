@@ -16,7 +16,7 @@ import luigi.retcodes
 from luigi.cmdline_parser import CmdlineParser
 from luigi.task_register import Register
 
-from etl import clock, progress, run_settings
+from etl import clock, progress, run_settings, run_summary
 from etl.day_ranges import days_between
 from etl.run_settings import RunSettings
 
@@ -24,16 +24,24 @@ from etl.run_settings import RunSettings
 def run_backfill(
     of: str, start: datetime.date, stop: datetime.date, luigi_args: list[str], name: str = "backfill"
 ) -> int:
-    """Complete ``of`` for every day of ``[start, stop)``; returns the exit code of the whole backfill.
+    """Complete ``of`` for every day of ``[start, stop)``; returns the exit code of the whole backfill, once one
+    line on stdout has said it and what the days came to (:mod:`etl.run_summary`): the line a cron log ends with.
 
     On a terminal it runs under a progress line over the days the range can hold, named by the ``etl`` command
     (``backfill``, ``rerun``); an unknown ``of`` runs in-process, where luigi names it as it always did."""
     command = ["RangeDaily", "--of", of, f"--start={start}", f"--stop={stop}", *luigi_args]
-    if not progress.wanted(luigi_args) or of not in Register.task_names():
+    if of not in Register.task_names():
         return run_luigi(command)
+    of_cls = Register.get_task_cls(of)
     with settings_with(luigi_args) as settings:
         days = days_between(max(start, settings.start_date), min(stop, clock.today(settings.timezone)))
-        return progress.run_with_progress(name, command, Register.get_task_cls(of), days)
+        if progress.wanted(luigi_args):
+            return progress.run_with_progress(name, command, of_cls, days)
+        summarize = run_summary.watch(of_cls, days)
+    code = run_luigi(command)
+    with settings_with(luigi_args):
+        print(run_summary.closing_line(name, code, summarize()))
+    return code
 
 
 def run_luigi(command: list[str]) -> int:

@@ -12,8 +12,12 @@ With ``[worker] keep_alive`` a worker also waits while other workers run tasks i
 as idle (``max_keep_alive_idle_duration`` bounds only the rest, such as a failed task waiting out luigid's
 ``retry_delay``).
 
+A worker whose root task keeps a summary of its days (``RangeDaily.watch_run``, :mod:`etl.run_summary`) takes it
+around its loop, and Luigi's execution summary, which speaks of tasks (a range's chunks), ends with its line: how
+many days were done, skipped and failed, and which.
+
 It uses names Luigi does not document (a worker's histories, ``_keep_alive``, the factory the ``luigi`` command
-builds its worker with), checked at import against the pinned Luigi version.
+builds its worker with, the execution summary's formatter), checked at import against the pinned Luigi version.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import datetime
 
 import luigi
+import luigi.execution_summary
 import luigi.interface
 import luigi.worker
 from luigi.scheduler import DONE, FAILED, PENDING
@@ -29,6 +34,7 @@ _PRIVATE = (
     (luigi.worker.Worker, "_keep_alive"),
     (luigi.worker.Worker, "_add_task"),
     (luigi.interface, "_WorkerSchedulerFactory"),
+    (luigi.execution_summary, "_summary_format"),
 )
 for _owner, _name in _PRIVATE:
     if not hasattr(_owner, _name):
@@ -38,9 +44,19 @@ for _owner, _name in _PRIVATE:
 class FleetWorker(luigi.worker.Worker):
     """Luigi's worker, which also counts as done what other workers of a fleet completed."""
 
+    days_summary = None  # what the root task's days came to (etl.run_summary), once the run is over
+
     def run(self) -> bool:
+        summarize = self._watch_root()
         succeeded = super().run()
-        return self._settle_run_elsewhere() and succeeded
+        settled = self._settle_run_elsewhere()
+        self.days_summary = summarize() if summarize else None
+        return settled and succeeded
+
+    def _watch_root(self):
+        """The root task's summary to come, when it keeps one (a range: ``RangeDaily.watch_run``)."""
+        watch_run = getattr(self._add_task_history[0][0], "watch_run", None) if self._add_task_history else None
+        return watch_run() if watch_run else None
 
     def _settle_run_elsewhere(self) -> bool:
         """Summarise the tasks other workers completed or failed as such; False when one failed."""
@@ -73,5 +89,17 @@ class FleetWorkerFactory(luigi.interface._WorkerSchedulerFactory):
 
 
 def install() -> None:
-    """Make every run of this process use :class:`FleetWorker`."""
+    """Make every run of this process use :class:`FleetWorker`, and Luigi's execution summary end with its days."""
     luigi.interface._WorkerSchedulerFactory = FleetWorkerFactory
+    if luigi.execution_summary._summary_format is not _summary_format_with_days:
+        luigi.execution_summary._summary_format = _summary_format_with_days
+
+
+_luigi_summary_format = luigi.execution_summary._summary_format
+
+
+def _summary_format_with_days(set_tasks, worker) -> str:
+    """Luigi's execution summary, which speaks of tasks (a range's chunks), then what the days came to."""
+    text = _luigi_summary_format(set_tasks, worker)
+    days = getattr(worker, "days_summary", None)
+    return text if days is None else f"{text}\n{days.line()}"

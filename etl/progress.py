@@ -22,11 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import luigi
-import luigi.retcodes
 from tqdm import tqdm
 
-from etl import run_settings
-from etl.tasks import full_view
+from etl import run_summary
 
 POLL_SECONDS = 1.0
 INTERRUPTED = 130  # a shell's code for a command stopped by Ctrl-C
@@ -43,8 +41,7 @@ def wanted(luigi_args: list[str]) -> bool:
 def range_progress(of_cls: type[luigi.Task], days: list[datetime.date]) -> tuple[int, int]:
     """How many of ``days`` are done and how many failed (refused, or held back by a failed day) for ``of_cls``,
     under the settings in force, from one view of the store. Reads only: the run in the child is the writer."""
-    view = full_view(run_settings.current())
-    statuses = [view.status(of_cls(date=day)) for day in days]
+    statuses = [day.status for day in run_summary.snapshot(of_cls, days).values()]
     return sum(status.finished for status in statuses), sum(status.failed for status in statuses)
 
 
@@ -55,13 +52,14 @@ def run_with_progress(name: str, command: list[str], of_cls: type[luigi.Task], d
     print(f"etl {name}: full log in {log}", file=sys.stderr)
     for stop in (signal.SIGTERM, signal.SIGHUP):  # a kill or a closed terminal stops the run too, as Ctrl-C does
         signal.signal(stop, signal.default_int_handler)
+    summarize = run_summary.watch(of_cls, days)
     try:
         with luigi_child(command, log) as child:
-            code, done, failed = watch(child, f"etl {name} {of_cls.get_task_family()}", of_cls, days)
+            code = watch(child, f"etl {name} {of_cls.get_task_family()}", of_cls, days)
     except KeyboardInterrupt:
         print(f"etl {name}: interrupted, the run was stopped (exit {INTERRUPTED}); log: {log}", file=sys.stderr)
         return INTERRUPTED
-    print(f"etl {name}: {outcome(code)}: {done} of {len(days)} days done, {failed} failed; log: {log}", file=sys.stderr)
+    print(f"{run_summary.closing_line(name, code, summarize())}; log: {log}")
     return code
 
 
@@ -86,10 +84,8 @@ def luigi_child(command: list[str], log: Path) -> Iterator[subprocess.Popen]:
             child.wait()
 
 
-def watch(
-    child: subprocess.Popen, title: str, of_cls: type[luigi.Task], days: list[datetime.date]
-) -> tuple[int, int, int]:
-    """Show the range's progress until ``child`` exits; its exit code and the final count of days done and failed."""
+def watch(child: subprocess.Popen, title: str, of_cls: type[luigi.Task], days: list[datetime.date]) -> int:
+    """Show the range's progress until ``child`` exits; its exit code."""
     done, failed, pause = counted(of_cls, days, (0, 0))
     finished = False
 
@@ -104,7 +100,7 @@ def watch(
             bar.n = done + failed
             bar.set_description_str(line())
             if finished:
-                return exit_code(child.returncode), done, failed
+                return exit_code(child.returncode)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=pause)
             finished = child.poll() is not None  # looked at before counting, so the last count is the final state
@@ -133,10 +129,3 @@ def log_file(name: str) -> Path:
 def exit_code(returncode: int) -> int:
     """A child's exit code as a shell reports it: 128 + the signal's number when a signal ended it."""
     return returncode if returncode >= 0 else 128 - returncode
-
-
-def outcome(code: int) -> str:
-    """The exit code in words, by Luigi's own ``[retcode]`` names (``task_failed`` ...)."""
-    codes = luigi.retcodes.retcode()
-    names = {getattr(codes, param): param for param, _ in codes.get_params()}
-    return "done (exit 0)" if code == 0 else f"{names.get(code, 'failed')} (exit {code})"

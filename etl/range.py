@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
 
 import luigi
 import luigi.tools.range
 from luigi.parameter import ParameterException
 
-from etl import clock, run_settings
+from etl import clock, run_settings, run_summary
 from etl.chunks import STAGES, DaysFailedError
 from etl.config import DayParameter
 from etl.day_ranges import blocks_covering
+from etl.run_summary import RunSummary
 from etl.tasks import IngestLandingFiles, PipelineParameter, full_view
 
 logger = logging.getLogger("luigi-interface")
@@ -81,6 +83,7 @@ class RangeDaily(luigi.tools.range.RangeDaily):
                 f"--start {finite_datetimes[0].date()} is before [etl] start_date {start_date}: "
                 "the pipeline has no days before it"
             )
+        self._range_days = [moment.date() for moment in finite_datetimes]
         missing = super().missing_datetimes(finite_datetimes)
         if len(missing) > self.task_limit:
             raise ParameterException(
@@ -88,6 +91,12 @@ class RangeDaily(luigi.tools.range.RangeDaily):
                 f"task_limit={self.task_limit}: raise --RangeDaily-task-limit or split the range"
             )
         return missing
+
+    def watch_run(self) -> Callable[[], RunSummary | None] | None:
+        """The summary of the run about to start (:mod:`etl.run_summary`), over the range's days as planned; None
+        when planning found none or failed."""
+        days = self.__dict__.get("_range_days")
+        return run_summary.watch(self.of_cls, days) if days else None
 
     def day_tasks(self) -> list[luigi.Task]:
         """One ``--of`` task per missing day, oldest first (what Luigi's own RangeDaily requires)."""
