@@ -1,6 +1,6 @@
 """What a range run did, day by day: how many days were done, skipped and failed, and which.
 
-Done: built by this run (finished now, and not finished before it, or rebuilt: the day's completion mark changed).
+Done: built by this run (finished now, and not finished before it, or a step of the day rebuilt: its mark changed).
 Skipped: already complete, left as it was. Failed: refused, or held back by a refused day. Not built: anything else
 at the end (a run interrupted, a chunk luigid disabled or another worker still runs). Every count comes from the day
 state (:mod:`etl.state`), the source ``etl status`` reads, taken once before the run and once after it; nothing is
@@ -29,10 +29,10 @@ LISTED_RUNS = 10  # runs of days a category names before "... and N more days"
 
 @dataclasses.dataclass(frozen=True)
 class DaySnapshot:
-    """A day's state for a task family at one moment, and the completion mark a build of it rewrites."""
+    """A day's state for a task family at one moment, and the completion marks a build of its steps rewrites."""
 
     status: DayStatus
-    mark: FileStat | None
+    marks: tuple[FileStat | None, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +47,8 @@ class RunSummary:
     def line(self) -> str:
         """``DailyReport 2024-01-01..2024-01-10 (10 days): 6 done (2024-01-05..2024-01-10), 3 skipped
         (2024-01-01..2024-01-03), 1 failed (2024-01-04)``; not built only when there are such days."""
-        span = f"{day_runs(list(self.days))} ({len(self.days)} days)" if self.days else "(no days)"
+        count = f"{len(self.days)} day" + ("" if len(self.days) == 1 else "s")
+        span = f"{day_runs(list(self.days))} ({count})" if self.days else "(no days)"
         counts = {"done": self.done, "skipped": self.skipped, "failed": self.failed}
         counts |= {"not built": self.not_built} if self.not_built else {}
         parts = [
@@ -64,7 +65,7 @@ def summarize(
     for day in sorted(after):
         now, then = after[day], before.get(day)
         if now.status.finished:
-            unchanged = then is not None and then.status.finished and then.mark == now.mark
+            unchanged = then is not None and then.status.finished and then.marks == now.marks
             categories["skipped" if unchanged else "done"].append(day)
         else:
             categories["failed" if now.status.failed else "not_built"].append(day)
@@ -75,7 +76,7 @@ def snapshot(of_cls: type[luigi.Task], days: Sequence[datetime.date]) -> dict[da
     """Each day's state for ``of_cls`` under the settings in force, from one view of the store. Reads only."""
     view = full_view(run_settings.current())
     tasks = {day: of_cls(date=day) for day in days}
-    return {day: DaySnapshot(view.status(task), built_mark(view, task)) for day, task in tasks.items()}
+    return {day: DaySnapshot(view.status(task), day_marks(view, task)) for day, task in tasks.items()}
 
 
 def watch(of_cls: type[luigi.Task], days: Sequence[datetime.date]) -> Callable[[], RunSummary | None]:
@@ -93,19 +94,23 @@ def watch(of_cls: type[luigi.Task], days: Sequence[datetime.date]) -> Callable[[
     return summary
 
 
-def built_mark(view: StoreView, task: luigi.Task) -> FileStat | None:
-    """The file a build of ``task``'s day rewrites, as listed: the completion mark of its step (its last output
-    where it has none), or of the first step it requires (a DailyPipeline's report). None for a task of no day's
-    partition."""
+def day_marks(view: StoreView, task: luigi.Task) -> tuple[FileStat | None, ...]:
+    """What a build of any step of ``task``'s day rewrites, as listed: the completion mark of each step of that day
+    it requires, itself included (a step's last output where it has none: raw). Empty for a task of no day."""
+    marks: list[FileStat | None] = []
+    seen: set[luigi.Task] = set()
     pending = [task]
     while pending:
-        step = pending.pop(0)
+        step = pending.pop()
+        if step in seen or getattr(step, "date", None) != task.date:
+            continue  # another day's step (a window's, the previous report): that day's own build
+        seen.add(step)
         outputs = getattr(step, "outputs", None)
         if outputs is not None:
             files = view.files(outputs.layer, step.date)
-            return files.get(outputs.mark) or files.get(outputs.last)
+            marks.append(files.get(outputs.mark) or files.get(outputs.last))
         pending += luigi.task.flatten(step.requires())
-    return None
+    return tuple(marks)
 
 
 def day_runs(days: list[datetime.date]) -> str:

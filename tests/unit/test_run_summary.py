@@ -13,7 +13,7 @@ DONE, MISSING = DayStatus(DayState.DONE), DayStatus(DayState.MISSING)
 FAILED = DayStatus(DayState.FAILED, "validation failed", "min_orders", D(2024, 1, 4))
 HELD = DayStatus(DayState.HELD_BACK, "held back", "by 2024-01-04", D(2024, 1, 4))
 HELD_WITH_MORE = DayStatus(DayState.HELD_BACK, "held back", "by 2024-01-04", D(2024, 1, 4), more_to_build=True)
-MARK, REBUILT = FileStat(100, 1), FileStat(100, 2)
+MARK, REBUILT = (FileStat(100, 1), FileStat(40, 1)), (FileStat(100, 1), FileStat(40, 2))  # a day's steps' marks
 
 
 def days(first: int, last: int) -> list[datetime.date]:
