@@ -7,7 +7,8 @@ RangeDaily, by default from ``[etl] start_date`` through yesterday (see :mod:`et
 ``etl status [--start D1] [--end D2] [--json]`` shows every day's state in every step, and why;
 ``etl rerun --start D1 [--end D2] [--from raw|processed|metrics] [--dry-run] [--failed] [--stale]`` rebuilds days;
 ``etl check-deadline [--day D]`` exits 0 when the day's report is done, else names the first step not done and
-alerts through Luigi's ``[email]`` settings, as a failed run does.
+alerts through Luigi's ``[email]`` settings, as a failed run does;
+``etl scheduler [luigi args]`` prints the luigid the configuration names (for scripts), exit 1 when none.
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
     rerun.add_argument(
         "--include-expired", action="store_true", help="also days retention retired (taken out of its ledger first)"
     )
+    commands.add_parser(
+        "scheduler",
+        help="the luigid the configuration names, as luigi finds it without --local-scheduler (for scripts); "
+        "exit 1 when none is named; takes luigi arguments",
+    )
     args, luigi_args = parser.parse_known_args(argv)
     if args.command == "yesterday" and any(not arg.startswith("--etl-") for arg in luigi_args[::2]):
         parser.error(f"unrecognized arguments: {' '.join(luigi_args)}")
@@ -116,6 +122,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
             if args.command == "yesterday":
                 print(clock.last_complete_day(settings.timezone).isoformat())
                 return 0
+            if args.command == "scheduler":
+                return print_scheduler(scheduler)
             if args.command == "status":
                 return show_status(parser, args, settings, scheduler)
             if args.command == "check-deadline":
@@ -216,6 +224,16 @@ def check_deadline(settings: RunSettings, day: datetime.date, scheduler: str | N
     print(line)
     luigi.notifications.send_error_email(f"Luigi: etl: the report of {day} is not done", line)
     return 1
+
+
+def print_scheduler(url: str | None) -> int:
+    """The luigid's URL and 0, or 1 and a line on stderr when none is configured (the cron wrapper then runs a
+    local scheduler)."""
+    if url is None:
+        print("etl scheduler: none configured ([core] scheduler_url, scheduler_host, scheduler_port)", file=sys.stderr)
+        return 1
+    print(url)
+    return 0
 
 
 def print_cleanup_plan(settings: RunSettings, as_of: datetime.date) -> int:
