@@ -66,6 +66,10 @@ def test_default_range_reads_start_date_and_timezone_from_the_commands_own_flags
     monkeypatch.delenv("ETL_NOW")
 
     assert code == 0
+    assert capsys.readouterr().out == (
+        "etl backfill: done (exit 0): DailyReport 2024-03-01..2024-03-03 (3 days): 3 done (2024-03-01..2024-03-03), "
+        "0 skipped, 0 failed\n"
+    ), "its last line, on stdout: the outcome and the days"
     reports = sorted(p.parent.name for p in base_dir.glob("metrics/*/*/*/daily_report.json"))
     assert reports == ["day=01", "day=02", "day=03"], "from --etl-start-date, not the config files' start_date"
     assert main(["yesterday", "--etl-timezone=Pacific/Kiritimati"]) == 0

@@ -180,15 +180,49 @@ def refusal(week: Week) -> str:
     )
 
 
+def days_line(day: datetime.date, code: int, states: dict[datetime.date, dict], built: set[datetime.date]) -> str:
+    """The last line of the night's log: the range from FIRST, the days built that night, those not built again
+    and those that failed (refused, or held back), each as runs of consecutive days."""
+    failed = {d for d, steps in states.items() if steps["report"] in ("failed", "held back")}
+    skipped = set(states) - failed - built
+    counts = [f"{len(days)} {name}" + (f" ({runs(days)})" if days else "")
+              for name, days in (("done", built), ("skipped", skipped), ("failed", failed))]  # fmt: skip
+    outcome = "done (exit 0)" if code == 0 else f"task_failed (exit {code})"
+    span = f"{runs(set(states))} ({len(states)} day{'s' if len(states) > 1 else ''})"
+    return f"etl backfill: {outcome}: DailyPipeline {span}: " + ", ".join(counts)
+
+
+def runs(days: set[datetime.date]) -> str:
+    """``2024-03-04..2024-03-06, 2024-03-08``."""
+    groups: list[list[datetime.date]] = []
+    for d in sorted(days):
+        if groups and groups[-1][-1] + ONE_DAY == d:
+            groups[-1].append(d)
+        else:
+            groups.append([d])
+    return ", ".join(f"{g[0]}..{g[-1]}" if len(g) > 1 else str(g[0]) for g in groups)
+
+
 def check_night(
-    week: Week, day: datetime.date, result: subprocess.CompletedProcess, code: int, states: dict[datetime.date, dict]
+    week: Week,
+    day: datetime.date,
+    result: subprocess.CompletedProcess,
+    code: int,
+    states: dict[datetime.date, dict],
+    built: set[datetime.date],
 ) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
-    """After the night of ``day``: the wrapper's exit and log, each day's reports and figures, and what the
-    operator reads at 09:00 (status lines and exit, the deadline check's exit and line), which it returns."""
+    """After the night of ``day``, whose run ``built`` those days: the wrapper's exit and log, each day's reports
+    and figures, and what the operator reads at 09:00 (status lines and exit, the deadline check's exit and line),
+    which it returns."""
     assert result.returncode == code, result.stdout + result.stderr
     log = week.log(day)
-    assert result.stdout.strip().endswith(f"DailyPipeline through {day} exited {code}"), result.stdout
-    assert f"DailyPipeline through {day} exited {code}" in log, "the log ends with the outcome"
+    outcome = [f"DailyPipeline through {day} exited {code}", days_line(day, code, states, built)]
+    assert log.splitlines()[-2].endswith(outcome[0]), log[-2000:]
+    assert log.splitlines()[-1] == outcome[1], "the log ends with the outcome, then the days"
+    assert result.stdout.splitlines()[-1] == outcome[1] and outcome[0] in result.stdout, "what cron mails"
+    assert "[IngestLandingFiles " in log and all(
+        line.startswith("INFO: [IngestLandingFiles ") for line in log.splitlines() if "etl: ingested " in line
+    ), "the ingest's lines name what it works on"
     assert f"base directory {week.base} (from ETL_BASE_DIR)" in log, "the log names the store it wrote"
 
     figures = expected_figures(week.landing)
@@ -233,7 +267,7 @@ def test_a_week_under_cron_with_a_missed_night_a_failed_day_fixed_and_a_late_exp
         before = week.tree()
         result = week.night(day)
         states[day] = DONE
-        status, _ = check_night(week, day, result, 0, states)
+        status, _ = check_night(week, day, result, 0, states, {day})
         assert changed_partitions(before, week.tree()) == parts("raw processed metrics", day)
         assert last_line(status) == ["March 2024: 1 day, 1 done", "March 2024: 2 days, 2 done"][len(states) - 1]
         assert f"ingested {week.landing / f'orders-{day}.csv'}: {day}: {len(sent[day])}; 0 rows refused" in week.log(
@@ -258,7 +292,7 @@ def test_a_week_under_cron_with_a_missed_night_a_failed_day_fixed_and_a_late_exp
     week.export(f"orders-{BAD}.csv", sent[BAD][:BAD_SENT])
     result = week.night(BAD)
     states[MISSED], states[BAD] = DONE, FAILED
-    status, deadline = check_night(week, BAD, result, 30, states)
+    status, deadline = check_night(week, BAD, result, 30, states, {MISSED})
     log = week.log(BAD)
     assert f"Requiring 2 missing DailyPipeline instances in range [{MISSED}, {BAD}]" in log, "both days, in order"
     assert f"{BAD}: {refusal(week)}" in log, "the log names the failed day, its file and rule"
@@ -278,7 +312,7 @@ def test_a_week_under_cron_with_a_missed_night_a_failed_day_fixed_and_a_late_exp
     before = week.tree()
     result = week.night(LATE)
     states[LATE] = HELD
-    status, deadline = check_night(week, LATE, result, 30, states)
+    status, deadline = check_night(week, LATE, result, 30, states, set())
     log = week.log(LATE)
     assert f"{BAD}: {refusal(week)}" in log and f"{LATE}: held back: {refusal(week)}" in log
     assert changed_partitions(before, week.tree()) == parts("raw processed", LATE), "day 4 untouched"
@@ -299,7 +333,7 @@ def test_a_week_under_cron_with_a_missed_night_a_failed_day_fixed_and_a_late_exp
     before = week.tree()
     result = week.night(DAYS[5])
     states[BAD], states[LATE], states[DAYS[5]] = DONE, DONE, DONE
-    status, _ = check_night(week, DAYS[5], result, 0, states)
+    status, _ = check_night(week, DAYS[5], result, 0, states, {BAD, LATE, DAYS[5]})
     assert "validation failed" not in week.log(DAYS[5])
     assert f"ingested {week.landing / f'orders-{BAD}.csv'}: {BAD}: {len(sent[BAD])}; 0 rows refused" in week.log(
         DAYS[5]
@@ -318,16 +352,16 @@ def test_a_week_under_cron_with_a_missed_night_a_failed_day_fixed_and_a_late_exp
     week.export(f"orders-{DAYS[6]}.csv", sent[DAYS[6]])
     before = week.tree()
     day5_before = week.json("processed", LATE, "daily_summary.json")["total_orders"]
+    window_of_late = [LATE + n * ONE_DAY for n in range(WINDOW)]  # days 5, 6, 7
     result = week.night(DAYS[6])
     states[DAYS[6]] = DONE
-    status, _ = check_night(week, DAYS[6], result, 0, states)  # day 5's figures and windows count the late orders
+    status, _ = check_night(week, DAYS[6], result, 0, states, set(window_of_late))  # days 5 to 7 count the late orders
     assert last_line(status) == "March 2024: 7 days, 7 done"
     assert f"raw partition of {LATE} rebuilt from orders-{LATE}-late.csv" in week.log(DAYS[6])
     assert week.json("processed", LATE, "daily_summary.json")["total_orders"] == day5_before + len(late)
     assert f"ingested {week.landing / f'orders-{LATE}-late.csv'}: {LATE}: {len(late)}; 0 rows refused" in week.log(
         DAYS[6]
     )
-    window_of_late = [LATE + n * ONE_DAY for n in range(WINDOW)]  # days 5, 6, 7
     assert changed_partitions(before, week.tree()) == (
         parts("raw processed", LATE, DAYS[6]) | parts("metrics", *window_of_late)
     )
@@ -337,7 +371,7 @@ def test_a_week_under_cron_with_a_missed_night_a_failed_day_fixed_and_a_late_exp
     before = week.tree()
     result = week.night(DAYS[7])
     states[DAYS[7]] = DONE
-    status, _ = check_night(week, DAYS[7], result, 0, states)
+    status, _ = check_night(week, DAYS[7], result, 0, states, {DAYS[7]})
     assert changed_partitions(before, week.tree()) == parts("raw processed metrics", DAYS[7])
     assert last_line(status) == "March 2024: 8 days, 8 done"
     assert sorted(p.name for p in week.logs.glob("daily-*.log")) == [

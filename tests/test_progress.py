@@ -129,7 +129,10 @@ def test_on_a_terminal_backfill_shows_one_progress_line_and_logs_to_a_file(tmp_p
     assert "This progress looks :) because there were no failed tasks" in log.read_text(), "Luigi's summary"
     frames = [frame for frame in re.split(r"\r\n?|\n", shown) if "/10 days done" in frame]
     assert "10/10 days done, 0 failed" in frames[-1] and "100%" in frames[-1], "the final state stays on screen"
-    assert shown.rstrip().splitlines()[-1] == f"etl backfill: done (exit 0): 10 of 10 days done, 0 failed; log: {log}"
+    assert shown.rstrip().splitlines()[-1] == (
+        "etl backfill: done (exit 0): DailyReport 2024-01-01..2024-01-10 (10 days): 10 done (2024-01-01..2024-01-10), "
+        f"0 skipped, 0 failed; log: {log}"
+    ), "the outcome and what the days came to"
     assert not re.search(r"\b(INFO|DEBUG|WARNING|ERROR):|Execution Summary", shown), "no Luigi log lines: " + shown
     assert "\r" in shown, "one line, redrawn in place"
     for day in (D(2024, 1, 1) + datetime.timedelta(days=i) for i in range(10)):
@@ -147,7 +150,11 @@ def test_without_a_terminal_backfill_prints_the_log_lines_and_writes_no_log_file
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "INFO: " in result.stderr and "===== Luigi Execution Summary =====" in result.stderr, "today's log lines"
-    assert "days done" not in result.stderr + result.stdout
+    assert "days done" not in result.stderr + result.stdout, "no progress line"
+    assert result.stdout == (
+        "etl backfill: done (exit 0): DailyReport 2024-01-01..2024-01-10 (10 days): 10 done (2024-01-01..2024-01-10), "
+        "0 skipped, 0 failed\n"
+    ), "stdout: its one line, the outcome and the days"
     assert not logs.exists(), "no log file of its own: cron's wrapper keeps the log"
 
 
@@ -170,7 +177,10 @@ def test_on_a_terminal_a_failed_day_is_counted_and_the_exit_code_is_luigis(tmp_p
         assert code == 30, "task_failed, from the luigi run itself"
         assert log.parent == Path(tempfile.gettempdir()) / f"etl-{getpass.getuser()}", "without $ETL_LOG_DIR"
         assert "3/10 days done, 7 failed" in shown, "04 refused, 05..10 held back by it (7-day windows)"
-        assert "etl backfill: task_failed (exit 30): 3 of 10 days done, 7 failed" in shown
+        assert (
+            "etl backfill: task_failed (exit 30): DailyReport 2024-01-01..2024-01-10 (10 days): "
+            "3 done (2024-01-01..2024-01-03), 0 skipped, 7 failed (2024-01-04..2024-01-10); log: "
+        ) in shown
         assert "2024-01-04: validation failed for 2024-01-04" in log.read_text()
     finally:
         log.unlink()
@@ -211,7 +221,8 @@ def test_on_a_terminal_a_rerun_shows_its_progress_line_over_the_days_it_may_rebu
 
     assert code == 0, shown
     log = Path(LOG_PATH.search(shown).group(1))
-    assert shown.rstrip().splitlines()[-1] == f"etl rerun: done (exit 0): 8 of 8 days done, 0 failed; log: {log}", (
-        "the two days and the six whose windows read them"
-    )
+    assert shown.rstrip().splitlines()[-1] == (
+        "etl rerun: done (exit 0): DailyReport 2024-01-03..2024-01-10 (8 days): 8 done (2024-01-03..2024-01-10), "
+        f"0 skipped, 0 failed; log: {log}"
+    ), "the two days and the six whose windows read them"
     assert not list(base.rglob("*.rerun.json"))
