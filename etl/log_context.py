@@ -2,7 +2,7 @@
 
 A context variable holds what is being worked on; a filter on Luigi's ``luigi-interface`` logger, where the pipeline
 and Luigi's worker log, puts it in front of each message, so that it shows under any handler and format: Luigi's
-default, ``--logging-conf-file`` or a ``[logging]`` section of the user's. Luigi's ``[worker] task_process_context``
+default (``--log-level``) or the user's own (``--logging-conf-file``). Luigi's ``[worker] task_process_context``
 (``etl/luigi_defaults.cfg``) sets it around each task's run, Luigi's own ``running``/``done``/``failed`` lines
 included, in forked workers too; a chunk sets it around each step of each day it does in-process, and the landing
 ingest around each file and day it names.

@@ -91,8 +91,7 @@ class FleetWorkerFactory(luigi.interface._WorkerSchedulerFactory):
 def install() -> None:
     """Make every run of this process use :class:`FleetWorker`, and Luigi's execution summary end with its days."""
     luigi.interface._WorkerSchedulerFactory = FleetWorkerFactory
-    if luigi.execution_summary._summary_format is not _summary_format_with_days:
-        luigi.execution_summary._summary_format = _summary_format_with_days
+    luigi.execution_summary._summary_format = _summary_format_with_days
 
 
 _luigi_summary_format = luigi.execution_summary._summary_format
