@@ -28,7 +28,7 @@ import luigi
 import luigi.execution_summary
 import luigi.interface
 import luigi.worker
-from luigi.scheduler import DONE, FAILED, PENDING
+from luigi.scheduler import DONE, FAILED, PENDING, UNKNOWN
 
 _PRIVATE = (
     (luigi.worker.Worker, "_keep_alive"),
@@ -54,9 +54,13 @@ class FleetWorker(luigi.worker.Worker):
         return settled and succeeded
 
     def _watch_root(self):
-        """The root task's summary to come, when it keeps one (a range: ``RangeDaily.watch_run``)."""
-        watch_run = getattr(self._add_task_history[0][0], "watch_run", None) if self._add_task_history else None
-        return watch_run() if watch_run else None
+        """The root task's summary to come, when it keeps one (a range: ``RangeDaily.watch_run``) and was scheduled
+        without error."""
+        if not self._add_task_history:
+            return None
+        root, status, _ = self._add_task_history[0]
+        watch_run = getattr(root, "watch_run", None)
+        return watch_run() if watch_run and status != UNKNOWN else None
 
     def _settle_run_elsewhere(self) -> bool:
         """Summarise the tasks other workers completed or failed as such; False when one failed."""

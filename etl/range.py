@@ -93,8 +93,12 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         return missing
 
     def watch_run(self) -> Callable[[], RunSummary | None] | None:
-        """The summary of the run about to start (:mod:`etl.run_summary`), over the range's days as planned; None
-        when planning found none or failed."""
+        """The summary of the run about to start (:mod:`etl.run_summary`), over the range's days; None when there
+        are none, or for a task of more parameters than its ``date`` (not the pipeline's). Called once the range
+        was scheduled without error."""
+        if self._param_name != "date" or self.of_params:
+            return None
+        self.day_tasks()  # plans the range, if scheduling did not (the landing source plans after its ingest)
         days = self.__dict__.get("_range_days")
         return run_summary.watch(self.of_cls, days) if days else None
 

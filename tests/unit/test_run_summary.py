@@ -27,7 +27,8 @@ def test_each_day_is_done_skipped_failed_or_not_built_by_its_state_before_and_af
         **{day: DaySnapshot(MISSING, None) for day in days(5, 9)},
     }
     after = {
-        **{day: DaySnapshot(DONE, MARK) for day in days(1, 2)},
+        D(2024, 1, 1): DaySnapshot(DONE, MARK),
+        D(2024, 1, 2): DaySnapshot(DONE, (None, MARK[1])),  # its raw partition retired by retention: no build
         D(2024, 1, 3): DaySnapshot(DONE, REBUILT),
         D(2024, 1, 4): DaySnapshot(FAILED, None),
         D(2024, 1, 5): DaySnapshot(HELD, None),
