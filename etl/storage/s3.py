@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import BinaryIO
 
 import boto3
@@ -73,6 +74,20 @@ def make_client(options: S3Options):
     return boto3.session.Session().client(
         "s3", endpoint_url=options.endpoint_url or None, region_name=options.region or None, config=config
     )
+
+
+def download(url: str, into: Path, options: S3Options | None = None) -> Path:
+    """A local copy of every object under ``s3://bucket/prefix``, as they are now, in ``into``: how a person looks
+    at, or compares, a pipeline on object storage with local tools."""
+    bucket, prefix = split_url(url)
+    client = make_client(options or S3Options())
+    below = f"{prefix}/" if prefix else ""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=below):
+        for item in page.get("Contents", []):
+            path = into / item["Key"][len(below) :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, item["Key"], str(path))
+    return into
 
 
 def check_conditional_writes(store: S3Store) -> None:
