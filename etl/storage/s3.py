@@ -67,8 +67,8 @@ def make_client(options: S3Options):
     """A thread-safe S3 client with bounded retries and timeouts, from the standard chain and ``options``."""
     config = Config(
         retries={"mode": "standard", "max_attempts": options.max_attempts},
-        connect_timeout=10,
-        read_timeout=60,
+        connect_timeout=options.connect_timeout_seconds,
+        read_timeout=options.read_timeout_seconds,
         s3={"addressing_style": options.addressing_style} if options.addressing_style else None,
     )
     return boto3.session.Session().client(
