@@ -72,6 +72,14 @@ class Service:
             if sample.name == name
         }
 
+    def backfill(self, base: Path, stop: str, days_per_task: int) -> subprocess.CompletedProcess:
+        """A real ``luigi`` run of RangeDaily of DailyReport from 2024-01-01 into ``base``, against this luigid."""
+        return run_luigi(
+            "RangeDaily", "--of", "DailyReport", "--start=2024-01-01", f"--stop={stop}",
+            f"--days-per-task={days_per_task}", f"--etl-base-dir={base}", *fast_day_args(),
+            cwd=base.parent, scheduler=("--scheduler-url", self.url),
+        )  # fmt: skip
+
     def get(self, path: str) -> str:
         with urllib.request.urlopen(self.url + path, timeout=10) as response:
             return response.read().decode()
@@ -226,10 +234,7 @@ def test_a_chunk_with_a_bad_day_shows_failed_with_its_error_its_days_and_progres
     blocker.parent.mkdir(parents=True)
     blocker.write_text("a file where the day's partition goes: the day fails, not its validation")
     assert service("start").returncode == 0
-    run = run_luigi(
-        "RangeDaily", "--of", "DailyReport", "--start=2024-01-01", "--stop=2024-01-05", "--days-per-task=4",
-        f"--etl-base-dir={base}", *fast_day_args(), cwd=tmp_path, scheduler=("--scheduler-url", service.url),
-    )  # fmt: skip
+    run = service.backfill(base, stop="2024-01-05", days_per_task=4)
 
     failed = service.tasks(status="FAILED")
     assert run.returncode == 30, run.stderr[-3000:]
@@ -254,10 +259,7 @@ def test_a_chunk_with_a_bad_day_shows_failed_with_its_error_its_days_and_progres
 def test_a_task_per_step_shows_each_days_rows_in_its_validation_and_processing(tmp_path, service):
     base = tmp_path / "base"
     assert service("start").returncode == 0
-    run = run_luigi(
-        "RangeDaily", "--of", "DailyReport", "--start=2024-01-01", "--stop=2024-01-03", "--days-per-task=1",
-        f"--etl-base-dir={base}", *fast_day_args(), cwd=tmp_path, scheduler=("--scheduler-url", service.url),
-    )  # fmt: skip
+    run = service.backfill(base, stop="2024-01-03", days_per_task=1)
     assert run.returncode == 0, run.stderr[-3000:]
 
     shown = {(task["name"], task["params"].get("date")): task["status_message"] for task in service.tasks().values()}
@@ -282,10 +284,7 @@ def test_a_refused_day_is_named_in_the_failed_ranges_message_and_its_chunks_and_
     row = "O1,C1,P1,x,1,2.0,2.0,2024-01-02T10:00:00,<script>alert(1)</script>,card,one column too many"
     raw.write_text(f"{header},payment_method\n{row}\n")
     assert service("start").returncode == 0
-    run = run_luigi(
-        "RangeDaily", "--of", "DailyReport", "--start=2024-01-01", "--stop=2024-01-04", "--days-per-task=7",
-        f"--etl-base-dir={base}", *fast_day_args(), cwd=tmp_path, scheduler=("--scheduler-url", service.url),
-    )  # fmt: skip
+    run = service.backfill(base, stop="2024-01-04", days_per_task=7)
     assert run.returncode == 30, run.stderr[-3000:]
 
     failed, done = service.tasks(status="FAILED"), service.tasks(status="DONE")
