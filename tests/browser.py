@@ -9,7 +9,9 @@ chromium, the dev extra Playwright.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -29,9 +31,12 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
-def render(url: str, screenshot: Path, width: int = 1280, height: int = 900) -> list[str]:
-    """Load ``url`` (http on loopback, or a file) in headless chromium and save a full-page PNG to ``screenshot``
-    and a copy under ``test-artifacts/`` (CI keeps it); the page's problems, one line each."""
+def render(
+    url: str, screenshot: Path, width: int = 1280, height: int = 900, act: Callable[[Any], None] | None = None
+) -> list[str]:
+    """Load ``url`` (http on loopback, or a file) in headless chromium, do ``act`` on the page as a person would
+    (click a button, wait for what it opens), and save a full-page PNG to ``screenshot`` and a copy under
+    ``test-artifacts/`` (CI keeps it); the page's problems, one line each (a dialog a script opened among them)."""
     sync_playwright = _playwright()
     problems: list[str] = []
     with sync_playwright() as playwright:
@@ -40,8 +45,11 @@ def render(url: str, screenshot: Path, width: int = 1280, height: int = 900) -> 
             page = browser.new_page(viewport={"width": width, "height": height})
             page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
             page.on("console", lambda message: _console_error(message, problems))
+            page.on("dialog", lambda dialog: _dialog(dialog, problems))
             page.route("**/*", lambda route: _stay_local(route, problems))
             page.goto(url, wait_until="networkidle")
+            if act is not None:
+                act(page)
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
@@ -64,6 +72,11 @@ def _playwright():
 def _console_error(message, problems: list[str]) -> None:
     if message.type == "error":
         problems.append(f"console error: {message.text}")
+
+
+def _dialog(dialog, problems: list[str]) -> None:
+    problems.append(f"dialog: {dialog.type} {dialog.message}")
+    dialog.dismiss()
 
 
 def _stay_local(route, problems: list[str]) -> None:

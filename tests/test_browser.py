@@ -15,10 +15,11 @@ def test_a_clean_page_has_no_problems_and_a_screenshot(tmp_path: Path) -> None:
 def test_script_errors_and_requests_off_the_machine_are_reported(tmp_path: Path) -> None:
     page = tmp_path / "broken.html"
     page.write_text(
-        "<html><body><img src='http://192.0.2.1/x.png'><script>console.error('bad'); missingFunction();</script>"
-        "</body></html>"
+        "<html><body><img src='http://192.0.2.1/x.png'><script>console.error('bad'); alert('injected');"
+        " missingFunction();</script></body></html>"
     )
     problems = render(page.as_uri(), tmp_path / "browser-broken.png")
     assert any("missingFunction" in line for line in problems), problems
     assert "console error: bad" in problems
+    assert "dialog: alert injected" in problems, "a dialog a script opens is reported (and dismissed, not waited on)"
     assert "request off the machine: http://192.0.2.1/x.png" in problems
