@@ -7,7 +7,7 @@ RangeDaily, by default from ``[etl] start_date`` through yesterday (see :mod:`et
 ``etl status [--start D1] [--end D2] [--json]`` shows every day's state in every step, and why;
 ``etl rerun --start D1 [--end D2] [--from raw|processed|metrics] [--dry-run] [--failed] [--stale]`` rebuilds days;
 ``etl check-deadline [--day D]`` exits 0 when the day's report is done, else names the first step not done and
-alerts through Luigi's ``[email]`` settings, as a failed run does.
+alerts as a failed run does (Luigi's ``[email]`` settings, ``[alerts] webhook_url``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import argparse
 import datetime
 import sys
 
-import luigi.notifications
 from luigi.retcodes import retcode
 
-from etl import clock
+from etl import alerts, clock
 from etl.backfill import run_backfill, run_luigi, settings_with
 from etl.config import SettingsError
 from etl.day_ranges import ONE_DAY
@@ -80,8 +79,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
     status.add_argument("--json", action="store_true", help="one JSON object a day, for scripts")
     deadline = commands.add_parser(
         "check-deadline",
-        help="exit 0 when the day's report is done; else 1, naming the first step not done and why, and mail it "
-        "through Luigi's [email] settings",
+        help="exit 0 when the day's report is done; else 1, naming the first step not done and why, and alert it "
+        "as a failed run does (Luigi's [email] settings, [alerts] webhook_url)",
     )
     deadline.add_argument(
         "--day", type=datetime.date.fromisoformat, help="the business day (default: yesterday in [etl] timezone)"
@@ -198,8 +197,8 @@ def ask_for_rerun(
 
 def check_deadline(settings: RunSettings, day: datetime.date, scheduler: str | None = None) -> int:
     """0 when ``day``'s report is done (silent unless on a terminal); else 1, with one line naming the first step
-    not done and why (running or disabled, asked of the ``scheduler`` luigid), mailed as a failure is (Luigi's
-    ``[email]`` settings; nothing is sent when none are set)."""
+    not done and why (running or disabled, asked of the ``scheduler`` luigid), alerted as a failure is (Luigi's
+    ``[email]`` settings, ``[alerts] webhook_url``; nothing is sent when neither is set)."""
     (row,) = with_scheduler(day_rows(settings, day, day + ONE_DAY), scheduler, settings.identity)
     late = first_not_done(row)
     if late is None:
@@ -214,7 +213,7 @@ def check_deadline(settings: RunSettings, day: datetime.date, scheduler: str | N
         f": {reason}" if reason else ""
     )
     print(line)
-    luigi.notifications.send_error_email(f"Luigi: etl: the report of {day} is not done", line)
+    alerts.send(alerts.Alert(f"Luigi: etl: the report of {day} is not done", line))
     return 1
 
 

@@ -144,7 +144,7 @@ def test_read_sections_gives_parsed_values(configure, base_dir):
     configure({"generation": {"seed": "7", "null_rate": "0.25"}, "retention": {"cleanup_weekdays": "sun"}})
     values = read_sections()
     assert list(values) == [
-        "etl", "generation", "validation", "rolling", "report", "retention", "landing", "revenue", "s3"
+        "etl", "generation", "validation", "rolling", "report", "retention", "landing", "revenue", "s3", "alerts"
     ]  # fmt: skip
     assert values["etl"]["base_dir"] == str(base_dir)
     assert values["generation"]["seed"] == 7
