@@ -476,6 +476,17 @@ class s3(Settings):  # noqa: N801
         description="Attempts per request, the first included, before a throttled, failing (5xx) or timed-out "
         "request is an error; botocore waits with backoff between them.",
     )
+    connect_timeout_seconds = NumberParameter(
+        low=0.1,
+        default=S3Options.connect_timeout_seconds,
+        description="Seconds to open a connection to the endpoint before the attempt counts as timed out.",
+    )
+    read_timeout_seconds = NumberParameter(
+        low=0.1,
+        default=S3Options.read_timeout_seconds,
+        description="Seconds without a byte of a response before the attempt counts as timed out (not a limit on "
+        "a whole object's transfer).",
+    )
 
 
 SECTIONS = (etl, generation, validation, rolling, report, retention, landing, revenue, s3)

@@ -224,18 +224,9 @@ def serving(process: subprocess.Popen, port: int, wait_seconds: float = 30) -> I
 
 def download_s3(url: str, into: Path) -> Path:
     """The objects under ``s3://bucket/prefix`` as a local tree under ``into`` (as they are now), to compare."""
-    import boto3  # the s3 extra, there when a test has a bucket
+    from etl.storage.s3 import download  # the s3 extra, there when a test has a bucket
 
-    from etl.storage.s3 import split_url
-
-    bucket, prefix = split_url(url)
-    client = boto3.session.Session().client("s3")
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
-        for item in page.get("Contents", []):
-            path = into / item["Key"][len(prefix) + 1 :]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            client.download_file(bucket, item["Key"], str(path))
-    return into
+    return download(url, into)
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,16 @@ def test_benchmark_reports_every_figure_and_identical_outputs(tmp_path):
     assert small["list_partitions raw"] > 0 and small["atomic_output"] > 0
 
 
+@pytest.mark.slow
+def test_the_fleet_on_object_storage_writes_the_bare_loops_bytes_into_the_bucket(tmp_path):
+    pytest.importorskip("moto.server", reason="moto[server] is not installed: pip install -e '.[dev,s3]'")
+    figures = benchmark_figures(tmp_path, "--days=3", "--orders-per-day=100", "--fleet=2", "--store=s3", "--json")
+
+    assert figures["store"] == "s3" and figures["same_bytes"] is True
+    assert set(figures["peak_rss_mb"]) == {"bare", "luigi_w1", "luigi_w2", "bare_x2", "fleet_2"}
+    assert figures["fleet_2_vs_bare_x2"] == pytest.approx(figures["bare_x2_s"] / figures["fleet_2_s"], rel=0.01)
+
+
 def write_tree(base, report_time: str, orders: bytes) -> None:
     day = base / "metrics" / "year=2024" / "month=01" / "day=01"
     day.mkdir(parents=True)

@@ -24,6 +24,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import BinaryIO
 
 import boto3
@@ -47,8 +48,6 @@ CAS_ATTEMPTS = 20  # conditional writes of one update_json before it gives up: 8
 CAS_BACKOFF_SECONDS = 0.05  # first wait after a lost conditional write, doubled each time (with jitter)
 CAS_BACKOFF_CAP_SECONDS = 2.0
 LEASE_POLL_SECONDS = 0.2  # how often a waiting holder looks at the lease again
-CONNECT_TIMEOUT_SECONDS = 10
-READ_TIMEOUT_SECONDS = 60
 AWS_DOMAIN = ".amazonaws.com"
 _CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict")
 _PROBED: set[tuple[str, str]] = set()  # (endpoint, bucket) whose conditional writes this process has seen work
@@ -71,8 +70,8 @@ def make_client(options: S3Options):
     """A thread-safe S3 client with bounded retries and timeouts, from the standard chain and ``options``."""
     config = Config(
         retries={"mode": "standard", "max_attempts": options.max_attempts},
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
+        connect_timeout=options.connect_timeout_seconds,
+        read_timeout=options.read_timeout_seconds,
         s3={"addressing_style": options.addressing_style} if options.addressing_style else None,
     )
     return boto3.session.Session().client(
@@ -98,9 +97,23 @@ def arrow_s3(client, options: S3Options) -> pafs.S3FileSystem:
         scheme=endpoint.scheme if custom else "https",
         force_virtual_addressing=options.addressing_style == "virtual",
         retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=options.max_attempts),
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        request_timeout=READ_TIMEOUT_SECONDS,
+        connect_timeout=options.connect_timeout_seconds,
+        request_timeout=options.read_timeout_seconds,
     )
+
+
+def download(url: str, into: Path, options: S3Options | None = None) -> Path:
+    """A local copy of every object under ``s3://bucket/prefix``, as they are now, in ``into``: how a person looks
+    at, or compares, a pipeline on object storage with local tools."""
+    bucket, prefix = split_url(url)
+    client = make_client(options or S3Options())
+    below = f"{prefix}/" if prefix else ""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=below):
+        for item in page.get("Contents", []):
+            path = into / item["Key"][len(below) :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, item["Key"], str(path))
+    return into
 
 
 def check_conditional_writes(store: S3Store) -> None:
