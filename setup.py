@@ -37,9 +37,11 @@ setup(
     # the service's packages, since the tests run it;
     # duckdb: the README's DuckDB query, run over a built tree and compared with etl.query.
     # s3: boto3, the S3 client behind an s3:// base or landing directory (conditional writes, retries).
+    # dashboard: matplotlib, the chart of `etl dashboard`, drawn without a display (Agg).
     extras_require={
         "service": SERVICE,
         "s3": ["boto3>=1.35"],
+        "dashboard": ["matplotlib>=3.8"],
         "dev": [
             "pytest>=8",
             "ruff>=0.6",
