@@ -79,7 +79,8 @@ def chart_png(
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
     revenue_axes, orders_axes = figure.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     days = pd.DatetimeIndex([row.day for row in rows], name="date").as_unit("s")
-    in_range = summaries.set_index("date").reindex(days)  # a day without figures breaks the line
+    # A day without figures is a row of NaN: it breaks the line, and a range without any still draws.
+    in_range = summaries.set_index("date").reindex(index=days, columns=["total_revenue", "total_orders"])
     dates = days.to_numpy()
     revenue_axes.plot(dates, in_range["total_revenue"], marker="o", markersize=3, color=REVENUE, label="revenue")
     kept = sorted(averages.items())

@@ -29,7 +29,7 @@ from etl.storage.layout import DAILY_SUMMARY, PARTITION_LEVELS, PROCESSED, file_
 from etl.tasks import full_view
 
 DATE = "date"  # the column every frame here starts with: the day of the partition a row comes from
-REGION = "region"  # a partition level the layout may gain; load_days filters on it once it has it
+REGION = "region"  # a partition level the layout may gain: load_days takes it, and refuses any until then
 _HIVE = ds.partitioning(pa.schema([(level, pa.int32()) for level in PARTITION_LEVELS]), flavor="hive")
 
 Day = datetime.date | str  # a date, or its ISO form

@@ -189,6 +189,18 @@ def test_without_matplotlib_the_command_says_what_to_install(configure, tree, tm
     assert not (tmp_path / "chart.png").exists()
 
 
+def test_a_range_without_any_figures_is_drawn_all_missing(configure, tree, tmp_path):
+    configure(settings(tree))
+    arguments = ["dashboard", "--start", "2024-01-20", "--end", "2024-01-21", "--output"]
+
+    assert main([*arguments, str(tmp_path / "chart.png")]) == 0
+    assert main([*arguments, str(tmp_path / "page.html")]) == 0
+
+    assert image.imread(tmp_path / "chart.png").shape == (640, 1200, 4)
+    rows = Page((tmp_path / "page.html").read_text()).rows
+    assert rows[1:3] == [["2024-01-20", "missing"], ["2024-01-21", "missing"]]
+
+
 def test_an_output_neither_png_nor_html_is_refused_before_any_work(configure, tree, tmp_path, capsys):
     configure(settings(tree))
 
