@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
             result = (landing_benchmark if args.landing else big_landing_benchmark)(args, Path(workdir))
             print(json.dumps(result, indent=2, sort_keys=True))
             return 0
+        if args.query:
+            print(json.dumps(query_benchmark(args, Path(workdir)), indent=2, sort_keys=True))
+            return 0
         result = benchmark(args, Path(workdir))
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
@@ -102,6 +105,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="GB",
         help="instead: ingest a landing directory of GB gigabytes of plain CSV whose largest file holds a third of "
         "it, the --days mixed in every file; prints the ingest against its floor and its peak RSS (JSON)",
+    )
+    parser.add_argument(
+        "--query",
+        action="store_true",
+        help="instead: build --days of processed partitions with the bare loop, then time etl.query.load_days over "
+        "them against a direct pyarrow.dataset read of the same files (best of --repeat, at least 3; JSON)",
     )
     parser.add_argument("--base", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--late", action="store_true", help=argparse.SUPPRESS)
@@ -717,6 +726,52 @@ def landing_floor(landing: Path, base: Path, pacsv) -> float:
         for orders in sorted(base.glob("raw/year=*/month=*/day=*/orders.csv")):
             pacsv.write_csv(pacsv.read_csv(orders), str(Path(scratch, "orders.csv")))
     return time.perf_counter() - started
+
+
+def query_benchmark(args: argparse.Namespace, workdir: Path) -> dict:
+    """``load_days`` over every day built against a direct read of the same files by ``pyarrow.dataset`` (with the
+    same column types, into an Arrow table, and on to a pandas frame), alternated: the best after a first round, and
+    that first round's (where ``load_days`` reads the settings and every completion mark the day state needs)."""
+    import luigi.configuration
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    import etl  # noqa: F401 - package defaults, as luigi loads them
+    from etl.csv_io import TABLE_TYPES
+    from etl.query import load_days
+
+    base = workdir / "base"
+    subprocess.run(_bare_loop(base, args.start, args.days, args.orders_per_day), check=True, stdout=subprocess.DEVNULL)
+    for (section, option), value in settings(args, base).items():
+        luigi.configuration.get_config().set(section, option, value)
+    files = [str(path) for path in sorted(base.glob("processed/*/*/*/orders_processed.csv"))]
+    types = TABLE_TYPES["orders_processed.csv"]
+    csv_format = ds.CsvFileFormat(convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+    end = args.start + datetime.timedelta(days=args.days - 1)
+    reads = {
+        "load_days": lambda: load_days(args.start, end, strict=True),
+        "pyarrow_table": lambda: ds.dataset(files, format=csv_format, partitioning="hive").to_table(),
+        "pyarrow_frame": lambda: ds.dataset(files, format=csv_format, partitioning="hive").to_table().to_pandas(),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in reads}
+    rows = {}
+    for _ in range(1 + max(args.repeat, 3)):
+        for name, read in reads.items():
+            started = time.perf_counter()
+            rows[name] = len(read())
+            seconds[name].append(time.perf_counter() - started)
+    if len(set(rows.values())) != 1:
+        raise SystemExit(f"the reads disagree on the rows: {rows}")
+    best = {name: min(times[1:]) for name, times in seconds.items()}
+    return {
+        "days": args.days,
+        "orders": rows["load_days"],
+        "processed_mb": round(sum(os.path.getsize(path) for path in files) / 1e6, 1),
+        **{f"{name}_s": round(time_s, 3) for name, time_s in best.items()},
+        "first_call_s": {name: round(times[0], 3) for name, times in seconds.items()},
+        "load_days_vs_pyarrow_table": round(best["load_days"] / best["pyarrow_table"], 2),
+        "load_days_vs_pyarrow_frame": round(best["load_days"] / best["pyarrow_frame"], 2),
+    }
 
 
 def format_table(result: dict) -> str:
