@@ -33,11 +33,25 @@ setup(
     # aiosmtpd: a real SMTP server on a loopback port, so tests read the failure mails Luigi sends;
     # hypothesis: random partition trees and policies for the retention properties;
     # moto[server]: a real S3 endpoint on a loopback port, so the store contract runs on S3 too;
-    # the service's packages, since the tests run it.
+    # playwright: drives Debian's chromium (not its own browser download) for the pages a person looks at;
+    # the service's packages, since the tests run it;
+    # duckdb: the README's DuckDB query, run over a built tree and compared with etl.query.
     # s3: boto3, the S3 client behind an s3:// base or landing directory (conditional writes, retries).
+    # dashboard: matplotlib, the chart of `etl dashboard`, drawn without a display (Agg).
     extras_require={
         "service": SERVICE,
         "s3": ["boto3>=1.35"],
-        "dev": ["pytest>=8", "ruff>=0.6", "psutil>=5.9", "aiosmtpd>=1.4", "hypothesis>=6", "moto[server]>=5", *SERVICE],
+        "dashboard": ["matplotlib>=3.8"],
+        "dev": [
+            "pytest>=8",
+            "ruff>=0.6",
+            "psutil>=5.9",
+            "aiosmtpd>=1.4",
+            "hypothesis>=6",
+            "moto[server]>=5",
+            "playwright>=1.40",
+            *SERVICE,
+            "duckdb>=1.1",
+        ],
     },
 )

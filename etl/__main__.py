@@ -7,7 +7,8 @@ RangeDaily, by default from ``[etl] start_date`` through yesterday (see :mod:`et
 ``etl status [--start D1] [--end D2] [--json]`` shows every day's state in every step, and why;
 ``etl rerun --start D1 [--end D2] [--from raw|processed|metrics] [--dry-run] [--failed] [--stale]`` rebuilds days;
 ``etl check-deadline [--day D]`` exits 0 when the day's report is done, else names the first step not done and
-alerts through Luigi's ``[email]`` settings, as a failed run does;
+alerts as a failed run does (Luigi's ``[email]`` settings, ``[alerts] webhook_url``);
+``etl dashboard [--start D1] [--end D2] --output FILE.png|FILE.html`` draws the days (see :mod:`etl.dashboard`);
 ``etl scheduler [luigi args]`` prints the luigid the configuration names (for scripts), exit 1 when none.
 """
 
@@ -15,22 +16,26 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
+import warnings
+from pathlib import Path
 
-import luigi.notifications
 from luigi.retcodes import retcode
 
-from etl import clock
+from etl import alerts, clock
 from etl.backfill import run_backfill, run_luigi, settings_with
 from etl.config import SettingsError
 from etl.day_ranges import ONE_DAY
 from etl.landing import LandingFileError
+from etl.metrics import window_dates
+from etl.query import MissingDaysWarning, load_summaries
 from etl.rerun import ask, describe, plan_rerun, window_of
 from etl.run_settings import RunSettings
 from etl.scheduler_state import disabled_lines, scheduler_url, with_scheduler
 from etl.state import HELD_BACK, DayState
 from etl.status import STEPS, day_rows, first_not_done
-from etl.status_view import exit_code, render
+from etl.status_view import exit_code, render, summary_lines
 from etl.storage.layout import RETAINED_LAYERS
 from etl.tasks import cleanup_plan
 
@@ -81,8 +86,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
     status.add_argument("--json", action="store_true", help="one JSON object a day, for scripts")
     deadline = commands.add_parser(
         "check-deadline",
-        help="exit 0 when the day's report is done; else 1, naming the first step not done and why, and mail it "
-        "through Luigi's [email] settings",
+        help="exit 0 when the day's report is done; else 1, naming the first step not done and why, and alert it "
+        "as a failed run does (Luigi's [email] settings, [alerts] webhook_url)",
     )
     deadline.add_argument(
         "--day", type=datetime.date.fromisoformat, help="the business day (default: yesterday in [etl] timezone)"
@@ -108,6 +113,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
     rerun.add_argument(
         "--include-expired", action="store_true", help="also days retention retired (taken out of its ledger first)"
     )
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="FILE.png: a chart of daily revenue with its rolling average and daily orders, days without figures "
+        "marked; FILE.html: one self-contained page with that chart, each day's state in each step and the daily "
+        "summaries; takes --section-option settings; needs the dashboard extra (matplotlib)",
+    )
+    day_options(dashboard, start="[etl] start_date", end="yesterday in [etl] timezone")
+    dashboard.add_argument("--output", required=True, type=Path, help="the file to write: .png or .html")
     commands.add_parser(
         "scheduler",
         help="the luigid the configuration names, as luigi finds it without --local-scheduler (for scripts); "
@@ -126,6 +139,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m etl") -> int:
                 return print_scheduler(scheduler)
             if args.command == "status":
                 return show_status(parser, args, settings, scheduler)
+            if args.command == "dashboard":
+                return write_dashboard(parser, args, settings, scheduler)
             if args.command == "check-deadline":
                 return check_deadline(settings, args.day or clock.last_complete_day(settings.timezone), scheduler)
             if args.command == "rerun":
@@ -174,13 +189,54 @@ def day_options(parser: argparse.ArgumentParser, start: str | None, end: str) ->
 def show_status(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: RunSettings, scheduler) -> int:
     """Print each day's state in each step (the luigid's running and disabled tasks over the store's states);
     0 when every day is done or expired."""
+    rows = with_scheduler(day_rows(settings, *asked_days(parser, args, settings)), scheduler, settings.identity)
+    print(render(rows, list(STEPS), args.json))
+    return exit_code(rows)
+
+
+def asked_days(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, settings: RunSettings
+) -> tuple[datetime.date, datetime.date]:
+    """``[start, stop)`` of ``--start`` and ``--end``, by default ``[etl] start_date`` through yesterday."""
     start = args.start or settings.start_date
     end = args.end or clock.last_complete_day(settings.timezone)
     if start < settings.start_date or end < start:
         parser.error(f"--start {start} --end {end}: need [etl] start_date {settings.start_date} <= start <= end")
-    rows = with_scheduler(day_rows(settings, start, end + ONE_DAY), scheduler, settings.identity)
-    print(render(rows, list(STEPS), args.json))
-    return exit_code(rows)
+    return start, end + ONE_DAY
+
+
+def write_dashboard(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, settings: RunSettings, scheduler: str | None
+) -> int:
+    """Write the chart (.png) or the page (.html) of the days asked for, from their states and summaries (the
+    summaries from the first window's first day on, for the rolling average), whole or not at all."""
+    kind = args.output.suffix.lower()
+    if kind not in (".png", ".html"):
+        parser.error(f"--output {args.output}: the name must end in .png (the chart) or .html (the page)")
+    start, stop = asked_days(parser, args, settings)
+    try:
+        from etl import dashboard
+    except ImportError as error:
+        print(
+            f"{parser.prog}: error: etl dashboard needs matplotlib ({error}): pip install 'etl[dashboard]'",
+            file=sys.stderr,
+        )
+        return 1
+    rows = with_scheduler(day_rows(settings, start, stop), scheduler, settings.identity)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingDaysWarning)  # what each day without figures is, the output shows
+        summaries = load_summaries(window_dates(start, settings.window_days, settings.start_date)[0], stop - ONE_DAY)
+    days, window = [row.day for row in rows], settings.window_days
+    averages = dashboard.rolling_averages(summaries, days, window, settings.start_date)
+    content = dashboard.chart_png(rows, summaries, averages, window)
+    if kind == ".html":
+        title = f"Orders {start} to {stop - ONE_DAY}: {settings.identity}"
+        content = dashboard.page_html(title, rows, summaries, averages, content, window).encode()
+    partial = args.output.with_name(f".{args.output.name}.{os.getpid()}.tmp")
+    partial.write_bytes(content)
+    partial.replace(args.output)
+    print(f"{parser.prog}: wrote {args.output}: {summary_lines(rows)[-1]}")
+    return 0
 
 
 def ask_for_rerun(
@@ -206,8 +262,8 @@ def ask_for_rerun(
 
 def check_deadline(settings: RunSettings, day: datetime.date, scheduler: str | None = None) -> int:
     """0 when ``day``'s report is done (silent unless on a terminal); else 1, with one line naming the first step
-    not done and why (running or disabled, asked of the ``scheduler`` luigid), mailed as a failure is (Luigi's
-    ``[email]`` settings; nothing is sent when none are set)."""
+    not done and why (running or disabled, asked of the ``scheduler`` luigid), alerted as a failure is (Luigi's
+    ``[email]`` settings, ``[alerts] webhook_url``; nothing is sent when neither is set)."""
     (row,) = with_scheduler(day_rows(settings, day, day + ONE_DAY), scheduler, settings.identity)
     late = first_not_done(row)
     if late is None:
@@ -222,7 +278,7 @@ def check_deadline(settings: RunSettings, day: datetime.date, scheduler: str | N
         f": {reason}" if reason else ""
     )
     print(line)
-    luigi.notifications.send_error_email(f"Luigi: etl: the report of {day} is not done", line)
+    alerts.send(alerts.Alert(f"Luigi: etl: the report of {day} is not done", line))
     return 1
 
 

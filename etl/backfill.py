@@ -16,7 +16,7 @@ import luigi.retcodes
 from luigi.cmdline_parser import CmdlineParser
 from luigi.task_register import Register
 
-from etl import clock, progress, run_settings, run_summary
+from etl import alerts, clock, progress, run_settings, run_summary
 from etl.day_ranges import days_between
 from etl.run_settings import RunSettings
 
@@ -28,18 +28,27 @@ def run_backfill(
     line on stdout has said it and what the days came to (:mod:`etl.run_summary`): the line a cron log ends with.
 
     On a terminal it runs under a progress line over the days the range can hold, named by the ``etl`` command
-    (``backfill``, ``rerun``); an unknown ``of`` runs in-process, where luigi names it as it always did."""
+    (``backfill``, ``rerun``); an unknown ``of`` runs in-process, where luigi names it as it always did. With
+    ``[alerts] on_success``, a run that succeeds alerts its days done, skipped and failed (a failed run alerts from
+    Luigi's worker, :mod:`etl.luigi_adapter`)."""
     command = ["RangeDaily", "--of", of, f"--start={start}", f"--stop={stop}", *luigi_args]
     if of not in Register.task_names():
         return run_luigi(command)
     of_cls = Register.get_task_cls(of)
     with settings_with(luigi_args) as settings:
         days = days_between(max(start, settings.start_date), min(stop, clock.today(settings.timezone)))
-        if progress.wanted(luigi_args):
-            return progress.run_with_progress(name, command, of_cls, days)
-    run_summary.last = None
-    code = run_luigi(command)  # its worker takes the run's summary (RangeDaily.watch_run)
-    print(run_summary.closing_line(name, code, run_summary.last))
+        before = progress.range_progress(of_cls, days) if alerts.configured().on_success else None
+    if progress.wanted(luigi_args):
+        with settings_with(luigi_args):
+            code = progress.run_with_progress(name, command, of_cls, days)
+    else:
+        run_summary.last = None
+        code = run_luigi(command)  # its worker takes the run's summary (RangeDaily.watch_run)
+        print(run_summary.closing_line(name, code, run_summary.last))
+    if code == 0 and before is not None:
+        with settings_with(luigi_args):
+            after = progress.range_progress(of_cls, days)
+            alerts.send(alerts.range_succeeded(f"etl {name}", of, days, before, after))
     return code
 
 

@@ -23,7 +23,6 @@ RangeDaily then fails naming each such day, file and rule. Any other error fails
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import ClassVar
 
@@ -34,6 +33,7 @@ from etl import log_context, run_settings
 from etl.config import DayParameter, FixedParams
 from etl.day_ranges import ONE_DAY, block_containing, days_between
 from etl.state import DayState, StoreView, blocked_by
+from etl.status_messages import Rows, chunk_message, show
 from etl.tasks import (
     CleanupOldPartitions,
     ComputeRollingMetrics,
@@ -130,23 +130,16 @@ class DayRange(FixedParams, luigi.Task):
         refused: list[str] = []
         errors: list[str] = []
         completed: set[luigi.Task] = set()
+        rows = Rows()
         for number, task in enumerate(tasks, 1):
             try:
-                complete_in_process(task, self, view, failed, completed)
+                rows += complete_in_process(task, self, view, failed, completed)
             except (DataValidationError, BlockedError) as error:
                 refused.append(f"{task.date}: {error}")
             except Exception as error:
                 errors.append(f"{task.date}: {error}")
-            if self.set_status_message is not None:  # None unless a Luigi worker runs the task
-                done = number - len(refused) - len(errors)
-                self.set_status_message(
-                    html.escape(  # luigid's page puts the message in as HTML, and a refusal may quote a file's text
-                        f"{done} of {len(tasks)} days done, {len(refused) + len(errors)} failed"
-                        + "".join(f"\n{line}" for line in refused + errors),
-                        quote=False,
-                    )
-                )
-                self.set_progress_percentage(100 * number // len(tasks))
+            message = chunk_message(len(tasks), number - len(refused) - len(errors), refused + errors, rows)
+            show(self, message, 100 * number // len(tasks))
         if errors:
             raise DaysFailedError(f"{len(errors)} of {len(tasks)} days failed in {self}: " + "; ".join(errors))
 
@@ -206,10 +199,10 @@ def complete_in_process(
     view: StoreView,
     failed: dict[luigi.Task, str],
     done: set[luigi.Task],
-) -> None:
+) -> Rows:
     """Run ``task`` after its incomplete requirements that ``chunk`` does, in this process, as a one-worker Luigi
     run would, and log it as Luigi's worker does (``running``, ``done``, ``failed``), each line naming the task and
-    its day.
+    its day; the rows the steps run here counted.
 
     Other requirements were completed by the chunks this one requires: one that failed blocks the task.
     ``view`` is the chunk's one look at the store, told of each partition written here. ``failed`` records
@@ -218,29 +211,30 @@ def complete_in_process(
     which stay so: a window's days are checked once, not once a day.
     """
     with log_context.working_on(task):
-        _complete_in_process(task, chunk, view, failed, done)
+        return _complete_in_process(task, chunk, view, failed, done)
 
 
 def _complete_in_process(
     task: luigi.Task, chunk: DayRange, view: StoreView, failed: dict[luigi.Task, str], done: set[luigi.Task]
-) -> None:
+) -> Rows:
     if task in done:
-        return
+        return Rows()
     if task in failed:
         raise BlockedError(failed[task])
     status = view.status(task)
     if status.finished:
         done.add(task)
-        return
+        return Rows()
     try:
         if status.state is DayState.FAILED:
             raise DataValidationError(status.reason)
         first_error = None
+        rows = Rows()
         for requirement in luigi.task.flatten(task.requires()):
             try:
                 if chunk.does(requirement):
                     try:
-                        complete_in_process(requirement, chunk, view, failed, done)
+                        rows += complete_in_process(requirement, chunk, view, failed, done)
                     except BlockedError as error:
                         raise BlockedError(blocked_by(task, requirement, str(error))) from None
                 elif requirement not in done:
@@ -255,10 +249,10 @@ def _complete_in_process(
             raise first_error
         if view.status(task).finished:  # its requirements were rebuilt to the bytes it was built from
             done.add(task)
-            return
+            return rows
         logger.info("running")
         try:
-            task.run()
+            rows += task.run() or Rows()
         except DataValidationError as error:
             logger.error("failed: %s", error)
             task.trigger_event(luigi.Event.FAILURE, task, error)
@@ -270,6 +264,7 @@ def _complete_in_process(
             wrote(view, task)
         logger.info("done")
         done.add(task)
+        return rows
     except Exception as error:
         failed.setdefault(task, str(error))
         raise

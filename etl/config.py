@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -275,6 +276,16 @@ class EncodingParameter(Checked, luigi.Parameter):
         )
 
 
+class WebhookUrlParameter(Checked, luigi.Parameter):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, allowed="empty or an http:// or https:// URL", check=_is_webhook_url, **kwargs)
+
+
+def _is_webhook_url(text: str) -> bool:
+    parts = urllib.parse.urlsplit(text)
+    return text == "" or (parts.scheme in ("http", "https") and bool(parts.hostname))
+
+
 class NameParameter(Checked, luigi.Parameter):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(
@@ -476,9 +487,41 @@ class s3(Settings):  # noqa: N801
         description="Attempts per request, the first included, before a throttled, failing (5xx) or timed-out "
         "request is an error; botocore waits with backoff between them.",
     )
+    connect_timeout_seconds = NumberParameter(
+        low=0.1,
+        default=S3Options.connect_timeout_seconds,
+        description="Seconds to open a connection to the endpoint before the attempt counts as timed out.",
+    )
+    read_timeout_seconds = NumberParameter(
+        low=0.1,
+        default=S3Options.read_timeout_seconds,
+        description="Seconds without a byte of a response before the attempt counts as timed out (not a limit on "
+        "a whole object's transfer).",
+    )
 
 
-SECTIONS = (etl, generation, validation, rolling, report, retention, landing, revenue, s3)
+class alerts(Settings):  # noqa: N801
+    """Where an alert goes besides Luigi's mail ([email]/[smtp]), how long it may take, and whether a run that
+    succeeded sends one (etl.alerts)."""
+
+    webhook_url = WebhookUrlParameter(
+        default="",
+        description='URL that receives each alert as Slack\'s JSON ({"text": ...}): a Slack, Mattermost or Rocket.Chat '
+        "incoming webhook, or any HTTP endpoint; empty: no webhook.",
+    )
+    on_success = SwitchParameter(
+        default=False,
+        description="Also alert when etl backfill (the cron wrapper's run) or etl rerun succeeds: one line, days done, "
+        "skipped (already done) and failed.",
+    )
+    timeout_seconds = NumberParameter(
+        default=5.0,
+        low=0.1,
+        description="Longest wait for the webhook; past it, or when it fails, the run goes on after one warning line.",
+    )
+
+
+SECTIONS = (etl, generation, validation, rolling, report, retention, landing, revenue, s3, alerts)
 
 
 def install_package_defaults() -> None:
@@ -494,16 +537,19 @@ def install_package_defaults() -> None:
 
 def read_sections() -> dict[str, dict[str, object]]:
     """Every setting's value, parsed and checked, by section; a bad one raises SettingsError naming it."""
-    values: dict[str, dict[str, object]] = {}
-    for section in SECTIONS:
-        name = section.__name__
-        values[name] = {}
-        for option, parameter in section.get_params():
-            try:
-                values[name][option] = parameter.task_value(name, option)
-            except ValueError as error:
-                flag = f"--{name}-{option.replace('_', '-')}"
-                raise SettingsError(f"setting [{name}] {option} ({flag}): {error}") from None
+    return {section.__name__: read_section(section) for section in SECTIONS}
+
+
+def read_section(section: type[Settings]) -> dict[str, object]:
+    """One section's values, parsed and checked; a bad one raises SettingsError naming it."""
+    name = section.__name__
+    values: dict[str, object] = {}
+    for option, parameter in section.get_params():
+        try:
+            values[option] = parameter.task_value(name, option)
+        except ValueError as error:
+            flag = f"--{name}-{option.replace('_', '-')}"
+            raise SettingsError(f"setting [{name}] {option} ({flag}): {error}") from None
     return values
 
 

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from etl.storage import Store
+from etl.storage.layout import ORDERS, PROCESSED_ORDERS
 
 ORDER_COLUMNS = (
     "order_id",
@@ -41,6 +42,10 @@ _ORDER_TYPES = {
     "payment_method": pa.string(),
     REFUNDED_AMOUNT: pa.float64(),
 }
+# What processing adds to each order (etl.transform.clean_orders), as it writes them.
+_DERIVED_TYPES = {"order_date": pa.string(), "hour": pa.int64(), "day_of_week": pa.string(), "is_weekend": pa.bool_()}
+# The orders tables a day partition holds, by file name: every column they may have, in order, with its type.
+TABLE_TYPES = {ORDERS: _ORDER_TYPES, PROCESSED_ORDERS: {**_ORDER_TYPES, **_DERIVED_TYPES}}
 
 
 _LAST_READ: dict[tuple, pd.DataFrame] = {}

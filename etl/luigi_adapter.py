@@ -12,6 +12,13 @@ With ``[worker] keep_alive`` a worker also waits while other workers run tasks i
 as idle (``max_keep_alive_idle_duration`` bounds only the rest, such as a failed task waiting out luigid's
 ``retry_delay``).
 
+A run alerts once (:mod:`etl.alerts`): Luigi's worker mails each failure as it happens, in its main process also with
+``--workers 2`` (task failures reach it through its result queue), and with chunks a failure is usually one task, the
+range naming every failed day; but an error under every chunk (a full disk) would mail once a chunk. So the worker
+keeps each failure Luigi would have mailed (task failures, errors in ``complete()`` or ``requires()``, framework
+errors) and sends them in one alert, by mail and to the webhook, when the run ends, before Luigi's summary. Luigi's
+FAILURE event is no place for that: it fires in the forked child that ran the task, once for every refused day.
+
 A worker whose root task keeps a summary of its days (``RangeDaily.watch_run``, :mod:`etl.run_summary`) takes it
 around its loop, and Luigi's execution summary, which speaks of tasks (a range's chunks), ends with its line: how
 many days were done, skipped and failed, and which.
@@ -30,9 +37,12 @@ import luigi.interface
 import luigi.worker
 from luigi.scheduler import DONE, FAILED, PENDING, UNKNOWN
 
+from etl import alerts
+
 _PRIVATE = (
     (luigi.worker.Worker, "_keep_alive"),
     (luigi.worker.Worker, "_add_task"),
+    (luigi.worker.Worker, "_email_error"),
     (luigi.interface, "_WorkerSchedulerFactory"),
     (luigi.execution_summary, "_summary_format"),
 )
@@ -42,7 +52,23 @@ for _owner, _name in _PRIVATE:
 
 
 class FleetWorker(luigi.worker.Worker):
-    """Luigi's worker, which also counts as done what other workers of a fleet completed."""
+    """Luigi's worker, which also counts as done what other workers of a fleet completed, and alerts once a run."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._failures: list[alerts.Failure] = []
+
+    def __exit__(self, *exc_info) -> bool:
+        try:
+            return super().__exit__(*exc_info)
+        finally:
+            if self._failures:
+                alerts.send(alerts.run_failed(self._failures, self.host))
+
+    def _email_error(self, task, formatted_traceback, subject, headline) -> None:
+        """Keep the failure Luigi mails here at once, for the run's one alert."""
+        formatted = subject.format(task=task, host=self.host), headline.format(task=task, host=self.host)
+        self._failures.append(alerts.task_failure(task, formatted_traceback, *formatted))
 
     days_summary = None  # what the root task's days came to (etl.run_summary), once the run is over
 

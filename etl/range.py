@@ -22,6 +22,7 @@ from etl.chunks import STAGES, DaysFailedError
 from etl.config import DayParameter
 from etl.day_ranges import blocks_covering
 from etl.run_summary import RunSummary
+from etl.status_messages import show
 from etl.tasks import IngestLandingFiles, PipelineParameter, full_view
 
 logger = logging.getLogger("luigi-interface")
@@ -157,10 +158,12 @@ class RangeDaily(luigi.tools.range.RangeDaily):
         failed = self.failed_days()
         if failed:
             lines = [f"{day}: {reason}" for day, reason in failed.items()]
-            raise DaysFailedError(
+            message = (
                 f"{len(failed)} days of {self.of_cls.task_family} failed in the range; fix the input named and run "
                 "again (every other day is done):\n" + "\n".join(lines)
             )
+            show(self, message)  # the web view's message of the failed range, beside its error
+            raise DaysFailedError(message)
 
     def failed_days(self) -> dict[datetime.date, str]:
         """Each missing day whose outcome is settled as failed, with the day, file and rule that failed."""

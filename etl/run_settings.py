@@ -24,7 +24,8 @@ logger = logging.getLogger("luigi-interface")
 S3 = "s3://"
 # Where things are and how a run goes, not what shapes the data: left out of reports.
 NOT_SHAPING = ("base_dir", "directory", "rebuild_stale", "depends_on_past", "pipeline", "scratch_dir")
-NOT_SHAPING_SECTIONS = ("s3",)  # how the store is reached: a report does not change because an endpoint moved
+# How the store is reached and where alerts go: a report does not change because an endpoint moved.
+NOT_SHAPING_SECTIONS = ("s3", "alerts")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

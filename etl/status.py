@@ -31,8 +31,13 @@ def day_rows(settings: RunSettings, start: datetime.date, stop: datetime.date, v
 
 
 def step_status(view: StoreView, step, day: datetime.date, today: datetime.date) -> StepStatus:
-    status = NOT_DUE if day >= today else view.status(step)
+    status = day_status(view, step, day, today)
     return StepStatus(status.state.value, status.reason, status.brief)
+
+
+def day_status(view: StoreView, step, day: datetime.date, today: datetime.date) -> DayStatus:
+    """The step's state on ``day``: not due while the day is not over, else what the store says."""
+    return NOT_DUE if day >= today else view.status(step)
 
 
 def first_not_done(row: DayRow) -> tuple[str, StepStatus] | None:

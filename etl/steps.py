@@ -29,6 +29,7 @@ from etl.report import build_daily_report, is_newer_report
 from etl.retention import RetentionPolicy, cleanup_as_of, ledger_with, plan_cleanup, retention_cutoff
 from etl.sources import OrderSource
 from etl.state import derived_ledger
+from etl.status_messages import Rows
 from etl.storage import Store
 from etl.storage.layout import (
     CLEANUP,
@@ -74,11 +75,12 @@ def ingest_day(store: Store, source: OrderSource, date: datetime.date) -> None:
     clear_rerun(store, RAW, date, RAW_STEP, request)
 
 
-def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: str, max_rejected_share: float) -> None:
+def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: str, max_rejected_share: float) -> Rows:
     """Write the validation report, or the failure details beside the raw file and raise.
 
     The error names the date, the file and each failing rule; the report exists only for a valid day. A
-    landed day's refused rows (``rejected_rows.csv``) count against ``max_rejected_share``.
+    landed day's refused rows (``rejected_rows.csv``) count against ``max_rejected_share``; a valid day returns
+    how many there were.
     """
     orders_key = file_key(RAW, date, ORDERS)
     manifest_key = file_key(RAW, date, MANIFEST)
@@ -96,6 +98,7 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
     if store.exists(manifest_key):
         calendar = same_calendar(store.read_json(manifest_key).get("bucketed_with"), timezone)
         results[:0] = [calendar] if calendar is not None else []
+    reasons: list[str] = []
     if store.exists(rejected_key):
         reasons = read_text_csv(store, rejected_key).column("reason").to_pylist()
         results.append(rejected_share(dict(Counter(reasons)), rows, max_rejected_share))
@@ -120,12 +123,14 @@ def validate_day(store: Store, date: datetime.date, min_orders: int, timezone: s
     store.write_json(report_key, payload)
     store.remove(failed_key)
     record.seal([report_key])
+    return Rows(refused=len(reasons))
 
 
 def process_day(
     store: Store, date: datetime.date, timezone: str, negative_amounts: str, excluded_statuses: tuple[str, ...]
-) -> None:
-    """Clean the raw orders and write them with the day's summary, then the mark."""
+) -> Rows:
+    """Clean the raw orders and write them with the day's summary, then the mark; the raw rows read and the
+    processed rows written."""
     orders_key = file_key(RAW, date, ORDERS)
     settings = process_settings(timezone, negative_amounts, excluded_statuses)
     record = StepRecord(store, "process", PROCESSED, date, settings, [orders_key])
@@ -134,6 +139,7 @@ def process_day(
     write_orders(store, outputs[0], cleaned)
     store.write_json(outputs[1], summarize_day(cleaned, date, stats))
     record.seal(outputs)
+    return Rows(read=stats.rows_in, written=stats.rows_out)
 
 
 def compute_rolling(store: Store, date: datetime.date, window: list[datetime.date], window_days: int) -> None:

@@ -26,6 +26,7 @@ from etl.retention import Holdings, Partition, Step, is_cleanup_due, plan_cleanu
 from etl.run_settings import RunSettings
 from etl.sources import order_source
 from etl.state import DayState, DayStatus, Outputs, StoreView, retired
+from etl.status_messages import Rows, show
 from etl.storage.landing import LocalLanding, open_landing
 from etl.storage.layout import (
     DAILY_REPORT,
@@ -144,14 +145,20 @@ class DailyTask(FixedParams, luigi.Task):
         """The settings that shape this step's outputs, as its completion mark records them (raw has none)."""
         return {}
 
-    def run(self) -> None:
+    def run(self) -> Rows | None:
+        """The step's work; the rows it counted, shown in the web view when a worker runs this task itself (with
+        ``--days-per-task 1``) and added up by a chunk that runs it in-process (Luigi ignores what ``run``
+        returns unless it is a generator)."""
         settings = run_settings.current()
         check_day(self.date, settings)
-        self.run_day(settings)
+        rows = self.run_day(settings)
+        if rows is not None:
+            show(self, rows.describe())
+        return rows
 
     @abc.abstractmethod
-    def run_day(self, settings: RunSettings) -> None:
-        """The step's work for this day, with the run's settings."""
+    def run_day(self, settings: RunSettings) -> Rows | None:
+        """The step's work for this day, with the run's settings; the rows it counted, if it counts any."""
 
 
 class GenerateDailyData(DailyTask):
@@ -275,8 +282,8 @@ class ValidateDailyData(DailyTask):
         settings = run_settings.current()
         return validate_settings(settings.min_orders, settings.timezone, settings.max_rejected_share)
 
-    def run_day(self, settings: RunSettings) -> None:
-        steps.validate_day(
+    def run_day(self, settings: RunSettings) -> Rows:
+        return steps.validate_day(
             settings.store, self.date, settings.min_orders, settings.timezone, settings.max_rejected_share
         )
 
@@ -294,8 +301,8 @@ class ProcessDailyData(DailyTask):
         settings = run_settings.current()
         return process_settings(settings.timezone, settings.negative_amounts, settings.excluded_statuses)
 
-    def run_day(self, settings: RunSettings) -> None:
-        steps.process_day(
+    def run_day(self, settings: RunSettings) -> Rows:
+        return steps.process_day(
             settings.store, self.date, settings.timezone, settings.negative_amounts, settings.excluded_statuses
         )
 

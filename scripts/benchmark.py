@@ -6,7 +6,8 @@ Runs the same range (a) as a bare loop calling the same step functions with no L
 (c) the same with two workers, (d) the same with one worker and ``--days-per-task 1`` (every step of
 every day its own Luigi task); each in a fresh base directory and a fresh process. (e) Two bare loops
 at once, each on half of the days, measure what two processes gain on this machine without Luigi,
-in the same run: the reference for (c).
+in the same run: the reference for (c). ``--fleet`` adds W luigi processes on one luigid; ``--store s3`` runs the
+luigi variants on a bucket of a loopback S3 endpoint and compares what they wrote there.
 Prints a table, or with --json one JSON object; exits 1 if the runs (a) to (d) did not all produce the same bytes.
 
     .venv/bin/python scripts/benchmark.py --days 30 --orders-per-day 1000 [--repeat 3] [--scan] [--json]
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 RUN_TIME_FIELDS = ("generated_at",)
@@ -49,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.landing or args.landing_gb:
             result = (landing_benchmark if args.landing else big_landing_benchmark)(args, Path(workdir))
             print(json.dumps(result, indent=2, sort_keys=True))
+            return 0
+        if args.query:
+            print(json.dumps(query_benchmark(args, Path(workdir)), indent=2, sort_keys=True))
             return 0
         result = benchmark(args, Path(workdir))
     if args.json:
@@ -79,6 +84,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also run W luigi processes at once against one luigid on a loopback port, for each W listed (a fleet "
         "of workers on one host: --no-lock --worker-keep-alive), against the same range",
     )
+    parser.add_argument(
+        "--store",
+        choices=["local", "s3"],
+        default="local",
+        help="where the luigi variants' base lives: local disk, or a bucket on an S3 endpoint (moto's server) on a "
+        "loopback port that the benchmark starts (the s3 extra and moto[server]); the bare loops stay on local disk",
+    )
     parser.add_argument("--workdir", help="where the temporary base directories go (default: the system's temp)")
     parser.add_argument(
         "--landing",
@@ -94,6 +106,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="instead: ingest a landing directory of GB gigabytes of plain CSV whose largest file holds a third of "
         "it, the --days mixed in every file; prints the ingest against its floor and its peak RSS (JSON)",
     )
+    parser.add_argument(
+        "--query",
+        action="store_true",
+        help="instead: build --days of processed partitions with the bare loop, then time etl.query.load_days over "
+        "them against a direct pyarrow.dataset read of the same files (best of --repeat, at least 3; JSON)",
+    )
     parser.add_argument("--base", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--late", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--corrections-of", default="", help=argparse.SUPPRESS)
@@ -104,14 +122,16 @@ def benchmark(args: argparse.Namespace, workdir: Path) -> dict:
     with contextlib.ExitStack() as services:
         fleets = [int(size) for size in args.fleet.split(",") if size]
         url = services.enter_context(central_scheduler(workdir / "luigid")) if fleets else ""
+        args.bucket = services.enter_context(loopback_bucket(workdir / "s3")) if args.store == "s3" else ""
         variants = {
             "bare": bare_command,
             "luigi_w1": luigi_command(1, args.days_per_task),
             "luigi_w2": luigi_command(2, args.days_per_task),
-            "per_day_w1": luigi_command(1, days_per_task=1),
             "bare_x2": bare_halves_commands,
             **{f"fleet_{size}": fleet_command(size, args.days_per_task, url) for size in fleets},
         }
+        if args.store == "local":  # a task per step on S3 measures the endpoint's round trips more than the pipeline
+            variants["per_day_w1"] = luigi_command(1, days_per_task=1)
         return measure(args, workdir, variants)
 
 
@@ -129,10 +149,15 @@ def measure(args: argparse.Namespace, workdir: Path, variants: dict) -> dict:
             if name in bases:
                 shutil.rmtree(bases[name])
             base = workdir / f"{name}-{attempt}"
-            run = run_measured(command(args, base))
+            in_bucket = args.store == "s3" and name not in BARE_VARIANTS
+            run = run_measured(command(args, f"{args.bucket}/{base.name}" if in_bucket else base))
             timings[name].append(run.seconds)
             peaks[name].append(run.peak_mb)
             busy[name].append(run.busy_cpu_s)
+            if in_bucket:
+                from etl.storage.s3 import download
+
+                download(f"{args.bucket}/{base.name}", base)
             bases[name] = base
             if name == "bare":
                 stages.append(json.loads(run.outputs[0])["stages"])
@@ -149,8 +174,6 @@ def measure(args: argparse.Namespace, workdir: Path, variants: dict) -> dict:
         "parallel_speedup": round(median["luigi_w1"] / median["luigi_w2"], 3),
         "io_floor_s": round(floor, 4),
         "floor_ratio": round(median["luigi_w1"] / floor, 3),
-        "per_day_w1_s": round(median["per_day_w1"], 3),
-        "per_day_overhead_ratio": round(median["per_day_w1"] / median["bare"], 3),
         "bare_x2_s": round(median["bare_x2"], 3),
         "bare_parallel_speedup": round(median["bare"] / median["bare_x2"], 3),
         "peak_rss_mb": {name: round(max(values), 1) for name, values in peaks.items()},
@@ -160,6 +183,11 @@ def measure(args: argparse.Namespace, workdir: Path, variants: dict) -> dict:
             same_bytes(bases["bare"], bases[name]) for name in variants if name.startswith(("luigi", "p", "f"))
         ),
     }
+    if "per_day_w1" in median:
+        result["per_day_w1_s"] = round(median["per_day_w1"], 3)
+        result["per_day_overhead_ratio"] = round(median["per_day_w1"] / median["bare"], 3)
+    if args.store == "s3":
+        result["store"] = "s3"
     for name in variants:
         if name.startswith("fleet_"):
             result[f"{name}_s"] = round(median[name], 3)
@@ -244,19 +272,42 @@ def fleet_command(size: int, days_per_task: int | None, url: str):
 @contextlib.contextmanager
 def central_scheduler(home: Path):
     """luigid on a free loopback port for the benchmark's fleets; its URL."""
+    luigid = str(Path(sys.executable).with_name("luigid"))
+    with loopback_server(home, lambda port: [luigid, "--address", "127.0.0.1", "--port", str(port),
+                                             "--logdir", str(home)]) as port:  # fmt: skip
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def loopback_bucket(home: Path):
+    """A new bucket on moto's S3 server on a free loopback port, the standard AWS variables pointing there for the
+    luigi commands; its ``s3://`` URL. Moto keeps objects in its own process's memory, on this machine's cores."""
+    import boto3
+
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p"]
+    with loopback_server(home, lambda port: [*command, str(port)]) as port:
+        os.environ.update(
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        )  # fmt: skip
+        boto3.session.Session().client("s3").create_bucket(Bucket="etl-bench")
+        yield "s3://etl-bench"
+
+
+@contextlib.contextmanager
+def loopback_server(home: Path, command: Callable[[int], list[str]]):
+    """The server ``command(port)`` starts, in ``home``, on a free loopback port, once it accepts connections."""
     home.mkdir(parents=True)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    luigid = str(Path(sys.executable).with_name("luigid"))
-    process = subprocess.Popen([luigid, "--address", "127.0.0.1", "--port", str(port), "--logdir", str(home)],
-                               cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(command(port), cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(150):
+        for _ in range(300):
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
             time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -677,16 +728,58 @@ def landing_floor(landing: Path, base: Path, pacsv) -> float:
     return time.perf_counter() - started
 
 
+def query_benchmark(args: argparse.Namespace, workdir: Path) -> dict:
+    """``load_days`` over every day built against a direct read of the same files by ``pyarrow.dataset`` (with the
+    same column types, into an Arrow table, and on to a pandas frame), alternated: the best after a first round, and
+    that first round's (where ``load_days`` reads the settings and every completion mark the day state needs)."""
+    import luigi.configuration
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    import etl  # noqa: F401 - package defaults, as luigi loads them
+    from etl.csv_io import TABLE_TYPES
+    from etl.query import load_days
+
+    base = workdir / "base"
+    subprocess.run(_bare_loop(base, args.start, args.days, args.orders_per_day), check=True, stdout=subprocess.DEVNULL)
+    for (section, option), value in settings(args, base).items():
+        luigi.configuration.get_config().set(section, option, value)
+    files = [str(path) for path in sorted(base.glob("processed/*/*/*/orders_processed.csv"))]
+    types = TABLE_TYPES["orders_processed.csv"]
+    csv_format = ds.CsvFileFormat(convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+    end = args.start + datetime.timedelta(days=args.days - 1)
+    reads = {
+        "load_days": lambda: load_days(args.start, end, strict=True),
+        "pyarrow_table": lambda: ds.dataset(files, format=csv_format, partitioning="hive").to_table(),
+        "pyarrow_frame": lambda: ds.dataset(files, format=csv_format, partitioning="hive").to_table().to_pandas(),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in reads}
+    rows = {}
+    for _ in range(1 + max(args.repeat, 3)):
+        for name, read in reads.items():
+            started = time.perf_counter()
+            rows[name] = len(read())
+            seconds[name].append(time.perf_counter() - started)
+    if len(set(rows.values())) != 1:
+        raise SystemExit(f"the reads disagree on the rows: {rows}")
+    best = {name: min(times[1:]) for name, times in seconds.items()}
+    return {
+        "days": args.days,
+        "orders": rows["load_days"],
+        "processed_mb": round(sum(os.path.getsize(path) for path in files) / 1e6, 1),
+        **{f"{name}_s": round(time_s, 3) for name, time_s in best.items()},
+        "first_call_s": {name: round(times[0], 3) for name, times in seconds.items()},
+        "load_days_vs_pyarrow_table": round(best["load_days"] / best["pyarrow_table"], 2),
+        "load_days_vs_pyarrow_frame": round(best["load_days"] / best["pyarrow_frame"], 2),
+    }
+
+
 def format_table(result: dict) -> str:
     rows = [
         ("days x orders/day", f"{result['days']} x {result['orders_per_day']}"),
         ("bare loop (no orchestrator)", f"{result['bare_s']:.2f} s"),
         ("luigi, 1 worker", f"{result['luigi_w1_s']:.2f} s  ({result['overhead_ratio']:.2f}x bare)"),
         ("luigi, 2 workers", f"{result['luigi_w2_s']:.2f} s  (speed-up {result['parallel_speedup']:.2f}x)"),
-        (
-            "luigi, 1 worker, a task per step",
-            f"{result['per_day_w1_s']:.2f} s  ({result['per_day_overhead_ratio']:.2f}x bare)",
-        ),
         (
             "bare loop, two processes (half the days each)",
             f"{result['bare_x2_s']:.2f} s  (speed-up {result['bare_parallel_speedup']:.2f}x, reference for 2 workers)",
@@ -700,6 +793,16 @@ def format_table(result: dict) -> str:
         ("stages (bare, s)", ", ".join(f"{k} {v:.2f}" for k, v in result["stage_s"].items())),
         ("same bytes, runs (a) to (d)", str(result["same_bytes"])),
     ]
+    if "per_day_w1_s" in result:
+        rows.insert(
+            4, ("luigi, 1 worker, a task per step", f"{result['per_day_w1_s']:.2f} s  "
+                f"({result['per_day_overhead_ratio']:.2f}x bare)")
+        )  # fmt: skip
+    for name in result:
+        if name.startswith("fleet_") and name.endswith("_s"):
+            size = name.removeprefix("fleet_").removesuffix("_s")
+            rows.append((f"fleet of {size} luigi processes on one luigid", f"{result[name]:.2f} s  "
+                         f"({result[f'fleet_{size}_vs_bare_x2']:.2f}x as fast as two bare loops)"))  # fmt: skip
     if "scan_s" in result:
         rows.append((f"missing-day scan, {result['scan_days']} days", f"{result['scan_s'] * 1000:.1f} ms"))
         rows.append((f"etl status, {result['scan_days']} days (a process)", f"{result['status_s']:.2f} s"))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv beside this repository and install the package with its dev tools and S3 client, once:
+# Create .venv beside this repository and install the package with its dev tools, S3 client and dashboard, once:
 # later calls return at once unless setup.py changed.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,6 +10,6 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ "$repo/setup.py" -nt "$stamp" ]; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet -e "$repo[dev,s3]"
+  "$venv/bin/python" -m pip install --quiet -e "$repo[dev,s3,dashboard]"
   touch "$stamp"
 fi

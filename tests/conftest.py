@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -82,12 +84,17 @@ def configure(base_dir: Path) -> Iterator:
 
 
 def run_luigi(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, scheduler: tuple[str, ...] = ("--local-scheduler",)
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    scheduler: tuple[str, ...] = ("--local-scheduler",),
+    stdout: int = subprocess.PIPE,
 ) -> subprocess.CompletedProcess:
     """Run the real ``luigi`` command with ``--module etl`` in a clean environment; returns the finished process.
 
     A range runs the night after its ``--stop``, unless ``env`` sets ``ETL_NOW``: a range completes whole blocks of
-    days up to the calendar's today, and a test's range is then exactly its days."""
+    days up to the calendar's today, and a test's range is then exactly its days. ``stdout`` (a file descriptor, a
+    terminal's say) replaces the captured output."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LUIGI_", "ETL_"))}
     full_env.update(night_after(args, "--stop", days=0))
     full_env.update(env or {})
@@ -95,7 +102,8 @@ def run_luigi(
         [str(LUIGI), "--module", "etl", *args, *scheduler, "--log-level", "INFO"],
         cwd=cwd,
         env=full_env,
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         timeout=600,
     )
@@ -185,6 +193,52 @@ def smtp_inbox() -> Iterator[tuple[int, list]]:
     server.stop()
 
 
+@contextlib.contextmanager
+def http_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """A real HTTP server with ``handler`` on a free loopback port, served by a thread: its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def webhook_inbox() -> Iterator[tuple[str, list[dict]]]:
+    """A webhook endpoint, a real HTTP server on a free loopback port taking JSON POSTs (anything else: 400): its URL,
+    whose path is a secret as a Slack webhook's is, and each JSON body it received."""
+    received: list[dict] = []
+
+    class Webhook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers["Content-Type"] != "application/json":
+                self.send_error(400, "expected application/json")
+                return
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args) -> None:
+            """Quiet: the test reads what was received."""
+
+    with http_server(Webhook) as port:
+        yield f"http://127.0.0.1:{port}/services/T0/B0/secret-token", received
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port where connections are accepted (the kernel's backlog) and never answered: a hung server."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
 @pytest.fixture
 def luigid(tmp_path):
     """A real central scheduler on a free loopback port."""
@@ -224,18 +278,9 @@ def serving(process: subprocess.Popen, port: int, wait_seconds: float = 30) -> I
 
 def download_s3(url: str, into: Path) -> Path:
     """The objects under ``s3://bucket/prefix`` as a local tree under ``into`` (as they are now), to compare."""
-    import boto3  # the s3 extra, there when a test has a bucket
+    from etl.storage.s3 import download  # the s3 extra, there when a test has a bucket
 
-    from etl.storage.s3 import split_url
-
-    bucket, prefix = split_url(url)
-    client = boto3.session.Session().client("s3")
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
-        for item in page.get("Contents", []):
-            path = into / item["Key"][len(prefix) + 1 :]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            client.download_file(bucket, item["Key"], str(path))
-    return into
+    return download(url, into)
 
 
 @pytest.fixture(scope="session")

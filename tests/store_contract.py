@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import threading
 
+import pyarrow.fs as pafs
 import pytest
 
 from etl.storage import ConflictError, Store
@@ -17,6 +18,7 @@ from etl.storage.layout import file_key, partition_key, staged_key
 
 __all__ = [
     "test_a_listing_of_one_partition_shows_its_files_only",
+    "test_arrow_reads_a_file_by_its_key_below_the_root_the_store_gives",
     "test_atomic_output_publishes_only_on_success",
     "test_atomic_output_replaces_a_file_whole",
     "test_concurrent_update_json_loses_no_update",
@@ -223,6 +225,15 @@ def test_concurrent_update_json_loses_no_update(store):
     for worker in workers:
         worker.join(timeout=120)
     assert store.read_json(KEY) == {"n": threads * increments}
+
+
+def test_arrow_reads_a_file_by_its_key_below_the_root_the_store_gives(store):
+    write(store, KEY, b"written through the store")
+    filesystem, root = store.arrow_filesystem()
+    with filesystem.open_input_stream(f"{root}/{KEY}") as stream:
+        assert stream.read() == b"written through the store"
+    listed = filesystem.get_file_info(pafs.FileSelector(f"{root}/metrics", recursive=True))
+    assert [info.path for info in listed if info.is_file] == [f"{root}/{KEY}"], "the same keys, nothing more"
 
 
 def test_lease_makes_a_second_holder_wait(store):

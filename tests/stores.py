@@ -107,6 +107,9 @@ class FaultyStore(Store):
     def replace_if(self, key, data, seen):
         return self._call("replace_if", key, data, seen)
 
+    def arrow_filesystem(self):
+        return self.inner.arrow_filesystem()
+
     @contextlib.contextmanager
     def atomic_output(self, key):
         number = self._begin("atomic_output")

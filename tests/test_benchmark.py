@@ -56,6 +56,16 @@ def test_benchmark_reports_every_figure_and_identical_outputs(tmp_path):
     assert small["list_partitions raw"] > 0 and small["atomic_output"] > 0
 
 
+@pytest.mark.slow
+def test_the_fleet_on_object_storage_writes_the_bare_loops_bytes_into_the_bucket(tmp_path):
+    pytest.importorskip("moto.server", reason="moto[server] is not installed: pip install -e '.[dev,s3]'")
+    figures = benchmark_figures(tmp_path, "--days=3", "--orders-per-day=100", "--fleet=2", "--store=s3", "--json")
+
+    assert figures["store"] == "s3" and figures["same_bytes"] is True
+    assert set(figures["peak_rss_mb"]) == {"bare", "luigi_w1", "luigi_w2", "bare_x2", "fleet_2"}
+    assert figures["fleet_2_vs_bare_x2"] == pytest.approx(figures["bare_x2_s"] / figures["fleet_2_s"], rel=0.01)
+
+
 def write_tree(base, report_time: str, orders: bytes) -> None:
     day = base / "metrics" / "year=2024" / "month=01" / "day=01"
     day.mkdir(parents=True)
@@ -118,3 +128,16 @@ def test_the_big_landing_benchmark_reports_the_ingest_of_a_directory_whose_large
     assert figures["landing_mb"] == pytest.approx(10, rel=0.2)
     assert figures["largest_file_mb"] == pytest.approx(figures["landing_mb"] / 3, rel=0.25)
     assert figures["ingest_s"] > 0 and figures["ingest_floor_s"] > 0 and figures["ingest_peak_rss_mb"] > 0
+
+
+@pytest.mark.slow
+def test_the_query_benchmark_reads_the_same_rows_as_pyarrow_and_reports_the_ratio(tmp_path):
+    figures = benchmark_figures(tmp_path, "--query", "--days=3", "--orders-per-day=100")
+
+    assert figures["days"] == 3 and figures["orders"] > 0
+    for name in ("load_days", "pyarrow_table", "pyarrow_frame"):
+        assert figures[f"{name}_s"] > 0 and figures["first_call_s"][name] >= figures[f"{name}_s"] * 0.5, name
+    rounding = 0.0005 / figures["pyarrow_table_s"]  # the figures are printed to the millisecond
+    assert figures["load_days_vs_pyarrow_table"] == pytest.approx(
+        figures["load_days_s"] / figures["pyarrow_table_s"], rel=0.02 + rounding
+    )

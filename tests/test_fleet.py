@@ -78,6 +78,7 @@ def test_three_workers_on_one_range_build_every_day_once_and_each_exits_0(tmp_pa
     assert set(ran.values()) == {1}, ran
     blocks = blocks_covering(days_between(FIRST, STOP), 5, FIRST, STOP)
     assert len([chunk for chunk in ran if chunk.startswith(("ProcessDays", "ReportDays"))]) == 2 * len(blocks), ran
+    assert all(chunk_runs([log]) for _, log in runs), "a range of twelve blocks keeps every one of three workers busy"
     assert single[0][0] == 0
     assert contents(base) == contents(alone), "the bytes one worker writes alone"
 

@@ -20,7 +20,7 @@ import pytest
 from conftest import build, day_dir, landing_source, summary
 
 import etl.spill
-from etl import DailyPipeline, DailyReport, IngestLandingFiles, RangeDaily
+from etl import DailyPipeline, DailyReport, IngestLandingFiles, ProcessDays, RangeDaily
 
 D = datetime.date
 COLUMN_MAP = {
@@ -229,6 +229,30 @@ def test_refused_rows_are_kept_with_their_reason_and_fail_the_day_beyond_the_all
     failed = json.loads(next(base_dir.glob("raw/*/*/*/validation_failed.json")).read_text())
     rule = next(r for r in failed["rules"] if r["rule"] == "rejected_share")
     assert not rule["passed"] and "at most 1.00%" in rule["detail"]
+
+
+def test_a_chunk_shows_the_raw_rows_it_read_the_rows_it_wrote_and_those_the_ingest_refused(
+    landing, base_dir, configure
+):
+    configure({"validation": {"max_rejected_share": "0.5"}})
+    rows = export_rows(WEEK[:2], per_day=30, seed=13)
+    refund = {**rows[0], "OrderID": "R1", "Total": "-5.00"}  # read, and set apart from the orders written
+    bad = [{**rows[1], "OrderID": "X1", "Total": "inf"}, {**rows[2], "OrderID": "X2", "Qty": "250000"}]
+    (landing / "two-days.csv").write_bytes(csv_bytes(rows + [refund] + bad))
+    build(IngestLandingFiles())
+    chunk = ProcessDays(start=WEEK[0], stop=WEEK[2], days_per_task=2)
+    messages: list[str] = []
+    chunk.set_status_message, chunk.set_progress_percentage = messages.append, lambda percent: None
+
+    chunk.run()
+
+    def lines(layer: str, name: str) -> int:
+        files = [day_dir(base_dir, layer, day) / name for day in WEEK[:2]]
+        return sum(len(list(csv.DictReader(io.StringIO(file.read_text())))) for file in files if file.exists())
+
+    assert (lines("raw", "orders.csv"), lines("processed", "orders_processed.csv")) == (61, 60)
+    assert lines("raw", "rejected_rows.csv") == 2
+    assert messages[-1] == "2 of 2 days done, 0 failed; rows: 61 read, 60 written, 2 refused"
 
 
 def test_rows_for_a_day_retention_retired_are_reported_not_used(landing, base_dir, configure):

@@ -16,7 +16,8 @@ CLEANUP = "cleanup"
 INGEST = "ingest"  # not partitioned: the landing source's index and records
 LAYERS = (RAW, PROCESSED, METRICS, CLEANUP, INGEST)
 RETAINED_LAYERS = (RAW, PROCESSED, METRICS)
-PARTITION_DEPTH = 3  # year=, month=, day= below the layer
+PARTITION_LEVELS = ("year", "month", "day")  # the Hive partition keys below a layer, outermost first
+PARTITION_DEPTH = len(PARTITION_LEVELS)
 
 # The files of a day partition, by layer, and the two files outside partitions.
 ORDERS = "orders.csv"

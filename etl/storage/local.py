@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from etl.storage.layout import PARTITION_DEPTH, checked_key, date_of, part_number, partition_key
 from etl.storage.store import ConflictError, FileStat, Partitions, Store
@@ -125,6 +126,9 @@ class LocalStore(Store):
             with contextlib.suppress(FileNotFoundError, OSError):
                 parent.rmdir()  # only when empty
         return True
+
+    def arrow_filesystem(self) -> tuple[pafs.FileSystem, str]:
+        return pafs.LocalFileSystem(), self._root
 
     def lease(self, key: str, ttl: float) -> contextlib.AbstractContextManager[None]:
         """A ``flock``: the kernel releases it when its holder dies, so ``ttl`` is not needed."""

@@ -21,12 +21,15 @@ import socket
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import BinaryIO
 
 import boto3
 import pyarrow as pa
+import pyarrow.fs as pafs
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -45,6 +48,7 @@ CAS_ATTEMPTS = 20  # conditional writes of one update_json before it gives up: 8
 CAS_BACKOFF_SECONDS = 0.05  # first wait after a lost conditional write, doubled each time (with jitter)
 CAS_BACKOFF_CAP_SECONDS = 2.0
 LEASE_POLL_SECONDS = 0.2  # how often a waiting holder looks at the lease again
+AWS_DOMAIN = ".amazonaws.com"
 _CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict")
 _PROBED: set[tuple[str, str]] = set()  # (endpoint, bucket) whose conditional writes this process has seen work
 _MISSING = ("NoSuchKey", "404", "NotFound")
@@ -66,13 +70,50 @@ def make_client(options: S3Options):
     """A thread-safe S3 client with bounded retries and timeouts, from the standard chain and ``options``."""
     config = Config(
         retries={"mode": "standard", "max_attempts": options.max_attempts},
-        connect_timeout=10,
-        read_timeout=60,
+        connect_timeout=options.connect_timeout_seconds,
+        read_timeout=options.read_timeout_seconds,
         s3={"addressing_style": options.addressing_style} if options.addressing_style else None,
     )
     return boto3.session.Session().client(
         "s3", endpoint_url=options.endpoint_url or None, region_name=options.region or None, config=config
     )
+
+
+def arrow_s3(client, options: S3Options) -> pafs.S3FileSystem:
+    """pyarrow's S3 client reaching what the boto3 ``client`` reaches: its endpoint and region, the credentials of
+    the standard chain it was made from, and ``options``' addressing style and retries. AWS's own endpoints are left
+    for Arrow to derive from the region (with virtual addressing, as botocore uses there)."""
+    endpoint = urllib.parse.urlsplit(client.meta.endpoint_url)
+    custom = not (endpoint.hostname or "").endswith(AWS_DOMAIN)
+    found = boto3.session.Session().get_credentials()
+    credentials = found.get_frozen_credentials() if found else None
+    return pafs.S3FileSystem(
+        access_key=credentials.access_key if credentials else None,
+        secret_key=credentials.secret_key if credentials else None,
+        session_token=credentials.token if credentials else None,
+        anonymous=credentials is None,
+        region=client.meta.region_name,
+        endpoint_override=endpoint.netloc if custom else None,
+        scheme=endpoint.scheme if custom else "https",
+        force_virtual_addressing=options.addressing_style == "virtual",
+        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=options.max_attempts),
+        connect_timeout=options.connect_timeout_seconds,
+        request_timeout=options.read_timeout_seconds,
+    )
+
+
+def download(url: str, into: Path, options: S3Options | None = None) -> Path:
+    """A local copy of every object under ``s3://bucket/prefix``, as they are now, in ``into``: how a person looks
+    at, or compares, a pipeline on object storage with local tools."""
+    bucket, prefix = split_url(url)
+    client = make_client(options or S3Options())
+    below = f"{prefix}/" if prefix else ""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=below):
+        for item in page.get("Contents", []):
+            path = into / item["Key"][len(below) :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, item["Key"], str(path))
+    return into
 
 
 def check_conditional_writes(store: S3Store) -> None:
@@ -248,6 +289,9 @@ class S3Store(Store):
             yield
         finally:
             held.release()
+
+    def arrow_filesystem(self) -> tuple[pafs.FileSystem, str]:
+        return arrow_s3(self.client, self.options), f"{self.bucket}/{self.prefix}".rstrip("/")
 
     def _name(self, key: str) -> str:
         key = checked_key(key)

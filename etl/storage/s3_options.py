@@ -16,3 +16,5 @@ class S3Options:
     region: str = ""
     addressing_style: str = ""  # path for MinIO and Ceph; virtual or auto (botocore's default) for AWS
     max_attempts: int = 5  # requests per call, the first included, with botocore's backoff between them
+    connect_timeout_seconds: float = 10.0  # to open a connection; a timeout is retried as a transient error
+    read_timeout_seconds: float = 60.0  # between bytes of a response, not for the whole object

@@ -17,9 +17,12 @@ import hashlib
 import json
 import math
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from etl.storage.layout import partition_key
+
+if TYPE_CHECKING:
+    import pyarrow.fs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +129,11 @@ class Store(abc.ABC):
         """Write ``data`` at ``key`` whole, only if the file is still as ``seen`` showed it (None: still absent);
         ConflictError otherwise, and nothing changes. What fences a lease holder that paused past its lease: what
         it read may have been replaced by the holder that took over, and it must not write over that."""
+
+    @abc.abstractmethod
+    def arrow_filesystem(self) -> tuple[pyarrow.fs.FileSystem, str]:
+        """pyarrow's file system for this store and the base's path on it, so that a reader of many partitions
+        (:mod:`etl.query`) hands pyarrow the files by key: ``f"{root}/{key}"``. For reading only."""
 
     def version(self, key: str, stat: FileStat | None = None) -> Version | None:
         """The file's content version (None when there is no such file); ``stat``, when the caller has listed it,

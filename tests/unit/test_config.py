@@ -144,7 +144,7 @@ def test_read_sections_gives_parsed_values(configure, base_dir):
     configure({"generation": {"seed": "7", "null_rate": "0.25"}, "retention": {"cleanup_weekdays": "sun"}})
     values = read_sections()
     assert list(values) == [
-        "etl", "generation", "validation", "rolling", "report", "retention", "landing", "revenue", "s3"
+        "etl", "generation", "validation", "rolling", "report", "retention", "landing", "revenue", "s3", "alerts"
     ]  # fmt: skip
     assert values["etl"]["base_dir"] == str(base_dir)
     assert values["generation"]["seed"] == 7
@@ -214,9 +214,10 @@ def test_new_landing_settings_are_read_into_plain_values(configure, base_dir, tm
 def test_the_s3_section_reaches_the_store_options_and_stays_out_of_reports(configure):
     assert load_run_settings().s3 == S3Options(), "empty values: the standard AWS places decide"
     configure({"s3": {"endpoint_url": "http://minio.internal:9000", "region": "eu-west-3", "addressing_style": "path",
-                      "max_attempts": "9"}})  # fmt: skip
+                      "max_attempts": "9", "connect_timeout_seconds": "2.5",
+                      "read_timeout_seconds": "30"}})  # fmt: skip
     settings = load_run_settings()
-    assert settings.s3 == S3Options("http://minio.internal:9000", "eu-west-3", "path", 9)
+    assert settings.s3 == S3Options("http://minio.internal:9000", "eu-west-3", "path", 9, 2.5, 30.0)
     assert "s3" not in settings.report_config, "a report does not change because an endpoint moved"
 
 

@@ -10,10 +10,12 @@ import gzip
 import hashlib
 import math
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 from conftest import REPO, landing_source, run_luigi
@@ -22,6 +24,7 @@ from store_contract import *  # noqa: F403 - the contract's tests, run here on a
 boto3 = pytest.importorskip("boto3", reason="boto3 is not installed: pip install -e '.[dev,s3]'")
 
 from botocore.awsrequest import AWSResponse  # noqa: E402
+from botocore.exceptions import BotoCoreError  # noqa: E402
 
 import etl.storage.s3  # noqa: E402
 from etl import landing, run_settings  # noqa: E402
@@ -160,6 +163,21 @@ def test_a_failed_write_leaves_nothing_and_names_the_key(s3_bucket):
         store.write_json(KEY, {"v": 1})
     assert len(failing.seen) > 1, "retried before giving up"
     assert store.stat(KEY) is None and store.list_partitions("metrics") == {}
+
+
+def test_an_endpoint_that_never_answers_times_out_after_the_configured_seconds(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections (the backlog), never answers
+        options = S3Options(
+            endpoint_url=f"http://127.0.0.1:{silent.getsockname()[1]}", region="us-east-1", max_attempts=2,
+            connect_timeout_seconds=1, read_timeout_seconds=0.5,
+        )  # fmt: skip
+        store = S3Store("s3://silent/base", options)
+        started = time.monotonic()
+        with pytest.raises(BotoCoreError, match="Read timeout"):
+            store.stat(KEY)
+        assert time.monotonic() - started < 5, "two attempts of half a second each, and botocore's backoff"
 
 
 def test_an_ingest_whose_lease_was_taken_over_does_not_write_over_the_new_holders_index(
