@@ -10,7 +10,6 @@ and a failure costs one warning line naming its host and why. Nothing here raise
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import logging
 import socket
@@ -21,12 +20,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
+from typing import TYPE_CHECKING
 
 import luigi
 import luigi.notifications
 
 from etl import config
 from etl.config import SettingsError, read_section
+
+if TYPE_CHECKING:
+    from etl.run_summary import RunSummary
 
 logger = logging.getLogger("luigi-interface")
 WEBHOOK_LINES = 20  # a chat message shows this many lines of an alert's text; the mail has them all
@@ -137,17 +140,11 @@ def run_failed(failures: list[Failure], host: str) -> Alert:
     return Alert(f"Luigi: {len(failures)} tasks FAILED. Host: {host}", text, details)
 
 
-def range_succeeded(
-    command: str, of: str, days: list[datetime.date], before: tuple[int, int], after: tuple[int, int]
-) -> Alert:
-    """The one-line summary of a range run that succeeded, from the counts of its days (finished, failed) before and
-    after it: days done by the run, skipped (already done), failed."""
-    span = f"{days[0]}..{days[-1]}" if days else "(no day over yet)"
-    (finished_before, _), (finished_after, failed_after) = before, after
-    done = finished_after - finished_before
-    text = f"{command} {of} {span}: {done} day{'s' * (done != 1)} done, {finished_before} skipped (already done), "
-    text += f"{failed_after} failed"
-    return Alert(f"Luigi: {command} {of} {span} succeeded. Host: {socket.gethostname()}", text)
+def range_succeeded(command: str, summary: RunSummary) -> Alert:
+    """The one-line summary of a range run that succeeded: the run summary's line (days done by the run, skipped,
+    failed, and which), the one its log ends with."""
+    subject = f"Luigi: {command} {summary.family} {summary.span()} succeeded. Host: {socket.gethostname()}"
+    return Alert(subject, f"{command} {summary.line()}")
 
 
 def error_message(explanation: str) -> str:

@@ -37,18 +37,17 @@ def run_backfill(
     of_cls = Register.get_task_cls(of)
     with settings_with(luigi_args) as settings:
         days = days_between(max(start, settings.start_date), min(stop, clock.today(settings.timezone)))
-        before = progress.range_progress(of_cls, days) if alerts.configured().on_success else None
+    run_summary.last = None
     if progress.wanted(luigi_args):
         with settings_with(luigi_args):
             code = progress.run_with_progress(name, command, of_cls, days)
     else:
-        run_summary.last = None
         code = run_luigi(command)  # its worker takes the run's summary (RangeDaily.watch_run)
         print(run_summary.closing_line(name, code, run_summary.last))
-    if code == 0 and before is not None:
-        with settings_with(luigi_args):
-            after = progress.range_progress(of_cls, days)
-            alerts.send(alerts.range_succeeded(f"etl {name}", of, days, before, after))
+    if code == 0 and run_summary.last is not None:
+        with settings_with(luigi_args):  # the command's own --alerts-* flags
+            if alerts.configured().on_success:
+                alerts.send(alerts.range_succeeded(f"etl {name}", run_summary.last))
     return code
 
 

@@ -51,13 +51,17 @@ class RunSummary:
         """``DailyReport 2024-01-01..2024-01-10 (10 days): 6 done (2024-01-05..2024-01-10), 3 skipped
         (2024-01-01..2024-01-03), 1 failed (2024-01-04)``; not built only when there are such days."""
         count = f"{len(self.days)} day" + ("" if len(self.days) == 1 else "s")
-        span = f"{day_runs(list(self.days))} ({count})" if self.days else "(no days)"
+        span = f"{self.span()} ({count})" if self.days else self.span()
         counts = {"done": self.done, "skipped": self.skipped, "failed": self.failed}
         counts |= {"not built": self.not_built} if self.not_built else {}
         parts = [
             f"{len(days)} {name}" + (f" ({day_runs(list(days))})" if days else "") for name, days in counts.items()
         ]
         return f"{self.family} {span}: " + ", ".join(parts)
+
+    def span(self) -> str:
+        """The range's days as runs (``2024-01-01..2024-01-10``)."""
+        return day_runs(list(self.days)) if self.days else "(no days)"
 
 
 def summarize(

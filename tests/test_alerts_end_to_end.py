@@ -212,8 +212,11 @@ def test_with_on_success_a_backfill_that_succeeds_alerts_its_days_done_and_skipp
     assert first.returncode == second.returncode == quiet.returncode == 0, second.stderr[-2000:]
     texts = [payload["text"].splitlines() for payload in posted]
     assert [lines[1] for lines in texts] == [
-        "etl backfill DailyReport 2024-01-01..2024-01-05: 5 days done, 0 skipped (already done), 0 failed",
-        "etl backfill DailyReport 2024-01-01..2024-01-07: 2 days done, 5 skipped (already done), 0 failed",
+        "etl backfill DailyReport 2024-01-01..2024-01-05 (5 days): 5 done (2024-01-01..2024-01-05), 0 skipped, "
+        "0 failed",
+        "etl backfill DailyReport 2024-01-01..2024-01-07 (7 days): 2 done (2024-01-06..2024-01-07), 5 skipped "
+        "(2024-01-01..2024-01-05), 0 failed",
     ], "nothing without on_success"
     assert texts[0][0].startswith("Luigi: etl backfill DailyReport 2024-01-01..2024-01-05 succeeded. Host: ")
     assert [body(m) for m in mailed] == [lines[1] for lines in texts]
+    assert second.stdout.strip().endswith(texts[1][1].removeprefix("etl backfill ")), "the line the run ends with"

@@ -64,6 +64,11 @@ def chunk_runs(logs: list[str]) -> Counter:
     return Counter(line.split(" running ")[1].strip() for line in lines if " running " in line)
 
 
+def worked(log: str) -> bool:
+    """Whether a worker's log shows it running a chunk of days."""
+    return any("Days(start=" in chunk for chunk in chunk_runs([log]))
+
+
 def test_three_workers_on_one_range_build_every_day_once_and_each_exits_0(tmp_path):
     base = tmp_path / "base"
     (tmp_path / "luigid").mkdir()
@@ -78,7 +83,7 @@ def test_three_workers_on_one_range_build_every_day_once_and_each_exits_0(tmp_pa
     assert set(ran.values()) == {1}, ran
     blocks = blocks_covering(days_between(FIRST, STOP), 5, FIRST, STOP)
     assert len([chunk for chunk in ran if chunk.startswith(("ProcessDays", "ReportDays"))]) == 2 * len(blocks), ran
-    assert all(chunk_runs([log]) for _, log in runs), "a range of twelve blocks keeps every one of three workers busy"
+    assert all(worked(log) for _, log in runs), "a range of twelve blocks keeps every one of three workers busy"
     assert single[0][0] == 0
     assert contents(base) == contents(alone), "the bytes one worker writes alone"
 
@@ -125,3 +130,36 @@ def test_a_chunk_that_fails_on_one_worker_fails_the_range_on_every_worker(tmp_pa
     assert chunk_runs([log for _, log in runs])[bad_chunk] >= 1, (
         "it ran; a worker that adds it after it failed gets it again from luigid (Luigi's way), and fails it too"
     )
+
+
+def test_two_hosts_cron_wrappers_on_one_luigid_share_the_night_and_each_exits_0(tmp_path):
+    """Each host's crontab runs ``scripts/run_daily.sh --no-lock --worker-keep-alive`` at 02:00 with the luigid in
+    the shared luigi.cfg (no ETL_SCHEDULER_URL): the first night of a new store catches up every day once."""
+    (tmp_path / "luigid").mkdir()
+    base = tmp_path / "base"
+    with running_luigid(tmp_path / "luigid") as port:
+        (tmp_path / "luigi.cfg").write_text(f"[core]\nscheduler_url = http://127.0.0.1:{port}\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LUIGI_", "ETL_"))}
+        env.update(LUIGI_CONFIG_PATH=str(tmp_path / "luigi.cfg"), ETL_BASE_DIR=str(base), **NIGHT)
+        hosts = [
+            subprocess.Popen(
+                [str(REPO / "scripts" / "run_daily.sh"), *fast_day_args(), *FLEET_WORKER],
+                cwd=tmp_path,
+                env={**env, "ETL_LOG_DIR": str(tmp_path / host)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for host in ("host1", "host2")
+        ]
+        runs = finish(hosts)
+
+    assert [code for code, _ in runs] == [0, 0], "\n\n".join(log[-2000:] for _, log in runs)
+    yesterday = STOP - datetime.timedelta(days=1)
+    logs = [(tmp_path / host / f"daily-{yesterday}.log").read_text() for host in ("host1", "host2")]
+    ran = {chunk: count for chunk, count in chunk_runs(logs).items() if "Days(start=" in chunk}
+    blocks = blocks_covering(days_between(FIRST, STOP), 5, FIRST, STOP)
+    assert len([chunk for chunk in ran if chunk.startswith("ProcessDays")]) == len(blocks), ran
+    assert set(ran.values()) == {1}, "no chunk ran on both hosts"
+    assert all(worked(log) for log in logs), "both hosts worked"
+    assert reports(base) == days_between(FIRST, STOP)

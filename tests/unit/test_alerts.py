@@ -15,6 +15,7 @@ from conftest import free_port, http_server
 from etl import alerts
 from etl.chunks import DaysFailedError
 from etl.run_settings import load_run_settings
+from etl.run_summary import RunSummary
 
 D = datetime.date
 ALERT = alerts.Alert("Luigi: etl: the report of 2024-01-12 is not done", "rolling is held back: <min_orders> & more")
@@ -179,13 +180,14 @@ def test_a_run_with_several_failures_alerts_once_naming_each_task():
 
 
 def test_a_succeeded_range_says_days_done_skipped_and_failed_in_one_line():
-    days = [D(2024, 1, 1) + datetime.timedelta(days=n) for n in range(14)]
+    days = tuple(D(2024, 1, 1) + datetime.timedelta(days=n) for n in range(14))
+    summary = RunSummary("DailyPipeline", days, done=days[-1:], skipped=days[:-1], failed=(), not_built=())
 
-    alert = alerts.range_succeeded("etl backfill", "DailyPipeline", days, before=(13, 0), after=(14, 0))
+    alert = alerts.range_succeeded("etl backfill", summary)
 
-    assert (
-        alert.text
-        == "etl backfill DailyPipeline 2024-01-01..2024-01-14: 1 day done, 13 skipped (already done), 0 failed"
+    assert alert.text == (
+        "etl backfill DailyPipeline 2024-01-01..2024-01-14 (14 days): 1 done (2024-01-14), 13 skipped "
+        "(2024-01-01..2024-01-13), 0 failed"
     )
     assert alert.subject.startswith("Luigi: etl backfill DailyPipeline 2024-01-01..2024-01-14 succeeded. Host: ")
 
