@@ -48,7 +48,7 @@ from etl.line_items import OrderLines
 from etl.log_context import narrowed_to
 from etl.marks import RAW_STEP, clear_rerun, rerun_asked, rerun_file
 from etl.spill import DaySpill
-from etl.storage import FileStat, Store, dumps_json
+from etl.storage import ConflictError, FileStat, Store, dumps_json
 from etl.storage.landing import LocalLanding
 from etl.storage.layout import (
     INGEST,
@@ -243,8 +243,8 @@ def ingest(
     Rows of a day not ``kept`` (before ``start_date``, or too late: retention retired what its rebuild needs)
     are counted, not used.
     Ingests exclude each other (cron and a manual backfill at once): the second scans after the first is done.
-    One that paused past its lease on an object store, and was taken over, finds the index changed when it
-    publishes: ConflictError, and it does not write the index over the one the new holder wrote.
+    One that paused past its lease on an object store, and was taken over, finds the index changed or its staged
+    files gone before it commits (ConflictError): it publishes nothing over what the new holder wrote.
     """
     with store.lease(INGEST_LOCK_KEY, INGEST_LEASE_SECONDS):
         finish_interrupted(store)
@@ -291,6 +291,7 @@ def ingest(
         record = run_record(read, rebuilt, late, unused - late) | {"superseded_versions": resolution.superseded}
         index = found.index_with(read) | {"order_index": {"bits": resolution.bits, "orders": resolution.orders}}
         journal = {"actions": actions, "index": index, "record": record}
+        check_still_ours(store, journal, seen)
         store.write_json(INGEST_JOURNAL_KEY, journal)
         publish(store, journal, seen)
         for day, request in found.asked.items():
@@ -329,6 +330,19 @@ def finish_interrupted(store: Store) -> None:
     for key in journal["staging"]:
         store.remove(key)
     store.remove(INGEST_JOURNAL_KEY)
+
+
+def check_still_ours(store: Store, journal: dict, seen: FileStat | None) -> None:
+    """Before the journal commits the run: ConflictError when another ingest came between, so that nothing of this
+    run is published over its work. One that took the lease over from this paused run has published an index (it
+    is no longer the one ``seen``) or, finishing what it found, removed this run's staged files."""
+    if store.stat(INGEST_INDEX_KEY) != seen:
+        raise ConflictError(f"{store.describe(INGEST_INDEX_KEY)} changed since it was read: another ingest took "
+                            "over; nothing of this run was published")  # fmt: skip
+    gone = [keys[0] for action, *keys in journal["actions"] if action == "move" and not store.exists(keys[0])]
+    if gone:
+        raise ConflictError(f"{store.describe(gone[0])} and {len(gone) - 1} more staged files were removed by another "
+                            "ingest that took over; nothing of this run was published")  # fmt: skip
 
 
 def publish(store: Store, journal: dict, seen: FileStat | None) -> None:

@@ -30,7 +30,7 @@ import etl.storage.s3  # noqa: E402
 from etl import landing, run_settings  # noqa: E402
 from etl.storage import UnsupportedStoreError, open_store  # noqa: E402
 from etl.storage.landing import LocalLanding  # noqa: E402
-from etl.storage.layout import INGEST_INDEX_KEY, file_key  # noqa: E402
+from etl.storage.layout import INGEST_INDEX_KEY, INGEST_JOURNAL_KEY, file_key  # noqa: E402
 from etl.storage.s3 import ConflictError, S3Landing, S3Options, S3Store, S3WriteError  # noqa: E402
 
 D = datetime.date
@@ -200,6 +200,31 @@ def test_an_ingest_whose_lease_was_taken_over_does_not_write_over_the_new_holder
     with pytest.raises(ConflictError, match=f"{store.describe(INGEST_INDEX_KEY)} changed since it was read"):
         landing.ingest(store, LocalLanding(str(directory), settings.patterns), settings, "UTC", WEEK[0], lambda _: True)
     assert store.read_json(INGEST_INDEX_KEY) == {"files": {}, "by": "the new holder"}
+    assert not any(store.list_partitions("raw").values()), "no staged partition moved over the new holder's"
+    assert "actions" not in store.read_json(INGEST_JOURNAL_KEY), "no commit for the next ingest to finish"
+
+
+def test_an_ingest_whose_staged_files_a_new_holder_removed_publishes_nothing(store, configure, tmp_path, monkeypatch):
+    from test_landing import COLUMN_MAP, WEEK, csv_bytes, export_rows
+
+    directory = landing_source(configure, tmp_path / "landing", COLUMN_MAP)
+    (directory / "week.csv").write_bytes(csv_bytes(export_rows(WEEK, per_day=5, seed=1)))
+    settings = run_settings.load_run_settings().landing
+    stage_day = landing.stage_day
+
+    def taken_over_meanwhile(*args, **kwargs):
+        """The holder pauses past its lease after staging; another takes the lease and drops what it staged, as
+        ``finish_interrupted`` does with a journal that never committed."""
+        staged = stage_day(*args, **kwargs)
+        for action, *keys in staged:
+            if action == "move":
+                store.remove(keys[0])
+        return staged
+
+    monkeypatch.setattr(landing, "stage_day", taken_over_meanwhile)
+    with pytest.raises(ConflictError, match="staged files were removed by another ingest"):
+        landing.ingest(store, LocalLanding(str(directory), settings.patterns), settings, "UTC", WEEK[0], lambda _: True)
+    assert not any(store.list_partitions("raw").values()) and not store.exists(INGEST_INDEX_KEY), "nothing published"
 
 
 def test_a_landing_file_rewritten_within_its_second_at_the_same_size_is_seen_as_changed(s3_bucket, store):
