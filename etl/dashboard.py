@@ -56,12 +56,17 @@ TABLE = (
 )
 
 
+def summaries_by_day(summaries: pd.DataFrame) -> dict[datetime.date, dict]:
+    """Each day's summary (a row of ``load_summaries``) by its day."""
+    return {day.date(): row for day, row in zip(summaries["date"], summaries.to_dict("records"), strict=True)}
+
+
 def rolling_averages(
     summaries: pd.DataFrame, days: Sequence[datetime.date], window_days: int, start_date: datetime.date
 ) -> dict[datetime.date, float]:
     """Each of ``days``' average daily revenue over its window, as the pipeline computes it, where the summaries hold
     every day of that window (a window with a day missing has none, as the pipeline's rolling metrics wait then)."""
-    by_day = {day.date(): row for day, row in zip(summaries["date"], summaries.to_dict("records"), strict=True)}
+    by_day = summaries_by_day(summaries)
     averages = {}
     for day in days:
         window = window_dates(day, window_days, start_date)
@@ -194,7 +199,7 @@ def _table(
     rows: Sequence[DayRow], summaries: pd.DataFrame, averages: dict[datetime.date, float], window_days: int
 ) -> list[str]:
     """A row a day: its summary's figures, or its state and why where it has none; totals of the period last."""
-    by_day = {day.date(): row for day, row in zip(summaries["date"], summaries.to_dict("records"), strict=True)}
+    by_day = summaries_by_day(summaries)
     headings = "".join(f"<th>{_text(heading.format(window=window_days))}</th>" for _, heading, _, _ in TABLE)
     lines = ['<table class="summaries">', f"<thead><tr><th>date</th>{headings}</tr></thead>", "<tbody>"]
     totals = dict.fromkeys(field for field, _, _, summed in TABLE if summed)

@@ -54,6 +54,8 @@ for _owner, _name in _PRIVATE:
 class FleetWorker(luigi.worker.Worker):
     """Luigi's worker, which also counts as done what other workers of a fleet completed, and alerts once a run."""
 
+    days_summary = None  # what the root task's days came to (etl.run_summary), once the run is over
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._failures: list[alerts.Failure] = []
@@ -69,8 +71,6 @@ class FleetWorker(luigi.worker.Worker):
         """Keep the failure Luigi mails here at once, for the run's one alert."""
         formatted = subject.format(task=task, host=self.host), headline.format(task=task, host=self.host)
         self._failures.append(alerts.task_failure(task, formatted_traceback, *formatted))
-
-    days_summary = None  # what the root task's days came to (etl.run_summary), once the run is over
 
     def run(self) -> bool:
         summarize = self._watch_root()

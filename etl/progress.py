@@ -24,7 +24,8 @@ from pathlib import Path
 import luigi
 from tqdm import tqdm
 
-from etl import run_summary
+from etl import run_settings, run_summary
+from etl.tasks import full_view
 
 POLL_SECONDS = 1.0
 INTERRUPTED = 130  # a shell's code for a command stopped by Ctrl-C
@@ -41,7 +42,8 @@ def wanted(luigi_args: list[str]) -> bool:
 def range_progress(of_cls: type[luigi.Task], days: list[datetime.date]) -> tuple[int, int]:
     """How many of ``days`` are done and how many failed (refused, or held back by a failed day) for ``of_cls``,
     under the settings in force, from one view of the store. Reads only: the run in the child is the writer."""
-    statuses = [day.status for day in run_summary.snapshot(of_cls, days).values()]
+    view = full_view(run_settings.current())  # statuses only: the marks a run summary compares are not needed here
+    statuses = [view.status(of_cls(date=day)) for day in days]
     return sum(status.finished for status in statuses), sum(status.failed for status in statuses)
 
 

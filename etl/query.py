@@ -35,7 +35,7 @@ _HIVE = ds.partitioning(pa.schema([(level, pa.int32()) for level in PARTITION_LE
 Day = datetime.date | str  # a date, or its ISO form
 
 
-class MissingDaysWarning(UserWarning):
+class _NamesMissingDays:
     """Days of the range that are not in the frame; ``days`` maps each to its first step not done and its state."""
 
     def __init__(self, message: str, days: dict[datetime.date, tuple[str, DayStatus]]) -> None:
@@ -43,12 +43,12 @@ class MissingDaysWarning(UserWarning):
         self.days = days
 
 
-class MissingDaysError(LookupError):
-    """The same as :class:`MissingDaysWarning`, raised instead of returning a frame without those days."""
+class MissingDaysWarning(_NamesMissingDays, UserWarning):
+    """Days of the range that are not in the frame, warned of; the frame holds the others."""
 
-    def __init__(self, message: str, days: dict[datetime.date, tuple[str, DayStatus]]) -> None:
-        super().__init__(message)
-        self.days = days
+
+class MissingDaysError(_NamesMissingDays, LookupError):
+    """The same as :class:`MissingDaysWarning`, raised instead of returning a frame without those days."""
 
 
 def load_days(
