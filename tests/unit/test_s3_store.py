@@ -10,7 +10,6 @@ import gzip
 import hashlib
 import math
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -165,19 +164,18 @@ def test_a_failed_write_leaves_nothing_and_names_the_key(s3_bucket):
     assert store.stat(KEY) is None and store.list_partitions("metrics") == {}
 
 
-def test_an_endpoint_that_never_answers_times_out_after_the_configured_seconds(monkeypatch):
+def test_an_endpoint_that_never_answers_times_out_after_the_configured_seconds(monkeypatch, silent_port):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections (the backlog), never answers
-        options = S3Options(
-            endpoint_url=f"http://127.0.0.1:{silent.getsockname()[1]}", region="us-east-1", max_attempts=2,
-            connect_timeout_seconds=1, read_timeout_seconds=0.5,
-        )  # fmt: skip
-        store = S3Store("s3://silent/base", options)
-        started = time.monotonic()
-        with pytest.raises(BotoCoreError, match="Read timeout"):
-            store.stat(KEY)
-        assert time.monotonic() - started < 5, "two attempts of half a second each, and botocore's backoff"
+    options = S3Options(
+        endpoint_url=f"http://127.0.0.1:{silent_port}", region="us-east-1", max_attempts=2, connect_timeout_seconds=1,
+        read_timeout_seconds=0.5,
+    )  # fmt: skip
+    store = S3Store("s3://silent/base", options)
+    started = time.monotonic()
+    with pytest.raises(BotoCoreError, match="Read timeout"):
+        store.stat(KEY)
+    assert time.monotonic() - started < 5, "two attempts of half a second each, and botocore's backoff"
 
 
 def test_an_ingest_whose_lease_was_taken_over_does_not_write_over_the_new_holders_index(
